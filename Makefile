@@ -1,0 +1,35 @@
+# Everything a fresh machine needs, from python3 alone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Ingest the bundled demo data (UCI Online Retail) into SQLite, train, and serve on 127.0.0.1:8000.
+run: $(STAMP)
+	$(BIN)/reco ingest --demo
+	OPENBLAS_NUM_THREADS=1 $(BIN)/reco train
+	$(BIN)/reco serve
+
+## Lint and run the whole test suite (SQLite and PostgreSQL).
+test: $(STAMP)
+	$(BIN)/ruff check .
+	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,28 @@
+"""One settings object for the library, the jobs and the API (environment prefix ``RECO_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime settings, read from ``RECO_*`` environment variables or a ``.env`` file."""
+
+    model_config = SettingsConfigDict(env_prefix="RECO_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///var/reco.db"
+    model_dir: Path = Path("models")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    default_n: int = 10
+    max_n: int = 100
+    log_level: str = "INFO"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; call ``get_settings.cache_clear()`` after changing the env)."""
+    return Settings()

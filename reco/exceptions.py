@@ -1,0 +1,66 @@
+"""Every exception reco raises, in one place, so callers can catch by kind."""
+
+from __future__ import annotations
+
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+
+class RecoError(Exception):
+    """Base class for all errors raised by reco."""
+
+
+class InputError(RecoError, ValueError):
+    """Unusable input: names the source, the column and, where it applies, the row and value."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        column: str | None = None,
+        row: int | None = None,
+        value: object = None,
+    ) -> None:
+        self.source = source
+        self.column = column
+        self.row = row
+        self.value = value
+        parts = []
+        if source is not None:
+            parts.append(f"{source}")
+        if row is not None:
+            parts.append(f"row {row}")
+        if column is not None:
+            parts.append(f"column {column!r}")
+        where = ", ".join(parts)
+        detail = f"{where}: {message}" if where else message
+        if value is not None:
+            detail += f" (value: {value!r})"
+        super().__init__(detail)
+
+
+class ConfigurationError(RecoError, ValueError):
+    """A setting, option or hyperparameter has a value reco cannot use."""
+
+
+class NotFittedError(_SklearnNotFittedError, RecoError):
+    """A model method that needs learned state was called before fit (or load)."""
+
+
+class ModelNotFoundError(RecoError, LookupError):
+    """The registry holds no model version of that name, or none is promoted yet."""
+
+
+class ArtifactError(RecoError):
+    """A saved model artifact is incomplete, corrupt or of an unknown format."""
+
+
+class UnknownItemError(RecoError, KeyError):
+    """An item id is not in the model's catalogue."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown item"
+
+
+class StoreError(RecoError):
+    """The event store could not be reached or is in an unusable state."""

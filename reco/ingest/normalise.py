@@ -1,0 +1,275 @@
+"""Turn a renamed source chunk into canonical rows, counting every row it cannot use by reason.
+
+One row is counted under one reason only: the first check it fails, in the order below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.api import guess_datetime_format
+
+from reco.exceptions import InputError
+from reco.store.tables import CHANNELS, EVENT_TYPES
+
+EVENT_FIELDS: tuple[str, ...] = (
+    "customer_id", "item_id", "timestamp", "event_type", "quantity", "price", "order_id", "channel",
+    "discount", "coupon_discount", "event_id", "name", "category",
+)
+ITEM_FIELDS: tuple[str, ...] = ("item_id", "name", "category", "price", "active")
+CUSTOMER_FIELDS: tuple[str, ...] = (
+    "customer_id", "consent_personalisation", "consent_marketing", "preferred_channel",
+)
+FIELDS: dict[str, tuple[str, ...]] = {"events": EVENT_FIELDS, "items": ITEM_FIELDS, "customers": CUSTOMER_FIELDS}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "events": ("customer_id", "item_id", "timestamp"),
+    "items": ("item_id",),
+    "customers": ("customer_id",),
+}
+
+EVENT_TYPE_SYNONYMS: dict[str, str] = {
+    **{t: t for t in EVENT_TYPES},
+    "buy": "purchase", "order": "purchase", "sale": "purchase", "transaction": "purchase",
+    "purchased": "purchase", "refund": "return", "cancel": "return", "cancellation": "return",
+    "returned": "return", "cart": "add_to_cart", "addtocart": "add_to_cart", "add-to-cart": "add_to_cart",
+    "add to cart": "add_to_cart", "basket": "add_to_cart", "click": "view", "pageview": "view",
+    "page_view": "view", "detail": "view", "viewed": "view",
+}
+CHANNEL_SYNONYMS: dict[str, str] = {
+    **{c: c for c in CHANNELS},
+    "online": "web", "website": "web", "ecommerce": "web", "e-commerce": "web", "mobile": "app",
+    "mobile_app": "app", "pos": "store", "instore": "store", "in-store": "store", "in_store": "store",
+    "shop": "store", "retail": "store", "call": "phone", "callcenter": "phone", "call_center": "phone",
+    "mail": "email", "newsletter": "email", "e-mail": "email",
+}
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off"})
+EPOCH_FORMATS = {"epoch": "s", "epoch_s": "s", "epoch_ms": "ms"}
+
+
+@dataclass
+class FileContext:
+    """What one source accumulates across its chunks: drop counts, the first bad value, the date format."""
+
+    source: str
+    kind: str
+    date_format: str | None = None
+    dropped: Counter = field(default_factory=Counter)
+    bad_timestamps: int = 0
+    first_bad_timestamp: tuple[int, object] | None = None
+
+    def flag(self, keep: pd.Series, mask: pd.Series, reason: str) -> pd.Series:
+        """Count rows newly failing ``mask`` under ``reason``; return the narrowed keep mask."""
+        newly = mask & keep
+        count = int(newly.sum())
+        if count:
+            self.dropped[reason] += count
+        return keep & ~mask
+
+
+def _clean_text(s: pd.Series) -> pd.Series:
+    """Stripped text with empty values as None (vectorised: this runs on every column of every row)."""
+    s = s.astype(object)
+    if not s.map(type).eq(str).where(s.notna(), True).all():
+        s = s.map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(v))
+    s = s.str.strip()
+    return s.where(s.notna() & (s != ""), None)
+
+
+def _number(s: pd.Series | None, index: pd.Index) -> tuple[pd.Series, pd.Series]:
+    """Parse numbers; returns (values, bad) where bad marks non-empty text that is not a number."""
+    if s is None:
+        return pd.Series(np.nan, index=index), pd.Series(False, index=index)
+    text = _clean_text(s)
+    values = pd.to_numeric(text, errors="coerce")
+    bad = values.isna() & text.notna()
+    return values.astype(float), bad
+
+
+def _booleans(s: pd.Series, ctx: FileContext, column: str) -> pd.Series:
+    text = _clean_text(s).map(lambda v: None if v is None else v.lower())
+    bad = text.notna() & ~text.isin(TRUE_WORDS | FALSE_WORDS)
+    if bad.any():
+        row = int(bad.idxmax())
+        raise InputError(
+            f"not a yes/no value; valid: {', '.join(sorted(TRUE_WORDS | FALSE_WORDS))}",
+            source=ctx.source, column=column, row=row, value=s.loc[row],
+        )
+    return text.map(lambda v: None if v is None else v in TRUE_WORDS)
+
+
+def parse_timestamps(raw: pd.Series, ctx: FileContext) -> pd.Series:
+    """Parse to naive UTC datetimes with one format per file (given, or guessed from the first value)."""
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        parsed = raw
+    else:
+        text = _clean_text(raw)
+        fmt = ctx.date_format
+        if fmt in EPOCH_FORMATS:
+            parsed = pd.to_datetime(pd.to_numeric(text, errors="coerce"), unit=EPOCH_FORMATS[fmt],
+                                    errors="coerce", utc=True)
+        else:
+            if fmt is None:
+                first = text.dropna()
+                guessed = guess_datetime_format(first.iloc[0]) if len(first) else None
+                ctx.date_format = fmt = guessed or "mixed"
+            try:
+                parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
+            except ValueError as exc:
+                raise InputError(f"cannot use date format {fmt!r}: {exc}", source=ctx.source,
+                                 column="timestamp") from exc
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    return parsed.astype("datetime64[us]")
+
+
+def event_ids(df: pd.DataFrame) -> pd.Series:
+    """A stable id per event from its canonical content, so the same row always gets the same id."""
+    ts = df["timestamp"].astype("datetime64[us]").astype("int64").astype(str)
+    price = df["price"].astype(float).astype(str)
+    qty = df["quantity"].astype(float).astype(str)
+    key = (
+        df["customer_id"] + "\x1f" + df["item_id"] + "\x1f" + ts + "\x1f" + df["event_type"] + "\x1f"
+        + qty + "\x1f" + price + "\x1f" + df["order_id"].fillna("") + "\x1f" + df["channel"]
+    )
+    return key.map(lambda k: hashlib.blake2b(k.encode("utf-8"), digest_size=16).hexdigest())
+
+
+@dataclass
+class EventBatch:
+    events: pd.DataFrame
+    items: pd.DataFrame
+    customers: pd.DataFrame
+
+
+def normalise_events(df: pd.DataFrame, ctx: FileContext, constants: dict[str, str]) -> EventBatch:
+    """Canonical events, the catalogue rows they mention and their customers, from one chunk."""
+    index = df.index
+    col = {f: (df[f] if f in df.columns else None) for f in EVENT_FIELDS}
+    for name, value in constants.items():
+        if col.get(name) is None:
+            col[name] = pd.Series(value, index=index, dtype=object)
+    keep = pd.Series(True, index=index)
+
+    item = _clean_text(col["item_id"])
+    keep = ctx.flag(keep, item.isna(), "missing_item_id")
+
+    # The catalogue learns from every row with an item, also rows that later fail a personal check.
+    raw_price, bad_price = _number(col["price"], index)
+    catalogue = pd.DataFrame({
+        "item_id": item,
+        "name": _clean_text(col["name"]) if col["name"] is not None else None,
+        "category": _clean_text(col["category"]) if col["category"] is not None else None,
+        "price": raw_price.where(~bad_price & (raw_price >= 0)),
+    }, index=index)[keep]
+    items = catalogue.groupby("item_id", sort=False).last().reset_index() if len(catalogue) else catalogue
+
+    customer = _clean_text(col["customer_id"])
+    keep = ctx.flag(keep, customer.isna(), "missing_customer_id")
+
+    ts_raw = col["timestamp"]
+    ts = parse_timestamps(ts_raw, ctx)
+    missing_ts = ts_raw.isna() if ts_raw.dtype != object else _clean_text(ts_raw).isna()
+    bad_ts = ts.isna() & ~missing_ts
+    if bad_ts.any():
+        ctx.bad_timestamps += int(bad_ts.sum())
+        if ctx.first_bad_timestamp is None:
+            row = int(bad_ts.idxmax())
+            ctx.first_bad_timestamp = (row, ts_raw.loc[row])
+    keep = ctx.flag(keep, missing_ts, "missing_timestamp")
+    keep = ctx.flag(keep, bad_ts, "bad_timestamp")
+
+    etype_text = (
+        _clean_text(col["event_type"]).map(lambda v: None if v is None else v.lower())
+        if col["event_type"] is not None else pd.Series("purchase", index=index, dtype=object)
+    )
+    etype = etype_text.map(lambda v: EVENT_TYPE_SYNONYMS.get(v) if v is not None else "purchase")
+    keep = ctx.flag(keep, etype.isna(), "unknown_event_type")
+
+    qty, bad_qty = _number(col["quantity"], index)
+    qty = qty.fillna(1.0)
+    keep = ctx.flag(keep, bad_qty, "bad_quantity")
+    keep = ctx.flag(keep, qty == 0, "zero_quantity")
+    negative_purchase = (qty < 0) & (etype == "purchase")
+    etype = etype.where(~negative_purchase, "return")
+    qty = qty.abs()
+
+    keep = ctx.flag(keep, bad_price, "bad_price")
+    keep = ctx.flag(keep, raw_price < 0, "negative_price")
+
+    discount, bad_disc = _number(col["discount"], index)
+    keep = ctx.flag(keep, bad_disc, "bad_discount")
+    coupon, bad_coupon = _number(col["coupon_discount"], index)
+    keep = ctx.flag(keep, bad_coupon, "bad_coupon_discount")
+
+    channel_text = _clean_text(col["channel"]) if col["channel"] is not None else None
+    channel = (
+        channel_text.map(lambda v: "other" if v is None else CHANNEL_SYNONYMS.get(v.lower(), "other"))
+        if channel_text is not None else pd.Series("other", index=index, dtype=object)
+    )
+    order = _clean_text(col["order_id"]) if col["order_id"] is not None else pd.Series(
+        None, index=index, dtype=object)
+
+    events = pd.DataFrame({
+        "customer_id": customer, "item_id": item, "timestamp": ts, "event_type": etype,
+        "quantity": qty, "price": raw_price, "order_id": order, "channel": channel,
+        "discount": discount, "coupon_discount": coupon,
+    }, index=index)[keep]
+    given = _clean_text(col["event_id"])[keep] if col["event_id"] is not None else None
+    if len(events):
+        ids = event_ids(events)
+        events["event_id"] = ids if given is None else given.where(given.notna(), ids)
+    else:
+        events["event_id"] = pd.Series(dtype=object)
+    customers = pd.DataFrame({"customer_id": events["customer_id"].drop_duplicates()})
+    return EventBatch(events=events, items=items, customers=customers)
+
+
+def normalise_items(df: pd.DataFrame, ctx: FileContext) -> pd.DataFrame:
+    index = df.index
+    keep = pd.Series(True, index=index)
+    item = _clean_text(df["item_id"])
+    keep = ctx.flag(keep, item.isna(), "missing_item_id")
+    price, bad_price = _number(df.get("price"), index)
+    keep = ctx.flag(keep, bad_price, "bad_price")
+    keep = ctx.flag(keep, price < 0, "negative_price")
+    if "active" in df.columns:
+        text = _clean_text(df["active"]).map(lambda v: None if v is None else v.lower())
+        bad = text.notna() & ~text.isin(TRUE_WORDS | FALSE_WORDS)
+        keep = ctx.flag(keep, bad, "bad_active")
+        active = text.map(lambda v: True if v is None else v in TRUE_WORDS)
+    else:
+        active = pd.Series(True, index=index)
+    out = pd.DataFrame({
+        "item_id": item,
+        "name": _clean_text(df["name"]) if "name" in df.columns else None,
+        "category": _clean_text(df["category"]) if "category" in df.columns else None,
+        "price": price,
+        "active": active,
+    }, index=index)
+    return out[keep]
+
+
+def normalise_customers(df: pd.DataFrame, ctx: FileContext) -> pd.DataFrame:
+    index = df.index
+    keep = pd.Series(True, index=index)
+    customer = _clean_text(df["customer_id"])
+    keep = ctx.flag(keep, customer.isna(), "missing_customer_id")
+    out = pd.DataFrame({"customer_id": customer}, index=index)
+    for column in ("consent_personalisation", "consent_marketing"):
+        if column in df.columns:
+            out[column] = _booleans(df[column], ctx, column)
+    if "preferred_channel" in df.columns:
+        text = _clean_text(df["preferred_channel"])
+        channel = text.map(lambda v: None if v is None else CHANNEL_SYNONYMS.get(v.lower()))
+        bad = text.notna() & channel.isna()
+        if bad.any():
+            row = int(bad.idxmax())
+            raise InputError(f"unknown channel; valid: {', '.join(CHANNELS)}", source=ctx.source,
+                             column="preferred_channel", row=row, value=text.loc[row])
+        out["preferred_channel"] = channel
+    return out[keep]

@@ -1,0 +1,272 @@
+"""Ingest orchestration: map columns, normalise, deduplicate and write, all in one transaction.
+
+A run either stores everything it accepted or nothing: any error (an unusable file, a database
+failure, too many bad timestamps) rolls the whole run back, so the store is never half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from reco.exceptions import ConfigurationError, InputError
+from reco.ingest.normalise import (
+    FIELDS,
+    REQUIRED,
+    FileContext,
+    normalise_customers,
+    normalise_events,
+    normalise_items,
+)
+from reco.ingest.presets import Preset, get_preset
+from reco.ingest.sources import Chunk, read_file, read_sql
+from reco.store import EventStore
+
+logger = logging.getLogger(__name__)
+
+KINDS = tuple(FIELDS)
+DEFAULT_CHUNK_ROWS = 200_000
+DEFAULT_MAX_BAD_TIMESTAMP_SHARE = 0.01
+DEMO_DATA = Path(__file__).resolve().parent.parent / "demo" / "online_retail.csv.gz"
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did; printed as the CLI's final JSON line."""
+
+    sources: list[str] = field(default_factory=list)
+    kind: str = "events"
+    rows_read: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    catalogue_rows_read: int = 0
+    catalogue_upserted: int = 0
+    customers_new: int = 0
+    events_total: int = 0
+    items_total: int = 0
+    customers_total: int = 0
+    date_format: str | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def parse_mappings(pairs: Iterable[str], kind: str = "events") -> dict[str, str]:
+    """``["customer_id=CUSTOMER_ID", ...]`` -> ``{"customer_id": "CUSTOMER_ID"}``, validated."""
+    if kind not in FIELDS:
+        raise ConfigurationError(f"unknown kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        canonical, sep, source = pair.partition("=")
+        canonical, source = canonical.strip(), source.strip()
+        if not sep or not canonical or not source:
+            raise ConfigurationError(f"--map {pair!r} is not of the form canonical=source_column")
+        if canonical not in FIELDS[kind]:
+            raise ConfigurationError(
+                f"--map {pair!r}: {canonical!r} is not a canonical {kind} field; "
+                f"valid: {', '.join(FIELDS[kind])}"
+            )
+        mapping[canonical] = source
+    return mapping
+
+
+def _apply_mapping(chunk: pd.DataFrame, mapping: Mapping[str, str], kind: str, source: str) -> pd.DataFrame:
+    """Copy mapped source columns to their canonical names; canonical-named columns map to themselves."""
+    present = list(chunk.columns)
+    for canonical, column in mapping.items():
+        if column not in chunk.columns:
+            raise InputError(
+                f"mapped column {column!r} (for {canonical}) not found; columns present: {present}",
+                source=source, column=column,
+            )
+    out = chunk.copy()
+    for canonical, column in mapping.items():
+        out[canonical] = chunk[column]
+    for required in REQUIRED[kind]:
+        if required not in out.columns:
+            raise InputError(
+                f"required column {required!r} not found; columns present: {present}; "
+                f"name the source column with --map {required}=COLUMN",
+                source=source, column=required,
+            )
+    return out
+
+
+class _Run:
+    """State shared by the files of one ingest run (one transaction)."""
+
+    def __init__(self, store: EventStore, conn: Connection, max_bad_share: float) -> None:
+        self.store = store
+        self.conn = conn
+        self.max_bad_share = max_bad_share
+        self.report = IngestReport()
+        self.dropped: Counter = Counter()
+        self.seen: set[str] = set()
+
+    def ingest(
+        self, chunks: Iterator[Chunk], source: str, kind: str, mapping: Mapping[str, str],
+        constants: Mapping[str, str], preset: Preset | None, date_format: str | None,
+    ) -> None:
+        ctx = FileContext(source=source, kind=kind, date_format=date_format)
+        rows = kept = new = 0
+        started = time.perf_counter()
+        for chunk in chunks:
+            frame = _apply_mapping(chunk.frame, mapping, kind, source)
+            if preset is not None and preset.transform is not None:
+                frame = preset.transform(frame, ctx.dropped)
+            rows += len(chunk.frame)
+            if kind == "events":
+                kept_now, new_now = self._events(frame, ctx, constants)
+                kept, new = kept + kept_now, new + new_now
+                self._check_timestamps(ctx, rows, final=False)
+            elif kind == "items":
+                items = normalise_items(frame, ctx)
+                kept += len(items)
+                new += self.store.upsert_items(self.conn, items)
+            else:
+                customers = normalise_customers(frame, ctx)
+                kept += len(customers)
+                new += self.store.upsert_customers(self.conn, customers, overwrite=True)
+            logger.info("%s: %s rows read, %s kept, %s new (%.1fs)", Path(source).name or source,
+                        f"{rows:,}", f"{kept:,}", f"{new:,}", time.perf_counter() - started)
+        if rows == 0:
+            raise InputError("no data rows (only a header)", source=source)
+        if kind == "events":
+            self._check_timestamps(ctx, rows, final=True)
+            if kept == 0:
+                reasons = ", ".join(f"{k}={v}" for k, v in ctx.dropped.most_common())
+                raise InputError(f"no usable event rows out of {rows:,} (dropped: {reasons})", source=source)
+        self.dropped.update(ctx.dropped)
+        self.report.sources.append(source)
+        if kind == "items" and self.report.kind == "events" and preset is not None:
+            self.report.catalogue_rows_read += rows
+            self.report.catalogue_upserted += new
+        else:
+            self.report.kind = kind
+            self.report.rows_read += rows
+            self.report.inserted += new
+        if kind == "events":
+            self.report.date_format = ctx.date_format
+
+    def _events(self, frame: pd.DataFrame, ctx: FileContext, constants: Mapping[str, str]) -> tuple[int, int]:
+        batch = normalise_events(frame, ctx, dict(constants))
+        events = batch.events
+        repeated = events["event_id"].duplicated(keep="first") | events["event_id"].isin(self.seen)
+        within = int(repeated.sum())
+        events = events[~repeated].assign(source=Path(ctx.source).name[:255])
+        self.seen.update(events["event_id"])
+        self.store.upsert_items(self.conn, batch.items)
+        self.report.customers_new += self.store.upsert_customers(self.conn, batch.customers, overwrite=False)
+        inserted = self.store.insert_events(self.conn, events)
+        self.report.duplicates += within + (len(events) - inserted)
+        return len(batch.events), inserted
+
+    def _check_timestamps(self, ctx: FileContext, rows: int, final: bool) -> None:
+        share = ctx.bad_timestamps / rows if rows else 0.0
+        too_many = share > self.max_bad_share if final else (rows >= 1000 and share > 0.5)
+        if too_many and ctx.first_bad_timestamp is not None:
+            row, value = ctx.first_bad_timestamp
+            raise InputError(
+                f"{ctx.bad_timestamps:,} of {rows:,} timestamps ({share:.1%}) cannot be parsed with format "
+                f"{ctx.date_format!r}, more than the allowed {self.max_bad_share:.1%}; first bad one shown; "
+                "give the format with --date-format",
+                source=ctx.source, column="timestamp", row=row, value=value,
+            )
+
+    def finish(self, started: float, started_at: datetime) -> IngestReport:
+        report = self.report
+        report.dropped = dict(sorted(self.dropped.items()))
+        report.seconds = round(time.perf_counter() - started, 3)
+        self.store.record_ingest_run(
+            self.conn, source=" + ".join(report.sources), kind=report.kind, started_at=started_at,
+            finished_at=datetime.now(UTC).replace(tzinfo=None), rows_read=report.rows_read,
+            inserted=report.inserted, duplicates=report.duplicates, dropped=json.dumps(report.dropped),
+        )
+        return report
+
+
+def ingest(
+    store: EventStore,
+    path: Path | None = None,
+    *,
+    sql: str | None = None,
+    source_url: str | None = None,
+    preset: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    kind: str = "events",
+    constants: Mapping[str, str] | None = None,
+    date_format: str | None = None,
+    delimiter: str | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    max_bad_timestamp_share: float = DEFAULT_MAX_BAD_TIMESTAMP_SHARE,
+) -> IngestReport:
+    """Ingest a file (CSV, CSV.gz, Parquet), a preset's folder, or a SQL query, atomically."""
+    if (path is None) == (sql is None):
+        raise ConfigurationError("give exactly one of a file path or --sql")
+    if sql is not None and not source_url:
+        raise ConfigurationError("--sql needs --source-url (a SQLAlchemy database URL)")
+    if kind not in FIELDS:
+        raise ConfigurationError(f"unknown kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+    if not 0 <= max_bad_timestamp_share < 1:
+        raise ConfigurationError(f"max bad timestamp share {max_bad_timestamp_share!r} must be in [0, 1)")
+    chosen = get_preset(preset) if preset else None
+    user_map = dict(mapping or {})
+    user_constants = dict(constants or {})
+    started, started_at = time.perf_counter(), datetime.now(UTC).replace(tzinfo=None)
+    store.create_schema()
+    with store.transaction() as conn:
+        run = _Run(store, conn, max_bad_timestamp_share)
+        if sql is not None:
+            run.ingest(read_sql(sql, source_url or "", chunk_rows), f"query on {_safe(source_url or '')}", kind,
+                       _merged(chosen, user_map), _consts(chosen, user_constants), chosen,
+                       date_format or (chosen.date_format if chosen else None))
+        else:
+            assert path is not None
+            plan = chosen.resolve(path) if chosen else [(path, kind, None)]
+            for file_path, file_kind, file_preset in plan:
+                is_main = file_preset is chosen
+                run.ingest(
+                    read_file(file_path, chunk_rows, delimiter), str(file_path), file_kind,
+                    _merged(file_preset, user_map if is_main else {}),
+                    _consts(file_preset, user_constants if is_main else {}),
+                    file_preset,
+                    (date_format if is_main else None) or (file_preset.date_format if file_preset else None),
+                )
+        report = run.finish(started, started_at)
+    report.events_total = store.count_rows("events")
+    report.items_total = store.count_rows("items")
+    report.customers_total = store.count_rows("customers")
+    return report
+
+
+def _safe(url: str) -> str:
+    """A database URL with its password hidden, for reports and the audit log."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "an unparseable URL"
+
+
+def _merged(preset: Preset | None, user_map: Mapping[str, str]) -> dict[str, str]:
+    merged = dict(preset.columns) if preset else {}
+    merged.update(user_map)
+    return merged
+
+
+def _consts(preset: Preset | None, user_constants: Mapping[str, str]) -> dict[str, str]:
+    merged = dict(preset.constants) if preset else {}
+    merged.update(user_constants)
+    return merged

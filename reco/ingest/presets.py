@@ -1,0 +1,155 @@
+"""Presets: column mappings and fix-ups for real logs that reco knows by name.
+
+A preset maps a source's columns onto the canonical schema (``canonical -> source column``) and may
+transform the renamed chunk before it is normalised: turn cancellations into returns, derive a unit
+price, or drop rows that are not products. Anything a preset drops is counted under a named reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from reco.exceptions import ConfigurationError, InputError
+
+Transform = Callable[[pd.DataFrame, Counter], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """How to read one known log: mapping, constants, a transform and the timestamp format."""
+
+    name: str
+    description: str
+    columns: dict[str, str]
+    constants: dict[str, str] = field(default_factory=dict)
+    transform: Transform | None = None
+    date_format: str | None = None
+    catalogue: Preset | None = None
+    catalogue_file: str | None = None
+    events_file: str | None = None
+
+    def resolve(self, path: Path) -> list[tuple[Path, str, Preset]]:
+        """Files to read for ``path``, in order, each with its kind ('items' or 'events') and preset."""
+        if path.is_dir():
+            if not self.events_file:
+                raise InputError(f"preset {self.name!r} reads a file, not a folder", source=str(path))
+            path = path / self.events_file
+            if not path.exists():
+                raise InputError(f"preset {self.name!r} expects {self.events_file} in this folder",
+                                 source=str(path.parent))
+        plan: list[tuple[Path, str, Preset]] = []
+        if self.catalogue is not None and self.catalogue_file:
+            sibling = path.parent / self.catalogue_file
+            if sibling.exists():
+                plan.append((sibling, "items", self.catalogue))
+        plan.append((path, "events", self))
+        return plan
+
+
+# Online Retail ---------------------------------------------------------------------------------------
+# Stock codes that are charges, fees, postage, samples or vouchers rather than products.
+ONLINE_RETAIL_NON_PRODUCTS = frozenset(
+    {"POST", "DOT", "M", "D", "C2", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS"}
+)
+_VOUCHER = re.compile(r"^gift_\d+", re.IGNORECASE)
+
+
+def _online_retail(df: pd.DataFrame, dropped: Counter) -> pd.DataFrame:
+    codes = df["item_id"].fillna("").str.strip()
+    non_product = codes.str.upper().isin(ONLINE_RETAIL_NON_PRODUCTS) | codes.str.match(_VOUCHER)
+    if non_product.any():
+        dropped["non_product_code"] += int(non_product.sum())
+        df = df.loc[~non_product]
+    order = df["order_id"].fillna("")
+    cancelled = order.str.upper().str.startswith("C")
+    df = df.assign(event_type=cancelled.map({True: "return", False: "purchase"}))
+    return df
+
+
+ONLINE_RETAIL = Preset(
+    name="online-retail",
+    description="UCI Online Retail (InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, "
+    "CustomerID, Country); 'C' invoices become returns, fees and postage are not products",
+    columns={
+        "order_id": "InvoiceNo",
+        "item_id": "StockCode",
+        "name": "Description",
+        "quantity": "Quantity",
+        "timestamp": "InvoiceDate",
+        "price": "UnitPrice",
+        "customer_id": "CustomerID",
+    },
+    constants={"channel": "web"},
+    transform=_online_retail,
+    date_format="%Y-%m-%d %H:%M:%S",
+)
+
+
+# dunnhumby The Complete Journey ---------------------------------------------------------------------
+def _dunnhumby_transactions(df: pd.DataFrame, dropped: Counter) -> pd.DataFrame:
+    qty = pd.to_numeric(df["quantity"], errors="coerce")
+    value = pd.to_numeric(df.get("sales_value"), errors="coerce")
+    price = (value / qty).where(qty > 0)
+    retail = pd.to_numeric(df.get("retail_disc"), errors="coerce").abs().fillna(0.0)
+    coupon = pd.to_numeric(df.get("coupon_disc"), errors="coerce").abs().fillna(0.0)
+    match = pd.to_numeric(df.get("coupon_match_disc"), errors="coerce").abs().fillna(0.0)
+    return df.assign(
+        price=price.round(4).astype(str).where(price.notna(), None),
+        discount=(retail + coupon + match).round(4).astype(str),
+        coupon_discount=(coupon + match).round(4).astype(str),
+    )
+
+
+def _dunnhumby_products(df: pd.DataFrame, dropped: Counter) -> pd.DataFrame:
+    parts = [df.get(c, pd.Series(index=df.index, dtype=object)).fillna("") for c in
+             ("brand", "product_type", "package_size")]
+    name = (parts[1].str.strip() + " " + parts[2].str.strip()).str.strip()
+    name = name.where(name != "", parts[0].str.strip())
+    category = df.get("product_category", pd.Series(index=df.index, dtype=object))
+    department = df.get("department", pd.Series(index=df.index, dtype=object))
+    return df.assign(name=name.where(name != "", None), category=category.fillna(department))
+
+
+DUNNHUMBY_PRODUCTS = Preset(
+    name="dunnhumby-products",
+    description="dunnhumby The Complete Journey products.csv(.gz) as the item catalogue",
+    columns={"item_id": "product_id"},
+    transform=_dunnhumby_products,
+)
+
+DUNNHUMBY = Preset(
+    name="dunnhumby",
+    description="dunnhumby The Complete Journey: transactions.csv(.gz) (household_id, product_id, "
+    "basket_id, quantity, sales_value, discounts, transaction_timestamp); products.csv(.gz) beside it "
+    "is read first as the catalogue; a folder path reads both",
+    columns={
+        "customer_id": "household_id",
+        "item_id": "product_id",
+        "order_id": "basket_id",
+        "quantity": "quantity",
+        "timestamp": "transaction_timestamp",
+    },
+    constants={"channel": "store", "event_type": "purchase"},
+    transform=_dunnhumby_transactions,
+    date_format="%Y-%m-%d %H:%M:%S",
+    catalogue=DUNNHUMBY_PRODUCTS,
+    catalogue_file="products.csv.gz",
+    events_file="transactions.csv.gz",
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (ONLINE_RETAIL, DUNNHUMBY, DUNNHUMBY_PRODUCTS)}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigurationError(
+            f"unknown preset {name!r}; valid presets: {', '.join(sorted(PRESETS))}"
+        ) from None

@@ -1,0 +1,72 @@
+"""External ids <-> dense matrix indices, decided once at the boundary and saved with every model."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from reco.exceptions import ArtifactError
+
+
+class IdMapping:
+    """Bidirectional mapping of customer and item ids (strings) to row and column indices."""
+
+    def __init__(self, user_ids: Sequence[str], item_ids: Sequence[str]) -> None:
+        self.user_ids = np.asarray(list(user_ids), dtype=object)
+        self.item_ids = np.asarray(list(item_ids), dtype=object)
+        self._user_index = {u: i for i, u in enumerate(self.user_ids)}
+        self._item_index = {it: i for i, it in enumerate(self.item_ids)}
+        if len(self._user_index) != len(self.user_ids) or len(self._item_index) != len(self.item_ids):
+            raise ValueError("IdMapping ids must be unique")
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def user_index(self, user_id: str) -> int | None:
+        return self._user_index.get(user_id)
+
+    def item_index(self, item_id: str) -> int | None:
+        return self._item_index.get(item_id)
+
+    def user_indices(self, user_ids: Iterable[str]) -> np.ndarray:
+        """Indices for ``user_ids``; -1 where an id is unknown."""
+        return np.fromiter((self._user_index.get(u, -1) for u in user_ids), dtype=np.int64)
+
+    def item_indices(self, item_ids: Iterable[str]) -> np.ndarray:
+        """Indices for ``item_ids``; -1 where an id is unknown."""
+        return np.fromiter((self._item_index.get(i, -1) for i in item_ids), dtype=np.int64)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, IdMapping)
+            and np.array_equal(self.user_ids, other.user_ids)
+            and np.array_equal(self.item_ids, other.item_ids)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def save(self, path: str | Path) -> None:
+        """Write as JSON (ids are strings; JSON keeps them exact and needs no pickle)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump({"users": self.user_ids.tolist(), "items": self.item_ids.tolist()}, fh)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> IdMapping:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+            return cls(data["users"], data["items"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ArtifactError(f"cannot read id mapping {path}: {exc}") from exc

@@ -1,0 +1,114 @@
+"""Implicit-feedback matrix factorisation (alternating least squares), via the implicit library."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+from implicit.cpu.als import AlternatingLeastSquares
+from scipy.sparse import csr_matrix
+
+from reco.exceptions import ConfigurationError
+from reco.models.base import Recommender, register
+
+logger = logging.getLogger(__name__)
+
+
+@register
+class ALSRecommender(Recommender):
+    """Hu, Koren & Volinsky (2008) ALS on a weighted customer x item matrix.
+
+    Customers unseen at training time are scored from their current history by solving for their
+    factors against the fixed item factors (implicit's ``recalculate_user``), without retraining.
+    """
+
+    name = "als"
+    supports_unknown_users = True
+
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 0.05,
+        alpha: float = 2.0,
+        iterations: int = 15,
+        random_state: int = 42,
+    ) -> None:
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.random_state = random_state
+
+    def _validate(self) -> None:
+        for name in ("factors", "iterations"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("regularization", "alpha"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value < 0:
+                raise ConfigurationError(f"{name} must be a non-negative number, got {value!r}")
+
+    def _model(self) -> AlternatingLeastSquares:
+        return AlternatingLeastSquares(
+            factors=self.factors, regularization=self.regularization, alpha=self.alpha,
+            iterations=self.iterations, random_state=self.random_state, calculate_training_loss=False,
+        )
+
+    def _fit(self, user_items: csr_matrix) -> None:
+        self._validate()
+        if os.environ.get("OPENBLAS_NUM_THREADS") not in ("1",):
+            logger.warning("OPENBLAS_NUM_THREADS is not 1; implicit's ALS runs much slower with threaded BLAS")
+        model = self._model()
+        model.fit(user_items, show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
+        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
+        self.n_users_ = user_items.shape[0]
+        self._derive()
+
+    def _derive(self) -> None:
+        norms = np.linalg.norm(self.item_factors_, axis=1, keepdims=True)
+        self.item_unit_ = self.item_factors_ / np.maximum(norms, 1e-12)
+
+    def _user_vectors(self, user_ids: np.ndarray, user_items: csr_matrix) -> np.ndarray:
+        vectors = np.zeros((len(user_ids), self.item_factors_.shape[1]), dtype=np.float32)
+        known = user_ids >= 0
+        vectors[known] = self.user_factors_[user_ids[known]]
+        unknown = np.flatnonzero(~known)
+        if len(unknown):
+            model = self._model()
+            model.item_factors = self.item_factors_
+            model.user_factors = self.user_factors_
+            rows = user_items[unknown]
+            has_history = np.diff(rows.indptr) > 0
+            if has_history.any():
+                solved = model.recalculate_user(np.arange(int(has_history.sum())), rows[has_history])
+                vectors[unknown[has_history]] = np.asarray(solved, dtype=np.float32).reshape(
+                    int(has_history.sum()), -1)
+        return vectors
+
+    def _scores(self, user_ids: np.ndarray, user_items: csr_matrix) -> np.ndarray:
+        return self._user_vectors(user_ids, user_items) @ self.item_factors_.T
+
+    def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:
+        return self.item_unit_[item_ids] @ self.item_unit_.T
+
+    def explain(self, user_items_row: csr_matrix, item_ids: np.ndarray | list[int]) -> np.ndarray:
+        """The bought item most similar (item-factor cosine) to each recommended item."""
+        self._check_fitted()
+        history = user_items_row.indices if user_items_row.nnz else np.zeros(0, dtype=np.int64)
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        if not len(history) or not len(item_ids):
+            return np.full(len(item_ids), -1, dtype=np.int64)
+        sims = self.item_unit_[item_ids] @ self.item_unit_[history].T
+        return history[np.argmax(sims, axis=1)].astype(np.int64)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.user_factors_ = arrays["user_factors"].astype(np.float32)
+        self.item_factors_ = arrays["item_factors"].astype(np.float32)
+        self.n_users_ = self.user_factors_.shape[0]
+        self._derive()

@@ -1,0 +1,252 @@
+"""The one base class every recommender shares (the implicit API, with scikit-learn conventions).
+
+``fit(user_items)`` returns self; ``recommend(user_ids, user_items, n)`` returns ``(ids, scores)``,
+2-D for a batch of users and 1-D for one; ``similar_items``; ``save``/``load`` as npz + json, no pickle.
+Learned attributes end in ``_``; calling anything that needs them before fit raises NotFittedError.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from scipy.sparse import csr_matrix, issparse
+
+from reco.exceptions import ArtifactError, ConfigurationError, NotFittedError
+
+FORMAT_VERSION = 1
+_REGISTRY: dict[str, type[Recommender]] = {}
+# Rows of dense scores computed at once in batched recommend: bounds memory to ~80 MB of float32.
+_SCORE_BLOCK_CELLS = 20_000_000
+
+
+def register(cls: type[Recommender]) -> type[Recommender]:
+    """Class decorator: make a recommender loadable by its ``name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def model_classes() -> dict[str, type[Recommender]]:
+    return dict(_REGISTRY)
+
+
+class Recommender(ABC):
+    """Base class: validation, batching, filtering, top-n selection and persistence."""
+
+    name: ClassVar[str] = "base"
+    supports_unknown_users: ClassVar[bool] = False
+
+    # ---------------------------------------------------------------- hyperparameters
+    def get_params(self) -> dict[str, Any]:
+        """Hyperparameters as given to ``__init__`` (scikit-learn style)."""
+        import inspect
+
+        sig = inspect.signature(type(self).__init__)
+        return {p: getattr(self, p) for p in sig.parameters if p != "self"}
+
+    # ---------------------------------------------------------------- learning
+    def fit(self, user_items: csr_matrix) -> Self:
+        user_items = self._check_matrix(user_items)
+        self._fit(user_items)
+        self.n_items_ = user_items.shape[1]
+        return self
+
+    @abstractmethod
+    def _fit(self, user_items: csr_matrix) -> None: ...
+
+    @abstractmethod
+    def _scores(self, user_ids: np.ndarray, user_items: csr_matrix) -> np.ndarray:
+        """Dense (len(user_ids), n_items) float32 scores; user id -1 means not seen in training."""
+
+    @abstractmethod
+    def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:
+        """Dense (len(item_ids), n_items) similarity of each item to every item."""
+
+    def explain(self, user_items_row: csr_matrix, item_ids: Sequence[int]) -> np.ndarray:
+        """For each recommended item, the purchased item (index) that contributed most, or -1."""
+        self._check_fitted()
+        return np.full(len(item_ids), -1, dtype=np.int64)
+
+    # ---------------------------------------------------------------- recommend
+    def recommend(
+        self,
+        user_ids: int | Sequence[int] | np.ndarray,
+        user_items: csr_matrix,
+        n: int = 10,
+        filter_already_purchased: bool = True,
+        filter_items: Sequence[int] | np.ndarray | None = None,
+        items: Sequence[int] | np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` item indices and scores for each user.
+
+        ``user_items`` holds one row per user in ``user_ids`` (their current history); with
+        ``filter_already_purchased`` those items are never returned. ``filter_items`` are never
+        returned either; ``items`` restricts candidates to that set. A user id of -1 is a customer
+        the model was not trained on: models that can (``supports_unknown_users``) score them from
+        their row. Rows with fewer than ``n`` candidates are padded with id -1 and score -inf.
+        """
+        self._check_fitted()
+        single = np.isscalar(user_ids)
+        ids = np.atleast_1d(np.asarray(user_ids, dtype=np.int64))
+        if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
+            raise ConfigurationError(f"n must be a positive integer, got {n!r}")
+        user_items = self._check_matrix(user_items, allow_empty=True)
+        if user_items.shape != (len(ids), self.n_items_):
+            raise ConfigurationError(
+                f"user_items has shape {user_items.shape}; expected one row per user and the model's "
+                f"{self.n_items_} items: ({len(ids)}, {self.n_items_})"
+            )
+        n_users = getattr(self, "n_users_", None)
+        if n_users is not None and ((ids >= n_users) | (ids < -1)).any():
+            bad = ids[(ids >= n_users) | (ids < -1)][0]
+            raise ConfigurationError(f"user id {int(bad)} is out of range [-1, {n_users - 1}]")
+        allowed = None
+        if items is not None:
+            allowed = np.zeros(self.n_items_, dtype=bool)
+            allowed[self._check_item_ids(items)] = True
+        blocked = None
+        if filter_items is not None and len(filter_items):
+            blocked = self._check_item_ids(filter_items)
+        k = min(n, self.n_items_)
+        out_ids = np.full((len(ids), k), -1, dtype=np.int64)
+        out_scores = np.full((len(ids), k), -np.inf, dtype=np.float32)
+        block = max(1, _SCORE_BLOCK_CELLS // max(self.n_items_, 1))
+        for start in range(0, len(ids), block):
+            stop = min(start + block, len(ids))
+            scores = np.asarray(self._scores(ids[start:stop], user_items[start:stop]), dtype=np.float32)
+            scores = np.array(scores, copy=True)
+            if filter_already_purchased:
+                rows = user_items[start:stop].tocoo()
+                scores[rows.row, rows.col] = -np.inf
+            if blocked is not None:
+                scores[:, blocked] = -np.inf
+            if allowed is not None:
+                scores[:, ~allowed] = -np.inf
+            top = _top_k(scores, k)
+            top_scores = np.take_along_axis(scores, top, axis=1)
+            valid = np.isfinite(top_scores)
+            out_ids[start:stop] = np.where(valid, top, -1)
+            out_scores[start:stop] = np.where(valid, top_scores, -np.inf)
+        if single:
+            return out_ids[0], out_scores[0]
+        return out_ids, out_scores
+
+    def similar_items(
+        self, item_ids: int | Sequence[int] | np.ndarray, n: int = 10
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` items most similar to each item (never the item itself)."""
+        self._check_fitted()
+        single = np.isscalar(item_ids)
+        ids = self._check_item_ids(np.atleast_1d(np.asarray(item_ids)))
+        if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
+            raise ConfigurationError(f"n must be a positive integer, got {n!r}")
+        sims = np.array(self._item_similarity(ids), dtype=np.float32, copy=True)
+        sims[np.arange(len(ids)), ids] = -np.inf
+        k = min(n, max(self.n_items_ - 1, 1))
+        top = _top_k(sims, k)
+        scores = np.take_along_axis(sims, top, axis=1)
+        top = np.where(np.isfinite(scores), top, -1)
+        if single:
+            return top[0], scores[0]
+        return top, scores
+
+    # ---------------------------------------------------------------- persistence
+    @abstractmethod
+    def _state(self) -> dict[str, np.ndarray]: ...
+
+    @abstractmethod
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None: ...
+
+    def save(self, path: str | Path) -> None:
+        """Write ``path/`` with ``model.json`` (class, hyperparameters) and ``model.npz`` (learned arrays)."""
+        self._check_fitted()
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        np.savez(tmp / "model.npz", **self._state())
+        meta = {"format_version": FORMAT_VERSION, "model": self.name, "params": self.get_params(),
+                "n_items": int(self.n_items_)}
+        with open(tmp / "model.json", "w", encoding="utf-8") as fh:
+            json.dump(meta, fh, indent=2, default=_json_default)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recommender:
+        """Load any saved recommender; called on a subclass, the saved model must be of that class."""
+        path = Path(path)
+        try:
+            with open(path / "model.json", encoding="utf-8") as fh:
+                meta = json.load(fh)
+            with np.load(path / "model.npz", allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"cannot read model at {path}: {exc}") from exc
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ArtifactError(f"model at {path} has format {meta.get('format_version')!r}; "
+                                f"this reco reads format {FORMAT_VERSION}")
+        target = _REGISTRY.get(meta.get("model", ""))
+        if target is None:
+            raise ArtifactError(f"model at {path} is of unknown kind {meta.get('model')!r}; "
+                                f"known: {', '.join(sorted(_REGISTRY))}")
+        if cls is not Recommender and not issubclass(target, cls):
+            raise ArtifactError(f"model at {path} is a {target.__name__}, not a {cls.__name__}")
+        model = target(**meta["params"])
+        model._set_state(arrays)
+        model.n_items_ = int(meta["n_items"])
+        return model
+
+    # ---------------------------------------------------------------- checks
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "n_items_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit() or load() before using it"
+            )
+
+    def _check_matrix(self, user_items: Any, allow_empty: bool = False) -> csr_matrix:
+        if not issparse(user_items):
+            raise ConfigurationError(
+                f"user_items must be a scipy.sparse csr_matrix, got {type(user_items).__name__}"
+            )
+        user_items = csr_matrix(user_items, dtype=np.float32)
+        if not allow_empty and (user_items.shape[0] == 0 or user_items.shape[1] == 0 or user_items.nnz == 0):
+            raise ConfigurationError(f"user_items {user_items.shape} has no interactions to learn from")
+        if user_items.nnz and (not np.isfinite(user_items.data).all() or (user_items.data < 0).any()):
+            raise ConfigurationError("user_items must hold finite, non-negative weights")
+        return user_items
+
+    def _check_item_ids(self, item_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        ids = np.asarray(item_ids)
+        if ids.size and (ids.dtype.kind not in "iu" or (ids < 0).any() or (ids >= self.n_items_).any()):
+            bad = [i for i in ids.tolist() if not isinstance(i, int) or not 0 <= i < self.n_items_][0]
+            raise ConfigurationError(f"item id {bad!r} is out of range [0, {self.n_items_ - 1}]")
+        return ids.astype(np.int64)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the k largest scores per row, best first."""
+    if k >= scores.shape[1]:
+        part = np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
+    else:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in model.json")

@@ -1,0 +1,130 @@
+"""Versioned artifacts: ``MODEL_DIR/<version>/`` holds every model, the id mapping and metadata.
+
+A version directory is written under a temporary name and renamed into place, and the promoted
+pointer is replaced atomically, so a reader never sees a half-written version.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reco.exceptions import ArtifactError, ConfigurationError, ModelNotFoundError
+from reco.interactions import IdMapping
+from reco.models import Recommender
+
+logger = logging.getLogger(__name__)
+
+PROMOTED_FILE = "PROMOTED"
+_VERSION = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}$")
+
+
+@dataclass
+class ModelBundle:
+    """Everything one trained version serves with."""
+
+    version: str
+    models: dict[str, Recommender]
+    mapping: IdMapping
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def default_model(self) -> str:
+        return str(self.metadata.get("default_model", "als"))
+
+    @property
+    def fallback_model(self) -> str:
+        return str(self.metadata.get("fallback_model", "popularity"))
+
+
+class ModelRegistry:
+    """Model versions under one directory (``RECO_MODEL_DIR``)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, version: str) -> Path:
+        if not _VERSION.match(version):
+            raise ConfigurationError(
+                f"{version!r} is not a model version; versions look like 20261122T183000Z-1a2b"
+            )
+        return self.root / version
+
+    def save(
+        self, models: dict[str, Recommender], mapping: IdMapping, metadata: dict[str, Any]
+    ) -> str:
+        """Write a new version and return its name (not promoted; see ``promote``)."""
+        now = datetime.now(UTC)
+        version = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".tmp-{version}"
+        tmp.mkdir()
+        try:
+            for name, model in models.items():
+                model.save(tmp / name)
+            mapping.save(tmp / "id_mapping.json")
+            meta = {**metadata, "version": version, "created_at": now.isoformat(timespec="seconds"),
+                    "models": sorted(models)}
+            with open(tmp / "metadata.json", "w", encoding="utf-8") as fh:
+                json.dump(meta, fh, indent=2, default=str)
+            os.replace(tmp, self.root / version)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        logger.info("saved model version %s under %s", version, self.root)
+        return version
+
+    def versions(self) -> list[str]:
+        """All complete versions, oldest first."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and _VERSION.match(p.name) and (p / "metadata.json").exists())
+
+    def metadata(self, version: str) -> dict[str, Any]:
+        path = self._path(version) / "metadata.json"
+        if not path.exists():
+            raise ModelNotFoundError(f"no model version {version!r} under {self.root}; "
+                                     f"available: {', '.join(self.versions()) or 'none'}")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return dict(json.load(fh))
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"cannot read {path}: {exc}") from exc
+
+    def promote(self, version: str) -> None:
+        """Make ``version`` the one serving and export use (atomic pointer replace)."""
+        self.metadata(version)
+        tmp = self.root / f".{PROMOTED_FILE}.tmp"
+        tmp.write_text(version + "\n", encoding="utf-8")
+        os.replace(tmp, self.root / PROMOTED_FILE)
+        logger.info("promoted model version %s", version)
+
+    def promoted(self) -> str:
+        path = self.root / PROMOTED_FILE
+        if not path.exists():
+            raise ModelNotFoundError(
+                f"no promoted model under {self.root}; train one with 'reco train'"
+            )
+        return path.read_text(encoding="utf-8").strip()
+
+    def load(self, version: str | None = None) -> ModelBundle:
+        """Load ``version`` (default: the promoted one) with all its models and id mapping."""
+        version = version or self.promoted()
+        meta = self.metadata(version)
+        path = self._path(version)
+        models = {name: Recommender.load(path / name) for name in meta.get("models", [])}
+        mapping = IdMapping.load(path / "id_mapping.json")
+        for name, model in models.items():
+            if model.n_items_ != mapping.n_items:
+                raise ArtifactError(f"model {name!r} of version {version} has {model.n_items_} items; "
+                                    f"its id mapping has {mapping.n_items}")
+        return ModelBundle(version=version, models=models, mapping=mapping, metadata=meta)

@@ -1,0 +1,129 @@
+"""Recommendations with names and reasons, from a model bundle and the catalogue.
+
+Shared by the API and the batch export so that both give the same answer for the same customer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix
+
+from reco.exceptions import UnknownItemError
+from reco.interactions import user_rows
+from reco.registry import ModelBundle
+
+REASON_POPULAR = "popular"
+REASON_FOR_YOU = "recommended for you"
+
+
+@dataclass(frozen=True)
+class RecommendedItem:
+    item_id: str
+    name: str | None
+    score: float
+    reason: str
+    because_item_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    customer_id: str
+    model_version: str
+    personalised: bool
+    items: list[RecommendedItem]
+
+
+class RecommendationService:
+    """Turns model output (indices, scores) into named items with a reason a person can read."""
+
+    def __init__(self, bundle: ModelBundle, catalogue: pd.DataFrame) -> None:
+        self.bundle = bundle
+        self.mapping = bundle.mapping
+        self.model = bundle.models[bundle.default_model]
+        self.fallback = bundle.models[bundle.fallback_model]
+        ids = self.mapping.item_ids
+        by_id = catalogue.set_index("item_id") if len(catalogue) else pd.DataFrame(
+            columns=["name", "active"])
+        names = by_id["name"].reindex(ids) if len(by_id) else pd.Series(None, index=ids)
+        self.names: np.ndarray = names.astype(object).where(names.notna(), None).to_numpy()
+        active = by_id["active"].reindex(ids) if len(by_id) else pd.Series(True, index=ids)
+        self.inactive: np.ndarray = np.flatnonzero(active.fillna(True).astype(bool).to_numpy() == False)  # noqa: E712
+
+    @property
+    def version(self) -> str:
+        return self.bundle.version
+
+    def history_rows(self, histories: Sequence[Sequence[str]]) -> csr_matrix:
+        return user_rows(histories, self.mapping)
+
+    def recommend(
+        self, customer_id: str, history: Sequence[str], n: int = 10, personalise: bool = True
+    ) -> Recommendations:
+        """Top-n for one customer; personal when allowed and there is history, popular otherwise."""
+        return self.recommend_many([customer_id], [history], n, [personalise])[0]
+
+    def recommend_many(
+        self,
+        customer_ids: Sequence[str],
+        histories: Sequence[Sequence[str]],
+        n: int = 10,
+        personalise: Sequence[bool] | None = None,
+    ) -> list[Recommendations]:
+        """Batched top-n: one model call for all personal customers, one for the rest."""
+        rows = self.history_rows(histories)
+        allowed = np.ones(len(customer_ids), dtype=bool) if personalise is None else np.asarray(personalise)
+        user_idx = self.mapping.user_indices(customer_ids)
+        has_history = np.diff(rows.indptr) > 0
+        personal = allowed & ((user_idx >= 0) | has_history)
+        results: list[Recommendations | None] = [None] * len(customer_ids)
+        filt = self.inactive if len(self.inactive) else None
+
+        idx = np.flatnonzero(personal)
+        if len(idx):
+            ids, scores = self.model.recommend(user_idx[idx], rows[idx], n=n, filter_items=filt)
+            for j, i in enumerate(idx):
+                valid = ids[j] >= 0
+                items, item_scores = ids[j][valid], scores[j][valid]
+                because = self.model.explain(rows[i], items)
+                recs = [self._item(it, sc, b) for it, sc, b in zip(items, item_scores, because, strict=True)]
+                if len(recs) < n:
+                    recs += self._popular(rows[i], n - len(recs), exclude=items)
+                results[i] = Recommendations(customer_ids[i], self.version, True, recs)
+
+        rest = np.flatnonzero(~personal)
+        if len(rest):
+            empty = csr_matrix((1, self.mapping.n_items), dtype=np.float32)
+            popular = self._popular(empty, n)
+            for i in rest:
+                results[i] = Recommendations(customer_ids[i], self.version, False, list(popular))
+        return [r for r in results if r is not None]
+
+    def _popular(self, row: csr_matrix, n: int, exclude: np.ndarray | None = None) -> list[RecommendedItem]:
+        filt = np.concatenate([self.inactive, exclude]).astype(np.int64) if exclude is not None else (
+            self.inactive if len(self.inactive) else None)
+        ids, scores = self.fallback.recommend(-1, row, n=n, filter_items=filt)
+        return [RecommendedItem(str(self.mapping.item_ids[i]), self.names[i], float(s), REASON_POPULAR)
+                for i, s in zip(ids, scores, strict=True) if i >= 0]
+
+    def _item(self, index: int, score: float, because: int) -> RecommendedItem:
+        if because >= 0:
+            label = self.names[because] or str(self.mapping.item_ids[because])
+            return RecommendedItem(str(self.mapping.item_ids[index]), self.names[index], float(score),
+                                   f"because you bought {label}", str(self.mapping.item_ids[because]))
+        return RecommendedItem(str(self.mapping.item_ids[index]), self.names[index], float(score),
+                               REASON_FOR_YOU)
+
+    def similar(self, item_id: str, n: int = 10) -> list[RecommendedItem]:
+        """Items most like ``item_id`` (by the default model); UnknownItemError if not in the model."""
+        index = self.mapping.item_index(item_id)
+        if index is None:
+            raise UnknownItemError(f"item {item_id!r} is not in model version {self.version}")
+        ids, scores = self.model.similar_items(index, n=n + len(self.inactive))
+        inactive = set(self.inactive.tolist())
+        keep = [(i, s) for i, s in zip(ids, scores, strict=True) if i >= 0 and i not in inactive]
+        return [RecommendedItem(str(self.mapping.item_ids[i]), self.names[i], float(s), f"similar to {item_id}")
+                for i, s in keep[:n]]

@@ -1,0 +1,262 @@
+"""Engine creation and the EventStore: bulk, idempotent, transactional writes and the reads models need.
+
+Bulk writes go through a temporary staging table and one ``INSERT ... SELECT ... ON CONFLICT`` per
+chunk, so SQLite and PostgreSQL share the same SQL and the exact number of new rows is known. On
+PostgreSQL the staging table is filled with ``COPY``, which is what keeps a full-file ingest fast.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from reco.exceptions import ConfigurationError, StoreError
+from reco.store.tables import (
+    CUSTOMER_COLUMNS,
+    EVENT_COLUMNS,
+    ITEM_COLUMNS,
+    customers,
+    events,
+    ingest_runs,
+    items,
+    metadata,
+)
+
+logger = logging.getLogger(__name__)
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url``; plain ``postgresql://`` URLs use psycopg 3, SQLite gets WAL mode."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError(
+            f"RECO_DATABASE_URL {url!r} is not a database URL; use e.g. 'sqlite:///var/reco.db' or "
+            "'postgresql://user@host:5432/dbname'"
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigurationError(
+            f"database backend {backend!r} in {url!r} is not supported; valid: 'sqlite', 'postgresql'"
+        )
+    if backend == "postgresql" and parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _rows(df: pd.DataFrame, columns: Sequence[str], sqlite: bool) -> list[tuple]:
+    """DataFrame -> list of DB-API tuples (NaN -> None; timestamps as SQLite text where needed)."""
+    out = df.loc[:, list(columns)].copy()
+    for col in out.columns:
+        if sqlite and pd.api.types.is_datetime64_any_dtype(out[col]):
+            text = np.datetime_as_string(out[col].to_numpy(dtype="datetime64[us]"), unit="us")
+            out[col] = pd.Series(text, index=out.index, dtype=object).str.replace("T", " ", regex=False)
+    values = out.astype(object).where(out.notna(), None)
+    return list(values.itertuples(index=False, name=None))
+
+
+class EventStore:
+    """Purchase history, catalogue and customers in one SQL database (SQLite or PostgreSQL)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def create_schema(self) -> None:
+        """Create the tables that do not exist yet (safe to call every time)."""
+        try:
+            metadata.create_all(self.engine)
+        except OperationalError as exc:
+            raise StoreError(f"cannot reach the event store at {self.safe_url}: {exc.orig}") from exc
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for messages and logs."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction: everything inside commits together or not at all."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ------------------------------------------------------------------ bulk writes
+    def _stage_insert(
+        self, conn: Connection, table: str, columns: Sequence[str], df: pd.DataFrame, on_conflict: str
+    ) -> int:
+        """Load ``df`` into a temp staging table, then merge it into ``table``; returns rows changed."""
+        if df.empty:
+            return 0
+        stage = f"reco_stage_{table}"
+        cols = ", ".join(columns)
+        sqlite = self.dialect == "sqlite"
+        rows = _rows(df, columns, sqlite)
+        if sqlite:
+            conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT * FROM {table} WHERE 0")
+            conn.exec_driver_sql(f"DELETE FROM {stage}")
+            marks = ", ".join("?" for _ in columns)
+            conn.exec_driver_sql(f"INSERT INTO {stage} ({cols}) VALUES ({marks})", rows)
+        else:
+            conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DROP")
+            conn.exec_driver_sql(f"TRUNCATE {stage}")
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cur, cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        result = conn.exec_driver_sql(
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} WHERE true {on_conflict}"
+        )
+        return int(result.rowcount)
+
+    def insert_events(self, conn: Connection, df: pd.DataFrame) -> int:
+        """Insert canonical events; an event whose id is already stored is skipped. Returns new rows."""
+        return self._stage_insert(conn, "events", EVENT_COLUMNS, df, "ON CONFLICT (event_id) DO NOTHING")
+
+    def upsert_items(self, conn: Connection, df: pd.DataFrame) -> int:
+        """Add catalogue rows; for known items, non-empty new values replace the stored ones."""
+        df = df.drop_duplicates("item_id", keep="last")
+        for col in ITEM_COLUMNS:
+            if col not in df.columns:
+                df = df.assign(**{col: None})
+        if df["active"].isna().any():
+            df = df.assign(active=df["active"].astype(object).where(df["active"].notna(), True))
+        update = ", ".join(
+            f"{c} = COALESCE(excluded.{c}, items.{c})" for c in ITEM_COLUMNS if c != "item_id"
+        )
+        return self._stage_insert(
+            conn, "items", ITEM_COLUMNS, df, f"ON CONFLICT (item_id) DO UPDATE SET {update}"
+        )
+
+    def upsert_customers(self, conn: Connection, df: pd.DataFrame, *, overwrite: bool) -> int:
+        """Add customers. With ``overwrite`` (a customer file) the columns it carries replace stored ones."""
+        df = df.drop_duplicates("customer_id", keep="last")
+        given = [c for c in CUSTOMER_COLUMNS if c in df.columns and c != "customer_id"]
+        defaults = {"consent_personalisation": True, "consent_marketing": False, "preferred_channel": None}
+        for col, default in defaults.items():
+            if col not in df.columns:
+                df = df.assign(**{col: default})
+            elif default is not None:
+                df = df.assign(**{col: df[col].astype(object).where(df[col].notna(), default)})
+        if overwrite and given:
+            update = ", ".join(f"{c} = excluded.{c}" for c in given)
+            on_conflict = f"ON CONFLICT (customer_id) DO UPDATE SET {update}"
+        else:
+            on_conflict = "ON CONFLICT (customer_id) DO NOTHING"
+        return self._stage_insert(conn, "customers", CUSTOMER_COLUMNS, df, on_conflict)
+
+    def record_ingest_run(self, conn: Connection, **values: object) -> None:
+        conn.execute(ingest_runs.insert().values(**values))
+
+    # ------------------------------------------------------------------ reads
+    def count_events(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
+
+    def count_rows(self, table: str) -> int:
+        tables = {"events": events, "items": items, "customers": customers, "ingest_runs": ingest_runs}
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(tables[table])).scalar_one())
+
+    def read_events(
+        self,
+        event_types: Sequence[str] = ("purchase",),
+        columns: Sequence[str] = ("customer_id", "item_id", "timestamp", "quantity"),
+        until: datetime | None = None,
+    ) -> pd.DataFrame:
+        """Events of the given types as a DataFrame (timestamps as datetime64)."""
+        cols = [events.c[c] for c in columns]
+        stmt = select(*cols).where(events.c.event_type.in_(list(event_types)))
+        if until is not None:
+            stmt = stmt.where(events.c.timestamp < until)
+        with self.engine.connect() as conn:
+            result = conn.execute(stmt)
+            df = pd.DataFrame(result.fetchall(), columns=list(columns))
+        if "timestamp" in df.columns:
+            df["timestamp"] = pd.to_datetime(df["timestamp"])
+        return df
+
+    def customer_items(self, customer_id: str, event_types: Sequence[str] = ("purchase",)) -> list[str]:
+        """Distinct items a customer has events of the given types for (fresh, not from a model)."""
+        stmt = (
+            select(events.c.item_id)
+            .where(events.c.customer_id == customer_id, events.c.event_type.in_(list(event_types)))
+            .distinct()
+        )
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(stmt)]
+
+    def items(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(items)).fetchall()
+        return pd.DataFrame(rows, columns=list(ITEM_COLUMNS))
+
+    def customers(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(customers)).fetchall()
+        return pd.DataFrame(rows, columns=list(CUSTOMER_COLUMNS))
+
+    def personalisation_allowed(self, customer_id: str) -> bool:
+        """False only for a known customer who opted out of personalisation."""
+        stmt = select(customers.c.consent_personalisation).where(customers.c.customer_id == customer_id)
+        with self.engine.connect() as conn:
+            value = conn.execute(stmt).scalar_one_or_none()
+        return value is None or bool(value)
+
+    def opted_out_customers(self) -> set[str]:
+        stmt = select(customers.c.customer_id).where(customers.c.consent_personalisation.is_(False))
+        with self.engine.connect() as conn:
+            return {r[0] for r in conn.execute(stmt)}
+
+    def event_time_range(self) -> tuple[datetime | None, datetime | None]:
+        with self.engine.connect() as conn:
+            lo, hi = conn.execute(select(func.min(events.c.timestamp), func.max(events.c.timestamp))).one()
+        return (_as_datetime(lo), _as_datetime(hi))
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError:
+            return False
+        return True
+
+
+def _as_datetime(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value
+    ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    return None if ts is pd.NaT else ts.to_pydatetime()
+
+
+__all__ = ["EventStore", "make_engine"]

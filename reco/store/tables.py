@@ -1,0 +1,77 @@
+"""Canonical schema: events, items (the catalogue), customers (with consent) and an ingest audit log."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+EVENT_TYPES: tuple[str, ...] = ("purchase", "return", "view", "add_to_cart")
+CHANNELS: tuple[str, ...] = ("web", "app", "store", "email", "phone", "other")
+
+metadata = MetaData()
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("customer_id", String(128), nullable=False),
+    Column("item_id", String(128), nullable=False),
+    Column("timestamp", DateTime, nullable=False),
+    Column("event_type", String(16), nullable=False),
+    Column("quantity", Float, nullable=False),
+    Column("price", Float),
+    Column("order_id", String(128)),
+    Column("channel", String(16), nullable=False),
+    Column("discount", Float),
+    Column("coupon_discount", Float),
+    Column("source", String(255)),
+    Index("ix_events_customer_time", "customer_id", "timestamp"),
+    Index("ix_events_item", "item_id"),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("item_id", String(128), primary_key=True),
+    Column("name", Text),
+    Column("category", String(255)),
+    Column("price", Float),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_id", String(128), primary_key=True),
+    Column("consent_personalisation", Boolean, nullable=False, default=True),
+    Column("consent_marketing", Boolean, nullable=False, default=False),
+    Column("preferred_channel", String(16)),
+)
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=False),
+    Column("rows_read", Integer, nullable=False),
+    Column("inserted", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("dropped", Text, nullable=False),
+)
+
+EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in events.columns)
+ITEM_COLUMNS: tuple[str, ...] = tuple(c.name for c in items.columns)
+CUSTOMER_COLUMNS: tuple[str, ...] = tuple(c.name for c in customers.columns)

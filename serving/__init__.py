@@ -1,0 +1,1 @@
+"""The HTTP API: personal recommendations and similar items over the promoted model version."""

@@ -1,0 +1,9 @@
+"""All routers of the API."""
+
+from fastapi import APIRouter
+
+from serving.api.routes import health, recommendations
+
+api_router = APIRouter()
+api_router.include_router(health.router)
+api_router.include_router(recommendations.router)

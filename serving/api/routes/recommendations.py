@@ -1,0 +1,67 @@
+"""Personal recommendations and similar items."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from reco.exceptions import UnknownItemError
+from reco.service import RecommendedItem
+from serving.api.deps import ServiceDep, SettingsDep, StoreDep
+from serving.schemas import ErrorOut, RecommendationsOut, RecommendedItemOut, SimilarItemsOut
+
+router = APIRouter(prefix="/v1", tags=["recommendations"])
+
+MAX_N = 100
+IdPath = Annotated[str, Path(min_length=1, max_length=128)]
+
+
+def _out(items: list[RecommendedItem]) -> list[RecommendedItemOut]:
+    return [RecommendedItemOut(item_id=i.item_id, name=i.name, score=i.score, reason=i.reason) for i in items]
+
+
+def _check_n(n: int, max_n: int) -> None:
+    if n > max_n:
+        raise HTTPException(status_code=422, detail=f"n={n} is above the maximum of {max_n}")
+
+
+@router.get(
+    "/customers/{customer_id}/recommendations",
+    response_model=RecommendationsOut,
+    responses={503: {"model": ErrorOut}},
+)
+def customer_recommendations(
+    customer_id: IdPath,
+    service: ServiceDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    n: Annotated[int, Query(ge=1, le=MAX_N, description="how many items")] = 10,
+) -> RecommendationsOut:
+    """Top-n items for a customer, never one they already bought; popular items for unknown customers."""
+    _check_n(n, settings.max_n)
+    allowed = store.personalisation_allowed(customer_id)
+    history = store.customer_items(customer_id) if allowed else []
+    result = service.recommend(customer_id, history, n=n, personalise=allowed)
+    return RecommendationsOut(customer_id=customer_id, model_version=result.model_version,
+                              personalised=result.personalised, items=_out(result.items))
+
+
+@router.get(
+    "/items/{item_id}/similar",
+    response_model=SimilarItemsOut,
+    responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
+def similar_items(
+    item_id: IdPath,
+    service: ServiceDep,
+    settings: SettingsDep,
+    n: Annotated[int, Query(ge=1, le=MAX_N)] = 10,
+) -> SimilarItemsOut:
+    """Items most like this one."""
+    _check_n(n, settings.max_n)
+    try:
+        items = service.similar(item_id, n=n)
+    except UnknownItemError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    return SimilarItemsOut(item_id=item_id, model_version=service.version, items=_out(items))

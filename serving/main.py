@@ -1,0 +1,51 @@
+"""The FastAPI app: settings, store and promoted model are set up in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+import reco
+from reco.config import get_settings
+from reco.exceptions import ConfigurationError, InputError, RecoError
+from reco.registry import ModelRegistry
+from reco.store import EventStore
+from serving.api.main import api_router
+from serving.state import ServingState
+
+logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    store = EventStore(settings.database_url)
+    store.create_schema()
+    state = ServingState(store, ModelRegistry(settings.model_dir))
+    state.load()
+    app.state.serving = state
+    try:
+        yield
+    finally:
+        store.dispose()
+
+
+app = FastAPI(
+    title="reco",
+    version=reco.__version__,
+    description="Personal recommendations and similar items from purchase history.",
+    lifespan=lifespan,
+)
+app.include_router(api_router)
+
+
+@app.exception_handler(RecoError)
+def reco_error_handler(request: Request, exc: RecoError) -> JSONResponse:
+    status = 422 if isinstance(exc, InputError | ConfigurationError) else 500
+    if status == 500:
+        logger.exception("request %s failed", request.url.path, exc_info=exc)
+    return JSONResponse(status_code=status, content={"detail": str(exc)})

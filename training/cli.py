@@ -1,0 +1,194 @@
+"""The ``reco`` command line: ingest, train, export, models and serve.
+
+Every command logs progress to stderr and prints one JSON object as its last stdout line.
+Unusable input exits with code 2 and a message naming the file, column, row and value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from reco.config import get_settings
+from reco.exceptions import ConfigurationError, InputError, ModelNotFoundError, RecoError
+from reco.ingest import DEMO_DATA, KINDS, PRESETS, ingest, parse_mappings
+from reco.interactions import WEIGHTINGS
+from reco.registry import ModelRegistry
+from reco.store import EventStore
+
+logger = logging.getLogger("reco")
+
+
+def _emit(result: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(result, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
+    out = {}
+    for pair in values:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"{flag} {pair!r} is not of the form name=value")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
+    settings = get_settings()
+    if args.demo:
+        if args.path or args.sql:
+            raise ConfigurationError("--demo reads the bundled Online Retail file; give no PATH or --sql")
+        path, preset = DEMO_DATA, "online-retail"
+    else:
+        if not args.path and not args.sql:
+            raise ConfigurationError("give a PATH to ingest, --sql with --source-url, or --demo")
+        path, preset = (Path(args.path) if args.path else None), args.preset
+    store = EventStore(settings.database_url)
+    try:
+        report = ingest(
+            store, path, sql=args.sql, source_url=args.source_url, preset=preset,
+            mapping=parse_mappings(args.map, args.kind), kind=args.kind,
+            constants=_pairs(args.set, "--set"), date_format=args.date_format,
+            delimiter=args.delimiter, max_bad_timestamp_share=args.max_bad_timestamp_share,
+        )
+    finally:
+        store.dispose()
+    return report.to_dict()
+
+
+def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
+    from training.train import train
+
+    settings = get_settings()
+    store = EventStore(settings.database_url)
+    als = {"factors": args.factors, "iterations": args.iterations,
+           "regularization": args.regularization, "alpha": args.alpha}
+    try:
+        return train(store, ModelRegistry(settings.model_dir), weighting=args.weighting,
+                     half_life_days=args.half_life_days, als_params=als, promote=not args.no_promote)
+    finally:
+        store.dispose()
+
+
+def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
+    from reco.export import export_recommendations
+    from reco.service import RecommendationService
+
+    settings = get_settings()
+    store = EventStore(settings.database_url)
+    try:
+        store.create_schema()
+        bundle = ModelRegistry(settings.model_dir).load(args.version)
+        service = RecommendationService(bundle, store.items())
+        return export_recommendations(store, service, args.out, n=args.n)
+    finally:
+        store.dispose()
+
+
+def cmd_models(args: argparse.Namespace) -> dict[str, Any]:
+    registry = ModelRegistry(get_settings().model_dir)
+    if args.promote:
+        registry.promote(args.promote)
+    try:
+        promoted = registry.promoted()
+    except ModelNotFoundError:
+        promoted = None
+    versions = [
+        {"version": v, "created_at": m.get("created_at"), "data": m.get("data"), "promoted": v == promoted}
+        for v in registry.versions() for m in [registry.metadata(v)]
+    ]
+    for v in versions:
+        logger.info("%s %s %s", "*" if v["promoted"] else " ", v["version"], v["data"])
+    return {"promoted": promoted, "versions": versions}
+
+
+def cmd_serve(args: argparse.Namespace) -> dict[str, Any]:
+    import uvicorn
+
+    settings = get_settings()
+    host, port = args.host or settings.host, args.port or settings.port
+    logger.info("serving on http://%s:%s (docs at /docs); try /v1/customers/17850/recommendations",
+                host, port)
+    uvicorn.run("serving.main:app", host=host, port=port, workers=args.workers, log_level="info")
+    return {"served": f"http://{host}:{port}"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reco", description="Personalisation and recommendation engine.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="load purchase history, a catalogue or customers into the store")
+    p.add_argument("path", nargs="?", help="CSV (.csv, .csv.gz, .tsv) or Parquet file, or a preset's folder")
+    p.add_argument("--demo", action="store_true", help="the bundled UCI Online Retail file")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="a known log layout")
+    p.add_argument("--map", action="append", default=[], metavar="CANONICAL=SOURCE",
+                   help="map a source column onto a canonical field (repeatable)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="a constant for a field the source lacks, e.g. channel=store (repeatable)")
+    p.add_argument("--kind", choices=KINDS, default="events", help="what the source holds (default events)")
+    p.add_argument("--sql", help="a SELECT to read from --source-url instead of a file")
+    p.add_argument("--source-url", help="SQLAlchemy URL of the database --sql reads from")
+    p.add_argument("--date-format", help="strftime format of timestamps, or epoch / epoch_ms "
+                   "(default: guessed from the first value)")
+    p.add_argument("--delimiter", help="CSV field separator (default ',' or tab for .tsv)")
+    p.add_argument("--max-bad-timestamp-share", type=float, default=0.01,
+                   help="refuse the file if more timestamps than this share cannot be parsed (default 0.01)")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("train", help="train ALS + popularity on the store and save a model version")
+    p.add_argument("--weighting", choices=WEIGHTINGS, default="log1p")
+    p.add_argument("--half-life-days", type=float, default=90.0)
+    p.add_argument("--factors", type=int, default=64)
+    p.add_argument("--iterations", type=int, default=15)
+    p.add_argument("--regularization", type=float, default=0.05)
+    p.add_argument("--alpha", type=float, default=2.0)
+    p.add_argument("--no-promote", action="store_true", help="save without making it the serving version")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("export", help="batch exports for CRM systems")
+    esub = p.add_subparsers(dest="what", required=True)
+    e = esub.add_parser("recommendations", help="top-n for every customer who allows personalisation")
+    e.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
+    e.add_argument("--n", type=int, default=10)
+    e.add_argument("--version", help="model version (default: the promoted one)")
+    e.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("models", help="list model versions; --promote VERSION to switch")
+    p.add_argument("--promote", metavar="VERSION")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("serve", help="start the HTTP API")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else getattr(logging, get_settings().log_level.upper(), 20),
+        stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        result = args.func(args)
+    except (InputError, ConfigurationError) as exc:
+        sys.stderr.write(f"reco {args.command}: error: {exc}\n")
+        return 2
+    except RecoError as exc:
+        sys.stderr.write(f"reco {args.command}: error: {exc}\n")
+        return 1
+    _emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
