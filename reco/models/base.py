@@ -200,8 +200,11 @@ class Recommender(ABC):
                                 f"known: {', '.join(sorted(_REGISTRY))}")
         if cls is not Recommender and not issubclass(target, cls):
             raise ArtifactError(f"model at {path} is a {target.__name__}, not a {cls.__name__}")
-        model = target(**meta["params"])
-        model._set_state(arrays)
+        try:
+            model = target(**meta["params"])
+            model._set_state(arrays)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"model at {path} is incomplete or corrupt: {exc!r}") from exc
         model.n_items_ = int(meta["n_items"])
         return model
 

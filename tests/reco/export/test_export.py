@@ -1,0 +1,53 @@
+"""Batch export: every consenting customer, nothing already bought, atomic file replace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reco.exceptions import ConfigurationError
+from reco.export import EXPORT_COLUMNS, export_recommendations
+from reco.ingest import ingest
+from reco.registry import ModelRegistry
+from reco.service import RecommendationService
+from reco.store import EventStore
+from training.train import train
+
+
+@pytest.fixture
+def trained(store: EventStore, purchases_csv: Path, tmp_path: Path) -> RecommendationService:
+    ingest(store, purchases_csv)
+    people = tmp_path / "people.csv"
+    people.write_text("customer_id,consent_personalisation\nC001,no\n")
+    ingest(store, people, kind="customers")
+    registry = ModelRegistry(tmp_path / "models")
+    train(store, registry, als_params={"factors": 8, "iterations": 10})
+    return RecommendationService(registry.load(), store.items())
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_export_every_consenting_customer(store: EventStore, trained: RecommendationService, tmp_path: Path,
+                                          purchases: pd.DataFrame, suffix: str) -> None:
+    out = tmp_path / "crm" / f"recs{suffix}"
+    report = export_recommendations(store, trained, out, n=3)
+    table = pd.read_csv(out, dtype={"customer_id": str, "item_id": str}) if suffix == ".csv" else pd.read_parquet(out)
+    assert tuple(table.columns) == EXPORT_COLUMNS
+    assert report["rows"] == len(table) == 39 * 3 and report["opted_out"] == 1
+    assert "C001" not in set(table["customer_id"])
+    bought = set(zip(purchases["customer_id"], purchases["item_id"], strict=True))
+    assert not any((c, i) in bought for c, i in zip(table["customer_id"], table["item_id"], strict=True))
+    assert table.groupby("customer_id")["rank"].apply(list).map(lambda r: r == [1, 2, 3]).all()
+    assert not list(out.parent.glob(".*tmp*"))
+
+
+def test_export_refuses_unknown_format_and_keeps_old_file(store: EventStore, trained: RecommendationService,
+                                                          tmp_path: Path) -> None:
+    out = tmp_path / "recs.csv"
+    out.write_text("previous export\n")
+    with pytest.raises(ConfigurationError, match=r"\.csv, \.parquet"):
+        export_recommendations(store, trained, tmp_path / "recs.xlsx")
+    with pytest.raises(ConfigurationError, match="positive"):
+        export_recommendations(store, trained, out, n=0)
+    assert out.read_text() == "previous export\n"

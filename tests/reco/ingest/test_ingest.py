@@ -1,0 +1,245 @@
+"""Ingest: column mapping, presets, idempotency, atomicity, and precise errors for unusable input."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reco.exceptions import ConfigurationError, InputError
+from reco.ingest import ingest, parse_mappings
+from reco.store import EventStore
+
+MAP_EXAMPLE = ["customer_id=CUSTOMER_ID", "item_id=PRODUCT_ID", "timestamp=TRANSACTION_DT",
+               "quantity=AMOUNT", "price=SALES_PRICE"]
+
+
+def _write(path: Path, text: str) -> Path:
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _balanced(report) -> bool:  # type: ignore[no-untyped-def]
+    return report.rows_read == report.inserted + report.duplicates + sum(report.dropped.values())
+
+
+def test_mapping_example_from_the_issue(store: EventStore, tmp_path: Path) -> None:
+    csv = _write(tmp_path / "log.csv", "CUSTOMER_ID,PRODUCT_ID,TRANSACTION_DT,AMOUNT,SALES_PRICE\n"
+                 "0001234,000567,11/1/2000,2,3.50\n"
+                 "0001234,000890,11/12/2000,1,1.25\n"
+                 "0099,000567,12/31/2000,1,3.50\n")
+    report = ingest(store, csv, mapping=parse_mappings(MAP_EXAMPLE))
+    assert (report.rows_read, report.inserted, report.duplicates, report.dropped) == (3, 3, 0, {})
+    events = store.read_events(columns=("customer_id", "item_id", "timestamp", "quantity")).sort_values("timestamp")
+    assert events["customer_id"].tolist() == ["0001234", "0001234", "0099"]
+    assert events["item_id"].tolist() == ["000567", "000890", "000567"]
+    assert events["timestamp"].dt.strftime("%Y-%m-%d").tolist() == ["2000-11-01", "2000-11-12", "2000-12-31"]
+    assert sorted(store.items()["item_id"]) == ["000567", "000890"]
+    assert report.events_total == 3 and report.customers_total == 2
+
+
+ONLINE_RETAIL_SAMPLE = (
+    "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n"
+    "536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850,United Kingdom\n"
+    "536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850,United Kingdom\n"
+    "536366,POST,POSTAGE,1,2010-12-01 08:28:00,18.00,17850,United Kingdom\n"
+    "536367,22633,HAND WARMER UNION JACK,6,2010-12-01 08:34:00,1.85,,United Kingdom\n"
+    "C536379,71053,WHITE METAL LANTERN,-1,2010-12-01 09:41:00,3.39,17850,United Kingdom\n"
+    "536380,BANK CHARGES,Bank Charges,1,2010-12-01 09:45:00,15.00,14911,EIRE\n"
+    "536381,gift_0001_40,Dotcomgiftshop Gift Voucher,1,2010-12-01 09:46:00,34.04,,United Kingdom\n"
+    "536382,22632,HAND WARMER RED POLKA DOT,12,2010-12-02 10:03:00,1.85,14911,EIRE\n"
+)
+
+
+def test_online_retail_preset(store: EventStore, tmp_path: Path) -> None:
+    path = _write(tmp_path / "online_retail.csv.gz", ONLINE_RETAIL_SAMPLE)
+    report = ingest(store, path, preset="online-retail")
+    assert report.rows_read == 9
+    assert report.inserted == 4
+    assert report.duplicates == 1
+    assert report.dropped == {"missing_customer_id": 1, "non_product_code": 3}
+    assert _balanced(report)
+    events = store.read_events(("purchase", "return"), columns=("customer_id", "item_id", "event_type", "quantity"))
+    returns = events[events["event_type"] == "return"]
+    assert returns[["customer_id", "item_id", "quantity"]].values.tolist() == [["17850", "71053", 1.0]]
+    items = store.items().set_index("item_id")
+    assert "POST" not in items.index and "BANK CHARGES" not in items.index
+    # A product only anonymous customers bought still enters the catalogue, not anyone's history.
+    assert items.loc["22633", "name"] == "HAND WARMER UNION JACK"
+    assert set(items.index) == {"85123A", "71053", "22633", "22632"}
+
+
+def test_same_file_twice_stores_nothing_new(store: EventStore, tmp_path: Path) -> None:
+    path = _write(tmp_path / "online_retail.csv", ONLINE_RETAIL_SAMPLE)
+    first = ingest(store, path, preset="online-retail")
+    second = ingest(store, path, preset="online-retail")
+    assert second.inserted == 0
+    assert second.duplicates == first.inserted + first.duplicates
+    assert second.events_total == first.events_total == 4
+    assert store.count_rows("ingest_runs") == 2
+
+
+def test_dunnhumby_folder_reads_catalogue_then_transactions(store: EventStore, tmp_path: Path) -> None:
+    folder = tmp_path / "dh"
+    folder.mkdir()
+    _write(folder / "products.csv.gz", "product_id,manufacturer_id,department,brand,product_category,product_type,"
+           "package_size\n0026081,2,GROCERY,National,FRZN ICE,ICE - CRUSHED/CUBED,22 LB\n"
+           "1095275,69,PASTRY,Private,ROLLS,ROLLS: BAGELS,4 OZ\n")
+    _write(folder / "transactions.csv.gz", "household_id,store_id,basket_id,product_id,quantity,sales_value,"
+           "retail_disc,coupon_disc,coupon_match_disc,week,transaction_timestamp\n"
+           "900,330,31198570044,1095275,2,1.00,0.1,0.0,0.0,1,2017-01-01 11:53:26\n"
+           "900,330,31198570047,0026081,1,0.99,0.0,0.5,0.25,1,2017-01-01 12:10:28\n"
+           "1465,391,31198570050,0026081,0,0.00,0.0,0.0,0.0,1,2017-01-01 14:46:04\n")
+    report = ingest(store, folder, preset="dunnhumby")
+    assert (report.rows_read, report.inserted, report.dropped) == (3, 2, {"zero_quantity": 1})
+    assert report.catalogue_rows_read == 2
+    events = store.read_events(columns=("item_id", "quantity"))
+    assert sorted(events["item_id"]) == ["0026081", "1095275"]
+    items = store.items().set_index("item_id")
+    assert items.loc["0026081", "name"] == "ICE - CRUSHED/CUBED 22 LB"
+    assert items.loc["0026081", "category"] == "FRZN ICE"
+    assert items.loc["1095275", "price"] == pytest.approx(0.5)
+    with store.engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT channel, discount, coupon_discount FROM events WHERE item_id = '0026081'")
+        assert tuple(row.one()) == ("store", 0.75, 0.75)
+
+
+def test_bad_rows_are_counted_by_reason_never_lost(store: EventStore, tmp_path: Path) -> None:
+    csv = _write(tmp_path / "log.csv", "customer_id,item_id,timestamp,event_type,quantity,price,channel\n"
+                 "c1,i1,2024-01-01T10:00:00,purchase,1,2.0,online\n"
+                 "c1,i2,2024-01-01T10:00:00,BUY,lots,2.0,web\n"
+                 "c2,i1,2024-01-01T10:00:00,teleport,1,2.0,web\n"
+                 "c2,i3,2024-01-01T10:00:00,purchase,1,-4,web\n"
+                 "c3,,2024-01-01T10:00:00,purchase,1,1,web\n"
+                 "c3,i3,2024-01-01T10:00:00,add to cart,1,,shop\n"
+                 "c3,i4,2024-01-01T10:00:00,purchase,-2,1,app\n")
+    report = ingest(store, csv)
+    assert report.dropped == {"bad_quantity": 1, "unknown_event_type": 1, "negative_price": 1, "missing_item_id": 1}
+    assert report.inserted == 3 and _balanced(report)
+    events = store.read_events(("purchase", "add_to_cart", "return"),
+                               columns=("customer_id", "item_id", "event_type", "quantity"))
+    assert sorted(map(tuple, events.values.tolist())) == [
+        ("c1", "i1", "purchase", 1.0), ("c3", "i3", "add_to_cart", 1.0), ("c3", "i4", "return", 2.0)]
+    with store.engine.connect() as conn:
+        channels = dict(conn.exec_driver_sql("SELECT item_id, channel FROM events").fetchall())
+    assert channels == {"i1": "web", "i3": "store", "i4": "app"}
+
+
+def test_timezone_offsets_are_stored_as_utc(store: EventStore, tmp_path: Path) -> None:
+    csv = _write(tmp_path / "tz.csv", "customer_id,item_id,timestamp\nc1,i1,2024-03-01T10:00:00+02:00\n")
+    ingest(store, csv)
+    assert store.read_events()["timestamp"].iloc[0] == pd.Timestamp("2024-03-01 08:00:00")
+
+
+def test_parquet_with_integer_ids(store: EventStore, tmp_path: Path) -> None:
+    path = tmp_path / "log.parquet"
+    pd.DataFrame({"cust": [17850.0, None, 14911.0], "sku": ["A", "B", "C"],
+                  "ts": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"])}).to_parquet(path)
+    report = ingest(store, path, mapping=parse_mappings(["customer_id=cust", "item_id=sku", "timestamp=ts"]))
+    assert report.inserted == 2 and report.dropped == {"missing_customer_id": 1}
+    assert sorted(store.read_events()["customer_id"]) == ["14911", "17850"]
+
+
+def test_sql_source(store: EventStore, tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    source = f"sqlite:///{tmp_path / 'shop.db'}"
+    engine = create_engine(source)
+    pd.DataFrame({"who": ["007", "008"], "what": ["x", "y"], "at": ["2024-05-01 09:00:00"] * 2}).to_sql(
+        "orders", engine, index=False)
+    engine.dispose()
+    report = ingest(store, sql="SELECT who, what, at FROM orders", source_url=source,
+                    mapping=parse_mappings(["customer_id=who", "item_id=what", "timestamp=at"]))
+    assert report.inserted == 2
+    assert sorted(store.read_events()["customer_id"]) == ["007", "008"]
+    with pytest.raises(InputError, match="query failed"):
+        ingest(store, sql="SELECT * FROM missing_table", source_url=source)
+
+
+def test_customer_and_item_files(store: EventStore, tmp_path: Path) -> None:
+    items = _write(tmp_path / "items.csv",
+                   "sku,title,cat,price,active\nA,Mug,Kitchen,3.5,yes\nB,Old mug,Kitchen,1,no\n")
+    report = ingest(store, items, kind="items", mapping=parse_mappings(
+        ["item_id=sku", "name=title", "category=cat"], "items"))
+    assert report.kind == "items" and report.inserted == 2
+    catalogue = store.items().set_index("item_id")
+    assert catalogue.loc["A", "name"] == "Mug" and not bool(catalogue.loc["B", "active"])
+    people = _write(tmp_path / "people.csv",
+                    "customer_id,consent_personalisation,consent_marketing,preferred_channel\n"
+                    "c1,no,yes,e-mail\nc2,yes,no,\n")
+    ingest(store, people, kind="customers")
+    assert store.personalisation_allowed("c1") is False and store.personalisation_allowed("c2") is True
+    bad = _write(tmp_path / "bad_people.csv", "customer_id,consent_personalisation\nc1,yes\nc2,perhaps\n")
+    with pytest.raises(InputError) as err:
+        ingest(store, bad, kind="customers")
+    message = str(err.value)
+    assert "row 2" in message and "'perhaps'" in message and "consent_personalisation" in message
+    assert store.personalisation_allowed("c1") is False  # the failed file changed nothing
+
+
+# ----------------------------------------------------------------------------- unusable input
+def test_missing_required_column_names_file_and_column(store: EventStore, tmp_path: Path) -> None:
+    csv = _write(tmp_path / "log.csv", "CUSTOMER,item_id,timestamp\nc1,i1,2024-01-01\n")
+    with pytest.raises(InputError) as err:
+        ingest(store, csv)
+    message = str(err.value)
+    assert "log.csv" in message and "'customer_id'" in message and "CUSTOMER" in message and "--map" in message
+
+
+def test_unparseable_timestamps_beyond_share_name_first_bad_row(store: EventStore, tmp_path: Path) -> None:
+    lines = ["customer_id,item_id,timestamp"] + [f"c{i},i1,2024-01-{i % 28 + 1:02d} 10:00:00" for i in range(50)]
+    lines.insert(8, "c99,i1,yesterday-ish")
+    csv = _write(tmp_path / "log.csv", "\n".join(lines) + "\n")
+    with pytest.raises(InputError) as err:
+        ingest(store, csv)
+    message = str(err.value)
+    assert "row 8" in message and "'yesterday-ish'" in message and "'timestamp'" in message
+    assert store.count_events() == 0
+    report = ingest(store, csv, max_bad_timestamp_share=0.05)
+    assert report.dropped == {"bad_timestamp": 1} and report.inserted == 50
+
+
+def test_failure_midway_leaves_store_as_it_was(store: EventStore, tmp_path: Path, purchases_csv: Path) -> None:
+    before = ingest(store, purchases_csv).events_total
+    lines = ["customer_id,item_id,timestamp"] + [f"n{i},i{i},2024-02-01 10:00:00" for i in range(30)]
+    lines += [f"m{i},i{i},not a date" for i in range(5)]
+    csv = _write(tmp_path / "late_failure.csv", "\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="timestamps"):
+        ingest(store, csv, chunk_rows=10)  # three chunks are written before the file is refused
+    assert store.count_events() == before
+    assert store.count_rows("ingest_runs") == 1
+
+
+@pytest.mark.parametrize(("content", "name", "match"), [
+    ("", "empty.csv", "empty"),
+    ("customer_id,item_id,timestamp\n", "header.csv", "no data rows"),
+    ("customer_id,item_id,timestamp\nc1,i1,2024-01-01\n", "log.xlsx", "unsupported file type"),
+])
+def test_empty_and_unreadable_files(store: EventStore, tmp_path: Path, content: str, name: str, match: str) -> None:
+    path = _write(tmp_path / name, content)
+    with pytest.raises(InputError, match=match) as err:
+        ingest(store, path)
+    assert name in str(err.value)
+
+
+def test_missing_file_and_mapped_column(store: EventStore, tmp_path: Path, purchases_csv: Path) -> None:
+    with pytest.raises(InputError, match="file not found"):
+        ingest(store, tmp_path / "nope.csv")
+    with pytest.raises(InputError, match="'CUST_NO'"):
+        ingest(store, purchases_csv, mapping={"customer_id": "CUST_NO"})
+
+
+def test_unknown_preset_and_bad_map_list_valid_values(store: EventStore, purchases_csv: Path) -> None:
+    with pytest.raises(ConfigurationError, match="online-retail"):
+        ingest(store, purchases_csv, preset="walmart")
+    with pytest.raises(ConfigurationError, match="valid: customer_id"):
+        parse_mappings(["shopper=CUST"])
+    with pytest.raises(ConfigurationError, match="canonical=source_column"):
+        parse_mappings(["customer_id"])

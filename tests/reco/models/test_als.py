@@ -1,0 +1,49 @@
+"""ALS learns real structure: taste groups are recovered and reasons point at the right purchase."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from reco.interactions import build_user_items
+from reco.models import ALSRecommender, PopularityRecommender
+from tests.factories import make_purchases
+
+
+def _data() -> tuple[csr_matrix, np.ndarray]:
+    matrix, mapping = build_user_items(make_purchases(n_customers=60, n_items=20), weighting="binary")
+    group = np.array([int(i[1:]) >= 10 for i in mapping.item_ids])
+    return matrix, group
+
+
+def test_recommendations_stay_within_the_customers_taste_group() -> None:
+    matrix, group = _data()
+    model = ALSRecommender(factors=4, iterations=15, regularization=1.0, alpha=1.0).fit(matrix)
+    ids, _ = model.recommend(np.arange(matrix.shape[0]), matrix, n=3)
+    users_group = np.array([group[matrix[u].indices].mean() > 0.5 for u in range(matrix.shape[0])])
+    hits = (group[ids] == users_group[:, None]).mean()
+    assert hits >= 0.95, f"only {hits:.0%} of recommendations match the customer's group"
+
+
+def test_unseen_customer_with_history_gets_group_items() -> None:
+    matrix, group = _data()
+    model = ALSRecommender(factors=4, iterations=15, regularization=1.0, alpha=1.0).fit(matrix)
+    history = np.flatnonzero(group)[:3]
+    row = csr_matrix((np.ones(3, dtype=np.float32), (np.zeros(3, dtype=int), history)), shape=(1, matrix.shape[1]))
+    ids, _ = model.recommend(-1, row, n=3)
+    assert group[ids].all()
+
+
+def test_explain_names_a_purchase_from_the_same_group() -> None:
+    matrix, group = _data()
+    model = ALSRecommender(factors=4, iterations=15, regularization=1.0, alpha=1.0).fit(matrix)
+    ids, _ = model.recommend(0, matrix[0], n=3)
+    because = model.explain(matrix[0], ids)
+    assert set(because.tolist()) <= set(matrix[0].indices.tolist())
+    assert (group[because] == group[ids]).all()
+
+
+def test_popularity_ranks_by_distinct_buyers() -> None:
+    matrix = csr_matrix(np.array([[5, 1, 0], [0, 1, 0], [0, 1, 1]], dtype=np.float32))
+    ids, _ = PopularityRecommender().fit(matrix).recommend(-1, csr_matrix((1, 3), dtype=np.float32), n=3)
+    assert ids.tolist() == [1, 0, 2]

@@ -1,0 +1,83 @@
+"""The event store on SQLite and PostgreSQL: idempotent inserts, upserts, reads, atomic transactions."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from reco.exceptions import ConfigurationError
+from reco.store import EventStore, make_engine
+
+
+def _events(ids: list[str], customer: str = "c1") -> pd.DataFrame:
+    return pd.DataFrame({
+        "event_id": ids, "customer_id": customer, "item_id": [f"i{k}" for k in range(len(ids))],
+        "timestamp": pd.to_datetime(["2024-01-01 10:00:00.123456"] * len(ids)), "event_type": "purchase",
+        "quantity": 1.0, "price": 2.5, "order_id": "o1", "channel": "web", "discount": None,
+        "coupon_discount": None, "source": "test",
+    })
+
+
+def test_insert_events_is_idempotent_and_counts_only_new_rows(store: EventStore) -> None:
+    with store.transaction() as conn:
+        assert store.insert_events(conn, _events(["a", "b"])) == 2
+    with store.transaction() as conn:
+        assert store.insert_events(conn, _events(["a", "b", "c"])) == 1
+    assert store.count_events() == 3
+
+
+def test_timestamps_round_trip_with_microseconds(store: EventStore) -> None:
+    with store.transaction() as conn:
+        store.insert_events(conn, _events(["a"]))
+    df = store.read_events()
+    assert df["timestamp"].iloc[0] == pd.Timestamp("2024-01-01 10:00:00.123456")
+    assert store.event_time_range()[0] == pd.Timestamp("2024-01-01 10:00:00.123456").to_pydatetime()
+
+
+def test_failed_transaction_leaves_store_unchanged(store: EventStore) -> None:
+    with store.transaction() as conn:
+        store.insert_events(conn, _events(["a"]))
+    with pytest.raises(RuntimeError), store.transaction() as conn:
+        store.insert_events(conn, _events(["x", "y"]))
+        raise RuntimeError("boom midway")
+    assert store.count_events() == 1
+
+
+def test_item_upsert_keeps_known_values_when_new_ones_are_empty(store: EventStore) -> None:
+    with store.transaction() as conn:
+        store.upsert_items(conn, pd.DataFrame({"item_id": ["i1"], "name": ["Mug"], "price": [3.0]}))
+        store.upsert_items(conn, pd.DataFrame({"item_id": ["i1"], "name": [None], "price": [4.0]}))
+    items = store.items().set_index("item_id")
+    assert items.loc["i1", "name"] == "Mug"
+    assert items.loc["i1", "price"] == 4.0
+    assert bool(items.loc["i1", "active"]) is True
+
+
+def test_customer_consent_is_not_overwritten_by_event_ingest(store: EventStore) -> None:
+    with store.transaction() as conn:
+        store.upsert_customers(conn, pd.DataFrame({"customer_id": ["c1"], "consent_personalisation": [False]}),
+                               overwrite=True)
+        store.upsert_customers(conn, pd.DataFrame({"customer_id": ["c1", "c2"]}), overwrite=False)
+    assert store.personalisation_allowed("c1") is False
+    assert store.personalisation_allowed("c2") is True
+    assert store.personalisation_allowed("unknown") is True
+    assert store.opted_out_customers() == {"c1"}
+
+
+def test_customer_items_reads_fresh_history(store: EventStore) -> None:
+    with store.transaction() as conn:
+        store.insert_events(conn, _events(["a", "b"], customer="c9"))
+    assert sorted(store.customer_items("c9")) == ["i0", "i1"]
+    assert store.customer_items("nobody") == []
+
+
+@pytest.mark.parametrize("url", ["mysql://x@y/z", "not a url"])
+def test_unsupported_database_urls_are_refused_with_the_valid_ones(url: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"sqlite|postgresql"):
+        make_engine(url)
+
+
+def test_plain_postgresql_url_uses_psycopg3() -> None:
+    engine = make_engine("postgresql://u@127.0.0.1:1/db")
+    assert engine.dialect.driver == "psycopg"
+    engine.dispose()

@@ -1,0 +1,62 @@
+"""The recommendation service: names, reasons, consent, cold start, inactive items."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from reco.exceptions import UnknownItemError
+from reco.interactions import build_user_items
+from reco.models import ALSRecommender, PopularityRecommender
+from reco.registry import ModelBundle
+from reco.service import REASON_POPULAR, RecommendationService
+from tests.factories import make_purchases
+
+
+@pytest.fixture
+def service() -> RecommendationService:
+    events = make_purchases()
+    matrix, mapping = build_user_items(events, weighting="binary")
+    bundle = ModelBundle("20240101T000000Z-0000", {
+        "als": ALSRecommender(factors=4, iterations=15, regularization=1.0, alpha=1.0).fit(matrix),
+        "popularity": PopularityRecommender().fit(matrix)}, mapping)
+    catalogue = pd.DataFrame({"item_id": mapping.item_ids, "name": [f"Item {i[1:]}" for i in mapping.item_ids],
+                              "active": [i != "I002" for i in mapping.item_ids]})
+    return RecommendationService(bundle, catalogue)
+
+
+def test_known_customer_gets_named_items_with_reasons(service: RecommendationService) -> None:
+    history = ["I000", "I001", "I003"]
+    result = service.recommend("C000", history, n=4)
+    assert result.personalised and len(result.items) == 4
+    for item in result.items:
+        assert item.item_id not in history and item.item_id != "I002"  # bought and inactive items never shown
+        assert item.name == f"Item {item.item_id[1:]}"
+        assert item.reason.startswith("because you bought Item ") and item.because_item_id in history
+
+
+def test_unknown_customer_and_opt_out_get_popular(service: RecommendationService) -> None:
+    unknown = service.recommend("stranger", [], n=3)
+    opted_out = service.recommend("C000", ["I000"], n=3, personalise=False)
+    assert not unknown.personalised and not opted_out.personalised
+    assert [i.reason for i in unknown.items] == [REASON_POPULAR] * 3
+    assert [i.item_id for i in unknown.items] == [i.item_id for i in opted_out.items]
+
+
+def test_new_customer_with_history_gets_personal_results(service: RecommendationService) -> None:
+    result = service.recommend("brand-new", ["I011", "I012"], n=3)
+    assert result.personalised
+    assert all(int(i.item_id[1:]) >= 10 for i in result.items)
+
+
+def test_tops_up_with_popular_items_when_model_runs_short(service: RecommendationService) -> None:
+    result = service.recommend("C000", [f"I{i:03d}" for i in range(18)], n=5)
+    ids = [i.item_id for i in result.items]
+    assert sorted(ids) == ["I018", "I019"]
+
+
+def test_similar_items(service: RecommendationService) -> None:
+    items = service.similar("I011", n=3)
+    assert len(items) == 3 and all(int(i.item_id[1:]) >= 10 for i in items)
+    with pytest.raises(UnknownItemError, match="'nope'"):
+        service.similar("nope")

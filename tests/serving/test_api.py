@@ -1,0 +1,88 @@
+"""The HTTP API over a real store and a trained model (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from reco.ingest import ingest
+from reco.registry import ModelRegistry
+from reco.store import EventStore
+from serving.main import app
+from training.train import train
+
+
+@pytest.fixture
+def client(
+    settings_env: dict[str, str], store: EventStore, purchases_csv: Path, tmp_path: Path
+) -> Iterator[TestClient]:
+    ingest(store, purchases_csv)
+    people = tmp_path / "people.csv"
+    people.write_text("customer_id,consent_personalisation\nC003,no\n")
+    ingest(store, people, kind="customers")
+    als = {"factors": 4, "iterations": 15, "regularization": 1.0, "alpha": 1.0}
+    train(store, ModelRegistry(settings_env["RECO_MODEL_DIR"]), als_params=als)
+    with TestClient(app) as c:
+        yield c
+
+
+def test_health_and_ready(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200 and ready.json()["model_version"]
+
+
+def test_known_customer_never_sees_what_they_bought(client: TestClient, purchases: pd.DataFrame) -> None:
+    # C000 bought 6 of the 10 items of its taste group: the other 4 should come first.
+    body = client.get("/v1/customers/C000/recommendations", params={"n": 4}).json()
+    assert body["personalised"] is True and len(body["items"]) == 4
+    bought = set(purchases.loc[purchases["customer_id"] == "C000", "item_id"])
+    for item in body["items"]:
+        assert item["item_id"] not in bought
+        assert set(item) == {"item_id", "name", "score", "reason"}
+        assert item["name"].startswith("Item ") and item["reason"].startswith("because you bought Item ")
+        assert int(item["item_id"][1:]) < 10  # C000 is in the first taste group
+
+
+def test_unknown_customer_gets_popular_not_404(client: TestClient) -> None:
+    response = client.get("/v1/customers/someone-new/recommendations")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["personalised"] is False and len(body["items"]) == 10
+    assert {i["reason"] for i in body["items"]} == {"popular"}
+
+
+def test_opted_out_customer_gets_non_personal_results(client: TestClient) -> None:
+    body = client.get("/v1/customers/C003/recommendations").json()
+    assert body["personalised"] is False and {i["reason"] for i in body["items"]} == {"popular"}
+
+
+@pytest.mark.parametrize("n", ["0", "101", "ten"])
+def test_out_of_range_n_is_422(client: TestClient, n: str) -> None:
+    response = client.get("/v1/customers/C000/recommendations", params={"n": n})
+    assert response.status_code == 422 and "detail" in response.json()
+
+
+def test_similar_items_and_unknown_item(client: TestClient) -> None:
+    body = client.get("/v1/items/I011/similar", params={"n": 3}).json()
+    assert len(body["items"]) == 3 and "I011" not in {i["item_id"] for i in body["items"]}
+    missing = client.get("/v1/items/NOPE/similar")
+    assert missing.status_code == 404 and "NOPE" in missing.json()["detail"]
+
+
+def test_no_model_yet_is_503_with_json(settings_env: dict[str, str], store: EventStore) -> None:
+    with TestClient(app) as c:
+        assert c.get("/health").status_code == 200
+        assert c.get("/ready").status_code == 503
+        response = c.get("/v1/customers/C000/recommendations")
+        assert response.status_code == 503 and "reco train" in response.json()["detail"]
+
+
+def test_openapi_lists_response_models(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/v1/customers/{customer_id}/recommendations" in spec["paths"]
+    assert "RecommendationsOut" in spec["components"]["schemas"]

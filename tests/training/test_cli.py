@@ -1,0 +1,80 @@
+"""The ``reco`` command line: final JSON line, exit codes, messages, and the whole job chain."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from training.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _last_json(capsys: pytest.CaptureFixture[str]) -> dict:
+    out = capsys.readouterr().out.strip().splitlines()
+    return json.loads(out[-1])
+
+
+def test_ingest_train_export_chain(settings_env: dict[str, str], purchases_csv: Path, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", str(purchases_csv)]) == 0
+    report = _last_json(capsys)
+    assert {"rows_read", "inserted", "duplicates", "events_total", "dropped"} <= set(report)
+    assert report["inserted"] == report["events_total"] == 240 and report["dropped"] == {}
+
+    assert main(["ingest", str(purchases_csv)]) == 0
+    again = _last_json(capsys)
+    assert again["inserted"] == 0 and again["events_total"] == 240 and again["duplicates"] == 240
+
+    assert main(["train", "--factors", "8", "--iterations", "5"]) == 0
+    trained = _last_json(capsys)
+    assert trained["seconds"] > 0 and trained["customers"] == 40
+    version_dir = Path(settings_env["RECO_MODEL_DIR"]) / trained["version"]
+    meta = json.loads((version_dir / "metadata.json").read_text())
+    assert meta["data"]["events"] == 240 and meta["params"]["als"]["factors"] == 8
+    assert meta["data"]["first_event"].startswith("2024-01-01")
+
+    out = tmp_path / "recs.parquet"
+    assert main(["export", "recommendations", "--out", str(out), "--n", "5"]) == 0
+    exported = _last_json(capsys)
+    assert exported["rows"] == 200 and len(pd.read_parquet(out)) == 200
+
+    assert main(["models"]) == 0
+    listing = _last_json(capsys)
+    assert listing["promoted"] == trained["version"] and len(listing["versions"]) == 1
+
+
+def test_bad_input_exits_2_with_precise_message(settings_env: dict[str, str], tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "orders.csv"
+    bad.write_text("CUSTOMER_ID,PRODUCT_ID,TRANSACTION_DT\n1,2,3\n")
+    assert main(["ingest", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "orders.csv" in err and "'customer_id'" in err and "--map customer_id=COLUMN" in err
+    assert main(["ingest", str(bad), "--map", "customer=CUSTOMER_ID"]) == 2
+    assert "valid: customer_id" in capsys.readouterr().err
+    assert main(["ingest"]) == 2
+
+
+def test_train_on_empty_store_and_export_without_model_fail_clearly(
+        settings_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train"]) == 2
+    assert "reco ingest" in capsys.readouterr().err
+    assert main(["export", "recommendations", "--out", str(tmp_path / "x.csv")]) == 1
+    assert "reco train" in capsys.readouterr().err
+
+
+def test_console_script_exit_code_in_a_real_process(tmp_path: Path) -> None:
+    env = {**os.environ, "RECO_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "RECO_MODEL_DIR": str(tmp_path)}
+    missing = tmp_path / "missing.csv"
+    proc = subprocess.run([sys.executable, "-m", "training.cli", "ingest", str(missing)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert f"{missing}: file not found" in proc.stderr
+    assert proc.stdout == ""
