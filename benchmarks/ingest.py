@@ -33,7 +33,7 @@ DATASETS = {
     "dunnhumby": (SHARED / "dunnhumby_complete_journey", "dunnhumby"),
 }
 PG_URL = os.environ.get("RECO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-TARGET_SECONDS = 30.0
+TARGETS_SECONDS = {"online_retail": 30.0}  # issue 2; no target is set for the other logs
 
 
 def _run(url: str, path: Path, preset: str) -> dict[str, object]:
@@ -89,9 +89,10 @@ def main() -> None:
               f"{r['rows_per_second']:>9,}{r['reload_seconds']:>10}{r['reload_inserted']:>11,}{same!s:>11}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     worst = max(float(r["first_seconds"]) for r in results.values())  # type: ignore[arg-type]
+    target = TARGETS_SECONDS.get(args.dataset)
     print(json.dumps({
         "benchmark": "ingest", "dataset": args.dataset, "results": results, "peak_rss_mb": round(peak_mb),
-        "target_seconds": TARGET_SECONDS, "meets_target": worst <= TARGET_SECONDS,
+        "target_seconds": target, "meets_target": None if target is None else worst <= target,
     }))
 
 

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from reco.config import get_settings
 from reco.exceptions import ConfigurationError, InputError, ModelNotFoundError, RecoError
 from reco.ingest import DEMO_DATA, KINDS, PRESETS, ingest, parse_mappings
@@ -55,7 +57,7 @@ def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
             store, path, sql=args.sql, source_url=args.source_url, preset=preset,
             mapping=parse_mappings(args.map, args.kind), kind=args.kind,
             constants=_pairs(args.set, "--set"), date_format=args.date_format,
-            delimiter=args.delimiter, max_bad_timestamp_share=args.max_bad_timestamp_share,
+            delimiter=args.delimiter, decimal=args.decimal, max_bad_timestamp_share=args.max_bad_timestamp_share,
         )
     finally:
         store.dispose()
@@ -138,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date-format", help="strftime format of timestamps, or epoch / epoch_ms "
                    "(default: guessed from the first value)")
     p.add_argument("--delimiter", help="CSV field separator (default ',' or tab for .tsv)")
+    p.add_argument("--decimal", default=".", help="decimal separator of numbers: '.' (default) or ','")
     p.add_argument("--max-bad-timestamp-share", type=float, default=0.01,
                    help="refuse the file if more timestamps than this share cannot be parsed (default 0.01)")
     p.set_defaults(func=cmd_ingest)
@@ -174,8 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"RECO_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg']}"
+                             for e in exc.errors())
+        sys.stderr.write(f"reco {args.command}: error: invalid setting: {problems}\n")
+        return 2
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else getattr(logging, get_settings().log_level.upper(), 20),
+        level=logging.DEBUG if args.verbose else getattr(logging, settings.log_level.upper(), 20),
         stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

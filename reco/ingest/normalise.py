@@ -58,6 +58,7 @@ class FileContext:
     source: str
     kind: str
     date_format: str | None = None
+    decimal: str = "."
     dropped: Counter = field(default_factory=Counter)
     bad_timestamps: int = 0
     first_bad_timestamp: tuple[int, object] | None = None
@@ -74,17 +75,19 @@ class FileContext:
 def _clean_text(s: pd.Series) -> pd.Series:
     """Stripped text with empty values as None (vectorised: this runs on every column of every row)."""
     s = s.astype(object)
-    if not s.map(type).eq(str).where(s.notna(), True).all():
+    if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
         s = s.map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(v))
     s = s.str.strip()
     return s.where(s.notna() & (s != ""), None)
 
 
-def _number(s: pd.Series | None, index: pd.Index) -> tuple[pd.Series, pd.Series]:
+def _number(s: pd.Series | None, index: pd.Index, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
     """Parse numbers; returns (values, bad) where bad marks non-empty text that is not a number."""
     if s is None:
         return pd.Series(np.nan, index=index), pd.Series(False, index=index)
     text = _clean_text(s)
+    if decimal != ".":
+        text = text.str.replace(".", "", regex=False).str.replace(decimal, ".", regex=False)
     values = pd.to_numeric(text, errors="coerce")
     bad = values.isna() & text.notna()
     return values.astype(float), bad
@@ -159,7 +162,7 @@ def normalise_events(df: pd.DataFrame, ctx: FileContext, constants: dict[str, st
     keep = ctx.flag(keep, item.isna(), "missing_item_id")
 
     # The catalogue learns from every row with an item, also rows that later fail a personal check.
-    raw_price, bad_price = _number(col["price"], index)
+    raw_price, bad_price = _number(col["price"], index, ctx.decimal)
     catalogue = pd.DataFrame({
         "item_id": item,
         "name": _clean_text(col["name"]) if col["name"] is not None else None,
@@ -190,7 +193,7 @@ def normalise_events(df: pd.DataFrame, ctx: FileContext, constants: dict[str, st
     etype = etype_text.map(lambda v: EVENT_TYPE_SYNONYMS.get(v) if v is not None else "purchase")
     keep = ctx.flag(keep, etype.isna(), "unknown_event_type")
 
-    qty, bad_qty = _number(col["quantity"], index)
+    qty, bad_qty = _number(col["quantity"], index, ctx.decimal)
     qty = qty.fillna(1.0)
     keep = ctx.flag(keep, bad_qty, "bad_quantity")
     keep = ctx.flag(keep, qty == 0, "zero_quantity")
@@ -201,9 +204,9 @@ def normalise_events(df: pd.DataFrame, ctx: FileContext, constants: dict[str, st
     keep = ctx.flag(keep, bad_price, "bad_price")
     keep = ctx.flag(keep, raw_price < 0, "negative_price")
 
-    discount, bad_disc = _number(col["discount"], index)
+    discount, bad_disc = _number(col["discount"], index, ctx.decimal)
     keep = ctx.flag(keep, bad_disc, "bad_discount")
-    coupon, bad_coupon = _number(col["coupon_discount"], index)
+    coupon, bad_coupon = _number(col["coupon_discount"], index, ctx.decimal)
     keep = ctx.flag(keep, bad_coupon, "bad_coupon_discount")
 
     channel_text = _clean_text(col["channel"]) if col["channel"] is not None else None
@@ -234,7 +237,7 @@ def normalise_items(df: pd.DataFrame, ctx: FileContext) -> pd.DataFrame:
     keep = pd.Series(True, index=index)
     item = _clean_text(df["item_id"])
     keep = ctx.flag(keep, item.isna(), "missing_item_id")
-    price, bad_price = _number(df.get("price"), index)
+    price, bad_price = _number(df.get("price"), index, ctx.decimal)
     keep = ctx.flag(keep, bad_price, "bad_price")
     keep = ctx.flag(keep, price < 0, "negative_price")
     if "active" in df.columns:

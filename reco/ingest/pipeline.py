@@ -108,8 +108,9 @@ def _apply_mapping(chunk: pd.DataFrame, mapping: Mapping[str, str], kind: str, s
 class _Run:
     """State shared by the files of one ingest run (one transaction)."""
 
-    def __init__(self, store: EventStore, conn: Connection, max_bad_share: float) -> None:
+    def __init__(self, store: EventStore, conn: Connection, max_bad_share: float, decimal: str) -> None:
         self.store = store
+        self.decimal = decimal
         self.conn = conn
         self.max_bad_share = max_bad_share
         self.report = IngestReport()
@@ -120,7 +121,7 @@ class _Run:
         self, chunks: Iterator[Chunk], source: str, kind: str, mapping: Mapping[str, str],
         constants: Mapping[str, str], preset: Preset | None, date_format: str | None,
     ) -> None:
-        ctx = FileContext(source=source, kind=kind, date_format=date_format)
+        ctx = FileContext(source=source, kind=kind, date_format=date_format, decimal=self.decimal)
         rows = kept = new = 0
         started = time.perf_counter()
         for chunk in chunks:
@@ -210,6 +211,7 @@ def ingest(
     constants: Mapping[str, str] | None = None,
     date_format: str | None = None,
     delimiter: str | None = None,
+    decimal: str = ".",
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     max_bad_timestamp_share: float = DEFAULT_MAX_BAD_TIMESTAMP_SHARE,
 ) -> IngestReport:
@@ -220,6 +222,8 @@ def ingest(
         raise ConfigurationError("--sql needs --source-url (a SQLAlchemy database URL)")
     if kind not in FIELDS:
         raise ConfigurationError(f"unknown kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+    if decimal not in (".", ","):
+        raise ConfigurationError(f"decimal separator {decimal!r} is not valid; valid: '.', ','")
     if not 0 <= max_bad_timestamp_share < 1:
         raise ConfigurationError(f"max bad timestamp share {max_bad_timestamp_share!r} must be in [0, 1)")
     chosen = get_preset(preset) if preset else None
@@ -228,7 +232,7 @@ def ingest(
     started, started_at = time.perf_counter(), datetime.now(UTC).replace(tzinfo=None)
     store.create_schema()
     with store.transaction() as conn:
-        run = _Run(store, conn, max_bad_timestamp_share)
+        run = _Run(store, conn, max_bad_timestamp_share, decimal)
         if sql is not None:
             run.ingest(read_sql(sql, source_url or "", chunk_rows), f"query on {_safe(source_url or '')}", kind,
                        _merged(chosen, user_map), _consts(chosen, user_constants), chosen,

@@ -60,6 +60,10 @@ def test_bad_input_exits_2_with_precise_message(settings_env: dict[str, str], tm
     assert main(["ingest", str(bad), "--map", "customer=CUSTOMER_ID"]) == 2
     assert "valid: customer_id" in capsys.readouterr().err
     assert main(["ingest"]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ingest", str(bad), "--preset", "walmart"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'walmart'" in capsys.readouterr().err
 
 
 def test_train_on_empty_store_and_export_without_model_fail_clearly(
@@ -78,3 +82,16 @@ def test_console_script_exit_code_in_a_real_process(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert f"{missing}: file not found" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_invalid_setting_exits_2_naming_the_variable(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from reco.config import get_settings
+
+    monkeypatch.setenv("RECO_PORT", "eighty")
+    get_settings.cache_clear()
+    try:
+        assert main(["models"]) == 2
+    finally:
+        get_settings.cache_clear()
+    assert "RECO_PORT='eighty'" in capsys.readouterr().err

@@ -243,3 +243,42 @@ def test_unknown_preset_and_bad_map_list_valid_values(store: EventStore, purchas
         parse_mappings(["shopper=CUST"])
     with pytest.raises(ConfigurationError, match="canonical=source_column"):
         parse_mappings(["customer_id"])
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("bom.csv", "\ufeffcustomer_id,item_id,timestamp\nc1,i1,2024-01-01 10:00\n"),
+    ("tabs.tsv.gz", "customer_id\titem_id\ttimestamp\nc1\ti1\t2024-01-01 10:00\n"),
+    ("pipes.txt", "customer_id|item_id|timestamp\nc1|i1|2024-01-01 10:00\n"),
+])
+def test_delimiters_and_byte_order_marks(store: EventStore, tmp_path: Path, name: str, text: str) -> None:
+    report = ingest(store, _write(tmp_path / name, text), max_bad_timestamp_share=0.0)
+    assert (report.inserted, report.dropped) == (1, {})
+    assert store.read_events()["customer_id"].tolist() == ["c1"]
+
+
+def test_semicolons_with_decimal_commas(store: EventStore, tmp_path: Path) -> None:
+    path = _write(tmp_path / "eu.csv", "customer_id;item_id;timestamp;price\n"
+                  "c1;i1;2024-01-01 10:00;1,5\nc2;i2;2024-01-01 10:00;1.234,25\n")
+    with pytest.raises(InputError, match=r"no usable event rows.*bad_price=2"):
+        ingest(store, path)
+    report = ingest(store, path, decimal=",")
+    assert (report.inserted, report.dropped) == (2, {})
+    with store.engine.connect() as conn:
+        stored = dict(conn.exec_driver_sql("SELECT customer_id, price FROM events").fetchall())
+    assert stored == {"c1": 1.5, "c2": 1234.25}
+    with pytest.raises(ConfigurationError, match=r"valid: '\.', ','"):
+        ingest(store, path, decimal=";")
+
+
+def test_sql_source_on_postgresql(store: EventStore, pg_schema_url: str) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(pg_schema_url)
+    pd.DataFrame({"who": ["0042"], "what": ["x"], "at": pd.to_datetime(["2024-05-01 09:00:00"])}).to_sql(
+        "orders", engine, index=False)
+    engine.dispose()
+    plain = pg_schema_url.replace("postgresql+psycopg://", "postgresql://")
+    report = ingest(store, sql="SELECT who, what, at FROM orders", source_url=plain,
+                    mapping=parse_mappings(["customer_id=who", "item_id=what", "timestamp=at"]))
+    assert report.inserted == 1 and report.sources == [f"query on {plain}"]
+    assert store.read_events()["timestamp"].tolist() == [pd.Timestamp("2024-05-01 09:00:00")]
