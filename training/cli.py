@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputError, ConfigurationError) as exc:
         sys.stderr.write(f"reco {args.command}: error: {exc}\n")
         return 2
-    except RecoError as exc:
+    except (RecoError, OSError) as exc:
         sys.stderr.write(f"reco {args.command}: error: {exc}\n")
         return 1
     _emit(result)

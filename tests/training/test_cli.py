@@ -74,6 +74,18 @@ def test_train_on_empty_store_and_export_without_model_fail_clearly(
     assert "reco train" in capsys.readouterr().err
 
 
+def test_unwritable_export_target_is_one_clear_line(settings_env: dict[str, str], purchases_csv: Path,
+                                                   tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", str(purchases_csv)]) == 0
+    assert main(["train", "--factors", "4", "--iterations", "2"]) == 0
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    capsys.readouterr()
+    assert main(["export", "recommendations", "--out", str(blocker / "recs.csv")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("reco export: error:") and "Traceback" not in err
+
+
 def test_console_script_exit_code_in_a_real_process(tmp_path: Path) -> None:
     env = {**os.environ, "RECO_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", "RECO_MODEL_DIR": str(tmp_path)}
     missing = tmp_path / "missing.csv"
