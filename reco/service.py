@@ -18,6 +18,7 @@ from reco.registry import ModelBundle
 
 REASON_POPULAR = "popular"
 REASON_FOR_YOU = "recommended for you"
+REASON_BOUGHT_BEFORE = "bought before"
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,9 @@ class RecommendationService:
                 for i, s in zip(ids, scores, strict=True) if i >= 0]
 
     def _item(self, index: int, score: float, because: int) -> RecommendedItem:
+        if because == index:
+            return RecommendedItem(str(self.mapping.item_ids[index]), self.names[index], float(score),
+                                   REASON_BOUGHT_BEFORE, str(self.mapping.item_ids[index]))
         if because >= 0:
             label = self.names[because] or str(self.mapping.item_ids[because])
             return RecommendedItem(str(self.mapping.item_ids[index]), self.names[index], float(score),

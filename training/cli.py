@@ -93,6 +93,30 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
         store.dispose()
 
 
+def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    from training.evaluate import evaluate
+
+    settings = get_settings()
+    store = EventStore(settings.database_url)
+    try:
+        result, table = evaluate(store, models=args.models.split(","), holdout_days=args.holdout_days, k=args.k)
+    finally:
+        store.dispose()
+    sys.stdout.write(table + "\n")
+    payload = result.to_dict()
+    if args.json:
+        write_json_atomic(Path(args.json), payload)
+    return payload
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON to a temp file beside ``path`` and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
 def cmd_models(args: argparse.Namespace) -> dict[str, Any]:
     registry = ModelRegistry(get_settings().model_dir)
     if args.promote:
@@ -162,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=int, default=10)
     e.add_argument("--version", help="model version (default: the promoted one)")
     e.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("evaluate", help="temporal holdout evaluation of the models against the baselines")
+    p.add_argument("--holdout-days", type=float, default=30.0)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--models", default="popularity,recent_popularity,buy_again,als",
+                   help="comma-separated model names (default: the baselines and ALS)")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("models", help="list model versions; --promote VERSION to switch")
     p.add_argument("--promote", metavar="VERSION")

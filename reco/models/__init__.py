@@ -2,6 +2,14 @@
 
 from reco.models.als import ALSRecommender
 from reco.models.base import Recommender, model_classes
-from reco.models.popularity import PopularityRecommender
+from reco.models.buy_again import BuyAgainRecommender
+from reco.models.popularity import PopularityRecommender, RecentPopularityRecommender
 
-__all__ = ["ALSRecommender", "PopularityRecommender", "Recommender", "model_classes"]
+__all__ = [
+    "ALSRecommender",
+    "BuyAgainRecommender",
+    "PopularityRecommender",
+    "RecentPopularityRecommender",
+    "Recommender",
+    "model_classes",
+]

@@ -10,6 +10,7 @@ from implicit.cpu.als import AlternatingLeastSquares
 from scipy.sparse import csr_matrix
 
 from reco.exceptions import ConfigurationError
+from reco.interactions.matrix import MatrixSpec
 from reco.models.base import Recommender, register
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,10 @@ class ALSRecommender(Recommender):
         self.alpha = alpha
         self.iterations = iterations
         self.random_state = random_state
+
+    @property
+    def input_spec(self) -> MatrixSpec:
+        return MatrixSpec("log1p")
 
     def _validate(self) -> None:
         for name in ("factors", "iterations"):

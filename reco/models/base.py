@@ -19,6 +19,7 @@ import numpy as np
 from scipy.sparse import csr_matrix, issparse
 
 from reco.exceptions import ArtifactError, ConfigurationError, NotFittedError
+from reco.interactions.matrix import MatrixSpec
 
 FORMAT_VERSION = 1
 _REGISTRY: dict[str, type[Recommender]] = {}
@@ -41,6 +42,13 @@ class Recommender(ABC):
 
     name: ClassVar[str] = "base"
     supports_unknown_users: ClassVar[bool] = False
+    # False for models that only ever re-rank what the customer already bought (buy-again).
+    discovers_new_items: ClassVar[bool] = True
+
+    @property
+    def input_spec(self) -> MatrixSpec:
+        """How to build the user_items this model is fitted on and scores users from."""
+        return MatrixSpec()
 
     # ---------------------------------------------------------------- hyperparameters
     def get_params(self) -> dict[str, Any]:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from reco.exceptions import ConfigurationError
+from reco.interactions.matrix import MatrixSpec
 from reco.models.base import Recommender, register
 
 
 @register
 class PopularityRecommender(Recommender):
-    """Scores each item by how many customers bought it (sum of the matrix's weights per item).
-
-    Give it a recency-weighted matrix and it ranks what is trending rather than all-time sellers.
-    """
+    """Scores each item by how many customers bought it (ties broken by the matrix's weights)."""
 
     name = "popularity"
     supports_unknown_users = True
@@ -21,11 +20,14 @@ class PopularityRecommender(Recommender):
     def __init__(self) -> None:
         pass
 
+    @property
+    def input_spec(self) -> MatrixSpec:
+        return MatrixSpec("binary")
+
     def _fit(self, user_items: csr_matrix) -> None:
         counts = np.asarray((user_items > 0).sum(axis=0)).ravel().astype(np.float64)
         weights = np.asarray(user_items.sum(axis=0)).ravel().astype(np.float64)
-        # Distinct buyers first; the weights only break ties between equally popular items.
-        tiebreak = weights / (weights.max() + 1.0) if weights.size else weights
+        tiebreak = weights / (weights.max() + 1.0) if weights.size and weights.max() > 0 else weights
         self.item_scores_ = (counts + tiebreak).astype(np.float32)
 
     def _scores(self, user_ids: np.ndarray, user_items: csr_matrix) -> np.ndarray:
@@ -39,3 +41,19 @@ class PopularityRecommender(Recommender):
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.item_scores_ = arrays["item_scores"].astype(np.float32)
+
+
+@register
+class RecentPopularityRecommender(PopularityRecommender):
+    """Popularity over a trailing window (``input_spec.window_days``): what sells now, not all time."""
+
+    name = "recent_popularity"
+
+    def __init__(self, window_days: float = 30.0) -> None:
+        self.window_days = window_days
+
+    @property
+    def input_spec(self) -> MatrixSpec:
+        if not isinstance(self.window_days, int | float) or not self.window_days > 0:
+            raise ConfigurationError(f"window_days must be a positive number, got {self.window_days!r}")
+        return MatrixSpec("binary", window_days=float(self.window_days))

@@ -107,3 +107,26 @@ def test_invalid_setting_exits_2_naming_the_variable(monkeypatch: pytest.MonkeyP
     finally:
         get_settings.cache_clear()
     assert "RECO_PORT='eighty'" in capsys.readouterr().err
+
+
+def test_evaluate_prints_table_and_writes_json(settings_env: dict[str, str], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.factories import make_purchases
+
+    log = make_purchases(n_customers=60, per_customer=8)
+    log = log.assign(timestamp=log["timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S"))
+    log.to_csv(tmp_path / "log.csv", index=False)
+    assert main(["ingest", str(tmp_path / "log.csv")]) == 0
+    out = tmp_path / "eval" / "result.json"
+    assert main(["evaluate", "--holdout-days", "20", "--json", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "task all" in stdout and "*als" in stdout
+    written = json.loads(out.read_text())
+    assert written == json.loads(stdout.strip().splitlines()[-1])
+    assert written["default_model"] == "als"
+    for task in ("all", "new"):
+        assert {"popularity", "recent_popularity", "als"} <= set(written["tasks"][task])
+        assert {"ndcg@10", "recall@10", "precision@10", "map@10"} <= set(written["tasks"][task]["als"])
+    assert "buy_again" in written["tasks"]["all"]
+    assert main(["evaluate", "--models", "als,wizard"]) == 2
+    assert "unknown model(s) ['wizard']" in capsys.readouterr().err

@@ -47,3 +47,19 @@ def test_popularity_ranks_by_distinct_buyers() -> None:
     matrix = csr_matrix(np.array([[5, 1, 0], [0, 1, 0], [0, 1, 1]], dtype=np.float32))
     ids, _ = PopularityRecommender().fit(matrix).recommend(-1, csr_matrix((1, 3), dtype=np.float32), n=3)
     assert ids.tolist() == [1, 0, 2]
+
+
+def test_recent_popularity_learns_only_from_its_window() -> None:
+    import pandas as pd
+
+    from reco.models import RecentPopularityRecommender
+
+    events = pd.DataFrame({
+        "customer_id": ["a", "b", "c", "d", "d"], "item_id": ["old", "old", "old", "new", "old"],
+        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-03-20", "2023-01-01"]),
+    })
+    model = RecentPopularityRecommender(window_days=30)
+    matrix, mapping = model.input_spec.build(events, now=pd.Timestamp("2024-03-31"))
+    history, _ = model.input_spec.build(events, now=pd.Timestamp("2024-03-31"), mapping=mapping, window=False)
+    ids, _ = model.fit(matrix).recommend(-1, history[mapping.user_index("a")], n=2)
+    assert [mapping.item_ids[i] for i in ids if i >= 0] == ["new"], "'old' sold more, but not recently"

@@ -5,21 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.sparse import csr_matrix
 
 from reco.exceptions import ConfigurationError, NotFittedError
-from reco.interactions import build_user_items
 from reco.models import Recommender, model_classes
 from tests.factories import make_purchases
 
 SMALL_PARAMS: dict[str, dict] = {"als": {"factors": 8, "iterations": 10}}
-
-
-@pytest.fixture(scope="module")
-def user_items() -> csr_matrix:
-    matrix, _ = build_user_items(make_purchases(), weighting="binary")
-    return matrix
 
 
 @pytest.fixture(params=sorted(model_classes()))
@@ -27,8 +21,15 @@ def model(request: pytest.FixtureRequest) -> Recommender:
     return model_classes()[request.param](**SMALL_PARAMS.get(request.param, {}))
 
 
+@pytest.fixture
+def user_items(model: Recommender) -> csr_matrix:
+    """The matrix each model asks for (its input_spec, full history), from the same small purchase log."""
+    matrix, _ = model.input_spec.build(make_purchases(), now=pd.Timestamp("2024-03-01"), window=False)
+    return matrix
+
+
 def test_every_model_class_is_covered() -> None:
-    assert {"als", "popularity"} <= set(model_classes())
+    assert {"als", "popularity", "recent_popularity", "buy_again"} <= set(model_classes())
 
 
 def test_fit_returns_self_and_sets_learned_attributes(model: Recommender, user_items: csr_matrix) -> None:
@@ -70,14 +71,17 @@ def test_batch_equals_one_at_a_time(model: Recommender, user_items: csr_matrix) 
 
 def test_unfiltered_recommend_and_candidate_restriction(model: Recommender, user_items: csr_matrix) -> None:
     model.fit(user_items)
-    ids, _ = model.recommend(0, user_items[0], n=3, filter_already_purchased=False, items=[1, 2, 3, 4])
-    assert set(ids.tolist()) <= {1, 2, 3, 4} and len(ids) == 3
+    candidates = [int(i) for i in user_items[0].indices[:3]] + [19]
+    ids, _ = model.recommend(0, user_items[0], n=3, filter_already_purchased=False, items=candidates)
+    assert len(ids) == 3 and set(ids[ids >= 0].tolist()) <= set(candidates)
+    assert (ids >= 0).sum() == 3, "three of the customer's own purchases are among the candidates"
 
 
 def test_short_candidate_lists_are_padded(model: Recommender, user_items: csr_matrix) -> None:
     model.fit(user_items)
-    ids, scores = model.recommend(0, user_items[0], n=5, filter_already_purchased=False, items=[7, 8])
-    assert sorted(ids[:2].tolist()) == [7, 8]
+    bought = sorted(int(i) for i in user_items[0].indices[:2])
+    ids, scores = model.recommend(0, user_items[0], n=5, filter_already_purchased=False, items=bought)
+    assert sorted(ids[:2].tolist()) == bought
     assert ids[2:].tolist() == [-1, -1, -1] and np.isneginf(scores[2:]).all()
 
 
@@ -126,5 +130,11 @@ def test_unknown_users_are_scored_from_their_history(model: Recommender, user_it
     if not model.supports_unknown_users:
         pytest.skip(f"{model.name} does not score unseen customers")
     model.fit(user_items)
+    history = set(user_items[0].indices.tolist())
     ids, _ = model.recommend(-1, user_items[0], n=3)
-    assert (ids >= 0).all() and not set(ids.tolist()) & set(user_items[0].indices.tolist())
+    if model.discovers_new_items:
+        assert (ids >= 0).all() and not set(ids.tolist()) & history
+    else:
+        assert (ids == -1).all()
+        ids, _ = model.recommend(-1, user_items[0], n=3, filter_already_purchased=False)
+        assert (ids >= 0).all() and set(ids.tolist()) <= history

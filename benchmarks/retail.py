@@ -1,0 +1,95 @@
+"""Temporal-holdout evaluation on the real retail logs: the default model against tuned baselines.
+
+Usage: python benchmarks/retail.py --dataset online_retail|dunnhumby [--holdout-days 30] [--fresh]
+The log is ingested once through the real ingest path into var/bench/<dataset>.db (SQLite) and reused.
+Prints the table, the reference figures from issue 3, and one final JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from reco.evaluation import evaluate_models, format_table  # noqa: E402
+from reco.ingest import ingest  # noqa: E402
+from reco.store import EventStore  # noqa: E402
+from training.evaluate import BASELINES, DEFAULT_MODEL, build_models  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "datasets"
+DATASETS = {
+    "online_retail": (SHARED / "online_retail" / "online_retail.csv.gz", "online-retail"),
+    "dunnhumby": (SHARED / "dunnhumby_complete_journey", "dunnhumby"),
+}
+# nDCG@10 on a 30-day holdout, from issue 3: what a default model must not fall below.
+REFERENCE = {
+    "online_retail": {"all": 0.375, "new": 0.119},
+    "dunnhumby": {"all": 0.425, "new": 0.054},
+}
+MARGIN = {"all": 0.03, "new": 0.05}  # the default must beat the best baseline by this share
+
+
+def load_store(dataset: str, fresh: bool) -> EventStore:
+    path, preset = DATASETS[dataset]
+    db = ROOT / "var" / "bench" / f"{dataset}.db"
+    if fresh and db.exists():
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    store = EventStore(f"sqlite:///{db}")
+    store.create_schema()
+    if store.count_events() == 0:
+        started = time.perf_counter()
+        report = ingest(store, path, preset=preset)
+        logging.info("ingested %s events in %.1fs", f"{report.inserted:,}", time.perf_counter() - started)
+    return store
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="online_retail")
+    parser.add_argument("--holdout-days", type=float, default=30.0)
+    parser.add_argument("--models", default=DEFAULT_MODEL)
+    parser.add_argument("--fresh", action="store_true", help="re-ingest the log")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    store = load_store(args.dataset, args.fresh)
+    events = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp"))
+    store.dispose()
+    models = build_models(args.models.split(","))
+    default = DEFAULT_MODEL if DEFAULT_MODEL in models else args.models.split(",")[0]
+    result = evaluate_models(events, models, holdout_days=args.holdout_days, default_model=default)
+    print(format_table(result))
+
+    verdict: dict[str, dict[str, object]] = {}
+    for task, by_model in result.tasks.items():
+        baselines = {m: v["ndcg@10"] for m, v in by_model.items() if m in BASELINES}
+        best_name = max(baselines, key=lambda m: baselines[m])
+        mine = by_model.get(default, {}).get("ndcg@10")
+        reference = REFERENCE[args.dataset][task]
+        verdict[task] = {
+            "default_ndcg@10": mine, "best_baseline": best_name, "best_baseline_ndcg@10": baselines[best_name],
+            "lift_over_best_baseline": None if mine is None else round(mine / baselines[best_name] - 1, 4),
+            "required_lift": MARGIN[task], "reference_ndcg@10": reference,
+            "meets_target": mine is not None and mine >= baselines[best_name] * (1 + MARGIN[task])
+            and mine >= reference,
+        }
+        print(f"{task}: default {default} {mine:.4f} vs best baseline {best_name} {baselines[best_name]:.4f} "
+              f"(needs +{MARGIN[task]:.0%}) and reference {reference:.3f} -> "
+              f"{'meets' if verdict[task]['meets_target'] else 'MISSES'} target")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({
+        "benchmark": "retail", "dataset": args.dataset, "holdout_days": args.holdout_days,
+        "default_model": default, "tasks": result.tasks, "fit_seconds": result.fit_seconds,
+        "verdict": verdict, "peak_rss_mb": round(peak_mb), "params": result.params,
+    }))
+
+
+if __name__ == "__main__":
+    main()

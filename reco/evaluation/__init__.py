@@ -1,0 +1,8 @@
+"""Evaluation: a temporal holdout, ranking metrics at k, and a table of models side by side."""
+
+from reco.evaluation.harness import Evaluation, evaluate_models, format_table
+from reco.evaluation.metrics import ranking_metrics
+from reco.evaluation.split import TASKS, TemporalSplit, temporal_split
+
+__all__ = ["TASKS", "Evaluation", "TemporalSplit", "evaluate_models", "format_table", "ranking_metrics",
+           "temporal_split"]
