@@ -1,6 +1,9 @@
 """Recommendations with names and reasons, from a model bundle and the catalogue.
 
 Shared by the API and the batch export so that both give the same answer for the same customer.
+Each customer is scored from their current purchase history (read fresh from the store), turned
+into a row the way the model's ``input_spec`` says, as of the later of the model's data and the
+customer's last purchase.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
-from reco.exceptions import UnknownItemError
-from reco.interactions import user_rows
+from reco.exceptions import ConfigurationError, UnknownItemError
+from reco.interactions import IdMapping
 from reco.registry import ModelBundle
 
 REASON_POPULAR = "popular"
 REASON_FOR_YOU = "recommended for you"
 REASON_BOUGHT_BEFORE = "bought before"
+MODES: tuple[str, ...] = ("new", "all")
 
 
 @dataclass(frozen=True)
@@ -46,36 +50,56 @@ class RecommendationService:
         self.mapping = bundle.mapping
         self.model = bundle.models[bundle.default_model]
         self.fallback = bundle.models[bundle.fallback_model]
+        last = bundle.metadata.get("data", {}).get("last_event")
+        self.data_end = pd.Timestamp(last) if last else None
         ids = self.mapping.item_ids
-        by_id = catalogue.set_index("item_id") if len(catalogue) else pd.DataFrame(
-            columns=["name", "active"])
+        by_id = catalogue.set_index("item_id") if len(catalogue) else pd.DataFrame(columns=["name", "active"])
         names = by_id["name"].reindex(ids) if len(by_id) else pd.Series(None, index=ids)
         self.names: np.ndarray = names.astype(object).where(names.notna(), None).to_numpy()
         active = by_id["active"].reindex(ids) if len(by_id) else pd.Series(True, index=ids)
-        self.inactive: np.ndarray = np.flatnonzero(active.fillna(True).astype(bool).to_numpy() == False)  # noqa: E712
+        self.inactive: np.ndarray = np.flatnonzero(~active.fillna(True).astype(bool).to_numpy())
 
     @property
     def version(self) -> str:
         return self.bundle.version
 
-    def history_rows(self, histories: Sequence[Sequence[str]]) -> csr_matrix:
-        return user_rows(histories, self.mapping)
+    def history_rows(self, customer_ids: Sequence[str], history: pd.DataFrame) -> csr_matrix:
+        """One row per customer in the model's item space, weighted as the model expects."""
+        mapping = IdMapping(customer_ids, self.mapping.item_ids)
+        if history.empty:
+            return csr_matrix((len(customer_ids), self.mapping.n_items), dtype=np.float32)
+        now = pd.to_datetime(history["timestamp"]).max()
+        if self.data_end is not None and self.data_end > now:
+            now = self.data_end
+        rows, _ = self.model.input_spec.build(history, now=now, mapping=mapping, window=False)
+        return rows
 
     def recommend(
-        self, customer_id: str, history: Sequence[str], n: int = 10, personalise: bool = True
+        self, customer_id: str, history: pd.DataFrame | None, n: int = 10, personalise: bool = True,
+        mode: str = "new",
     ) -> Recommendations:
-        """Top-n for one customer; personal when allowed and there is history, popular otherwise."""
-        return self.recommend_many([customer_id], [history], n, [personalise])[0]
+        """Top-n for one customer from their history (item_id, timestamp; None: none); popular if not personal."""
+        if history is None:
+            history = pd.DataFrame({"item_id": pd.Series(dtype=object), "timestamp": pd.Series(dtype="datetime64[ns]")})
+        return self.recommend_many([customer_id], history.assign(customer_id=customer_id), n, [personalise],
+                                   mode=mode)[0]
 
     def recommend_many(
         self,
         customer_ids: Sequence[str],
-        histories: Sequence[Sequence[str]],
+        history: pd.DataFrame,
         n: int = 10,
         personalise: Sequence[bool] | None = None,
+        mode: str = "new",
     ) -> list[Recommendations]:
-        """Batched top-n: one model call for all personal customers, one for the rest."""
-        rows = self.history_rows(histories)
+        """Batched top-n; ``history`` holds the purchases (customer_id, item_id, timestamp) of all of them.
+
+        Mode ``new`` never returns an item the customer bought; ``all`` may (reason 'bought before').
+        """
+        if mode not in MODES:
+            raise ConfigurationError(f"mode {mode!r} is not valid; valid: {', '.join(MODES)}")
+        new_only = mode == "new"
+        rows = self.history_rows(customer_ids, history)
         allowed = np.ones(len(customer_ids), dtype=bool) if personalise is None else np.asarray(personalise)
         user_idx = self.mapping.user_indices(customer_ids)
         has_history = np.diff(rows.indptr) > 0
@@ -85,41 +109,43 @@ class RecommendationService:
 
         idx = np.flatnonzero(personal)
         if len(idx):
-            ids, scores = self.model.recommend(user_idx[idx], rows[idx], n=n, filter_items=filt)
+            ids, scores = self.model.recommend(user_idx[idx], rows[idx], n=n, filter_already_purchased=new_only,
+                                               filter_items=filt)
             for j, i in enumerate(idx):
                 valid = ids[j] >= 0
                 items, item_scores = ids[j][valid], scores[j][valid]
                 because = self.model.explain(rows[i], items)
                 recs = [self._item(it, sc, b) for it, sc, b in zip(items, item_scores, because, strict=True)]
                 if len(recs) < n:
-                    recs += self._popular(rows[i], n - len(recs), exclude=items)
+                    recs += self._popular(rows[i], n - len(recs), exclude=items, new_only=new_only)
                 results[i] = Recommendations(customer_ids[i], self.version, True, recs)
 
         rest = np.flatnonzero(~personal)
         if len(rest):
             empty = csr_matrix((1, self.mapping.n_items), dtype=np.float32)
-            popular = self._popular(empty, n)
+            popular = self._popular(empty, n, new_only=False)
             for i in rest:
                 results[i] = Recommendations(customer_ids[i], self.version, False, list(popular))
         return [r for r in results if r is not None]
 
-    def _popular(self, row: csr_matrix, n: int, exclude: np.ndarray | None = None) -> list[RecommendedItem]:
-        filt = np.concatenate([self.inactive, exclude]).astype(np.int64) if exclude is not None else (
-            self.inactive if len(self.inactive) else None)
-        ids, scores = self.fallback.recommend(-1, row, n=n, filter_items=filt)
+    def _popular(
+        self, row: csr_matrix, n: int, exclude: np.ndarray | None = None, new_only: bool = True
+    ) -> list[RecommendedItem]:
+        parts = [a for a in (self.inactive, exclude) if a is not None and len(a)]
+        filt = np.concatenate(parts).astype(np.int64) if parts else None
+        ids, scores = self.fallback.recommend(-1, row, n=n, filter_items=filt, filter_already_purchased=new_only)
         return [RecommendedItem(str(self.mapping.item_ids[i]), self.names[i], float(s), REASON_POPULAR)
                 for i, s in zip(ids, scores, strict=True) if i >= 0]
 
     def _item(self, index: int, score: float, because: int) -> RecommendedItem:
+        item_id = str(self.mapping.item_ids[index])
         if because == index:
-            return RecommendedItem(str(self.mapping.item_ids[index]), self.names[index], float(score),
-                                   REASON_BOUGHT_BEFORE, str(self.mapping.item_ids[index]))
+            return RecommendedItem(item_id, self.names[index], float(score), REASON_BOUGHT_BEFORE, item_id)
         if because >= 0:
             label = self.names[because] or str(self.mapping.item_ids[because])
-            return RecommendedItem(str(self.mapping.item_ids[index]), self.names[index], float(score),
-                                   f"because you bought {label}", str(self.mapping.item_ids[because]))
-        return RecommendedItem(str(self.mapping.item_ids[index]), self.names[index], float(score),
-                               REASON_FOR_YOU)
+            return RecommendedItem(item_id, self.names[index], float(score), f"because you bought {label}",
+                                   str(self.mapping.item_ids[because]))
+        return RecommendedItem(item_id, self.names[index], float(score), REASON_FOR_YOU)
 
     def similar(self, item_id: str, n: int = 10) -> list[RecommendedItem]:
         """Items most like ``item_id`` (by the default model); UnknownItemError if not in the model."""

@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from reco.config import get_settings
 from reco.exceptions import ConfigurationError, InputError, ModelNotFoundError, RecoError
 from reco.ingest import DEMO_DATA, KINDS, PRESETS, ingest, parse_mappings
-from reco.interactions import WEIGHTINGS
 from reco.registry import ModelRegistry
 from reco.store import EventStore
 
@@ -64,16 +63,27 @@ def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
     return report.to_dict()
 
 
+def _params(values: Sequence[str]) -> dict[str, Any]:
+    """``["factors=128", "alpha=2.5"]`` -> typed values (JSON numbers, booleans, else text)."""
+    out: dict[str, Any] = {}
+    for key, raw in _pairs(values, "--param").items():
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     from training.train import train
+    from training.tune import load_tuned
 
     settings = get_settings()
     store = EventStore(settings.database_url)
-    als = {"factors": args.factors, "iterations": args.iterations,
-           "regularization": args.regularization, "alpha": args.alpha}
+    tuned = None if args.untuned else load_tuned(settings.model_dir)
     try:
-        return train(store, ModelRegistry(settings.model_dir), weighting=args.weighting,
-                     half_life_days=args.half_life_days, als_params=als, promote=not args.no_promote)
+        return train(store, ModelRegistry(settings.model_dir), model=args.model, params=_params(args.param),
+                     tuned=tuned, promote=not args.no_promote)
     finally:
         store.dispose()
 
@@ -88,18 +98,21 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
         store.create_schema()
         bundle = ModelRegistry(settings.model_dir).load(args.version)
         service = RecommendationService(bundle, store.items())
-        return export_recommendations(store, service, args.out, n=args.n)
+        return export_recommendations(store, service, args.out, n=args.n, mode=args.mode)
     finally:
         store.dispose()
 
 
 def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from training.evaluate import evaluate
+    from training.tune import load_tuned
 
     settings = get_settings()
     store = EventStore(settings.database_url)
+    tuned = None if args.untuned else load_tuned(settings.model_dir)
     try:
-        result, table = evaluate(store, models=args.models.split(","), holdout_days=args.holdout_days, k=args.k)
+        result, table = evaluate(store, models=args.models.split(","), holdout_days=args.holdout_days, k=args.k,
+                                 tuned=tuned)
     finally:
         store.dispose()
     sys.stdout.write(table + "\n")
@@ -107,6 +120,18 @@ def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     if args.json:
         write_json_atomic(Path(args.json), payload)
     return payload
+
+
+def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
+    from training.tune import tune
+
+    settings = get_settings()
+    store = EventStore(settings.database_url)
+    try:
+        return tune(store, settings.model_dir, models=[m.strip() for m in args.models.split(",") if m.strip()],
+                    holdout_days=args.holdout_days, k=args.k)
+    finally:
+        store.dispose()
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
@@ -169,13 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse the file if more timestamps than this share cannot be parsed (default 0.01)")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("train", help="train ALS + popularity on the store and save a model version")
-    p.add_argument("--weighting", choices=WEIGHTINGS, default="log1p")
-    p.add_argument("--half-life-days", type=float, default=90.0)
-    p.add_argument("--factors", type=int, default=64)
-    p.add_argument("--iterations", type=int, default=15)
-    p.add_argument("--regularization", type=float, default=0.05)
-    p.add_argument("--alpha", type=float, default=2.0)
+    p = sub.add_parser("train", help="train the default model and its fallback; save a model version")
+    p.add_argument("--model", default="hybrid", help="model to train (default hybrid; see reco evaluate)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a hyperparameter, overriding `reco tune` results (repeatable), e.g. factors=128")
+    p.add_argument("--untuned", action="store_true", help="ignore `reco tune` results")
     p.add_argument("--no-promote", action="store_true", help="save without making it the serving version")
     p.set_defaults(func=cmd_train)
 
@@ -184,16 +207,25 @@ def build_parser() -> argparse.ArgumentParser:
     e = esub.add_parser("recommendations", help="top-n for every customer who allows personalisation")
     e.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
     e.add_argument("--n", type=int, default=10)
+    e.add_argument("--mode", choices=("new", "all"), default="new",
+                   help="new: never-bought items only (default); all: buying again allowed")
     e.add_argument("--version", help="model version (default: the promoted one)")
     e.set_defaults(func=cmd_export)
 
     p = sub.add_parser("evaluate", help="temporal holdout evaluation of the models against the baselines")
     p.add_argument("--holdout-days", type=float, default=30.0)
     p.add_argument("--k", type=int, default=10)
-    p.add_argument("--models", default="popularity,recent_popularity,buy_again,als",
-                   help="comma-separated model names (default: the baselines and ALS)")
+    p.add_argument("--models", default="popularity,recent_popularity,buy_again,als,hybrid",
+                   help="comma-separated model names (default: the baselines, ALS and the hybrid)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--untuned", action="store_true", help="ignore `reco tune` results; use defaults")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("tune", help="choose hyperparameters on a validation window before the test window")
+    p.add_argument("--holdout-days", type=float, default=30.0)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--models", default="popularity,recent_popularity,buy_again,hybrid")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("models", help="list model versions; --promote VERSION to switch")
     p.add_argument("--promote", metavar="VERSION")

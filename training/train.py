@@ -1,69 +1,93 @@
-"""The train job: purchase history from the store -> ALS + popularity -> a new registry version."""
+"""The train job: purchase history from the store -> default model + fallback -> a new registry version."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from importlib.metadata import version as package_version
 from typing import Any
 
-from reco.exceptions import InputError
-from reco.interactions import build_user_items
-from reco.models import ALSRecommender, PopularityRecommender
+import numpy as np
+
+from reco.exceptions import ConfigurationError, InputError
+from reco.interactions import IdMapping
+from reco.models import RecentPopularityRecommender, model_classes
 from reco.registry import ModelRegistry
 from reco.store import EventStore
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "hybrid"
+FALLBACK_MODEL = "popularity"
 
 
 def train(
     store: EventStore,
     registry: ModelRegistry,
     *,
-    weighting: str = "log1p",
-    half_life_days: float = 90.0,
-    als_params: dict[str, Any] | None = None,
+    model: str = DEFAULT_MODEL,
+    params: Mapping[str, Any] | None = None,
+    tuned: Mapping[str, Any] | None = None,
     promote: bool = True,
 ) -> dict[str, Any]:
-    """Train on every purchase in the store and save a version; returns the job's report."""
+    """Train ``model`` (tuned parameters first, then ``params``) on every purchase; save a version.
+
+    The fallback for customers without personal results is trending popularity, with the window
+    `reco tune` chose for the recent-popularity baseline (30 days without tuning).
+    """
+    classes = model_classes()
+    if model not in classes:
+        raise ConfigurationError(f"unknown model {model!r}; valid: {', '.join(sorted(classes))}")
     started = time.perf_counter()
     store.create_schema()
     events = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp"))
     if events.empty:
         raise InputError(f"the event store at {store.safe_url} holds no purchases; run 'reco ingest' first")
     logger.info("train: %s purchases read in %.1fs", f"{len(events):,}", time.perf_counter() - started)
-    user_items, mapping = build_user_items(events, weighting=weighting, half_life_days=half_life_days)
-    logger.info("train: matrix %s customers x %s items, %s pairs", f"{user_items.shape[0]:,}",
-                f"{user_items.shape[1]:,}", f"{user_items.nnz:,}")
+    tuned_models = dict((tuned or {}).get("models", {}))
+    chosen = {**tuned_models.get(model, {}).get("params", {}), **dict(params or {})}
+    valid = classes[model]().get_params()
+    unknown = sorted(set(chosen) - set(valid))
+    if unknown:
+        raise ConfigurationError(f"{model} has no parameter(s) {unknown}; valid: {', '.join(valid)}")
+    window = tuned_models.get("recent_popularity", {}).get("params_by_task", {}).get("new", {}).get("window_days", 30)
+    mapping = IdMapping(np.sort(events["customer_id"].unique()), np.sort(events["item_id"].unique()))
+    now = events["timestamp"].max()
+    logger.info("train: %s customers x %s items, as of %s", f"{mapping.n_users:,}", f"{mapping.n_items:,}", now)
     fit_started = time.perf_counter()
-    als = ALSRecommender(**(als_params or {})).fit(user_items)
-    als_seconds = time.perf_counter() - fit_started
-    popularity = PopularityRecommender().fit(user_items)
-    logger.info("train: ALS fitted in %.1fs", als_seconds)
+    default = classes[model](**chosen).fit_events(events, mapping, now=now)
+    fit_seconds = time.perf_counter() - fit_started
+    fallback = RecentPopularityRecommender(window_days=window).fit_events(events, mapping, now=now)
+    logger.info("train: %s fitted in %.1fs", model, fit_seconds)
     metadata = {
-        "default_model": "als",
-        "fallback_model": "popularity",
+        "default_model": model,
+        "fallback_model": FALLBACK_MODEL,
         "data": {
             "events": len(events),
             "customers": mapping.n_users,
             "items": mapping.n_items,
-            "pairs": int(user_items.nnz),
             "first_event": events["timestamp"].min().isoformat(),
-            "last_event": events["timestamp"].max().isoformat(),
+            "last_event": now.isoformat(),
             "store": store.safe_url,
         },
-        "params": {"weighting": weighting, "half_life_days": half_life_days, "als": als.get_params()},
-        "timing": {"als_fit_seconds": round(als_seconds, 3)},
+        "params": {model: default.get_params(), FALLBACK_MODEL: fallback.get_params()},
+        "input": {model: default.input_spec.to_dict()},
+        "tuned": {"created_at": tuned.get("created_at"), "holdout_days": tuned.get("holdout_days")} if tuned else None,
+        "timing": {"fit_seconds": round(fit_seconds, 3)},
         "software": {p: package_version(p) for p in ("reco", "implicit", "numpy", "scipy")},
     }
-    version = registry.save({"als": als, "popularity": popularity}, mapping, metadata)
+    version = registry.save({model: default, FALLBACK_MODEL: fallback}, mapping, metadata)
     if promote:
         registry.promote(version)
     return {
         "version": version,
+        "model": model,
         "promoted": promote,
+        "tuned": bool(tuned_models),
         "customers": mapping.n_users,
         "items": mapping.n_items,
         "events": len(events),
+        "fit_seconds": round(fit_seconds, 3),
         "seconds": round(time.perf_counter() - started, 3),
     }

@@ -3,6 +3,18 @@
 from reco.evaluation.harness import Evaluation, evaluate_models, format_table
 from reco.evaluation.metrics import ranking_metrics
 from reco.evaluation.split import TASKS, TemporalSplit, temporal_split
+from reco.evaluation.tuning import DEFAULT_GRIDS, TuneResult, tune_model, validation_split
 
-__all__ = ["TASKS", "Evaluation", "TemporalSplit", "evaluate_models", "format_table", "ranking_metrics",
-           "temporal_split"]
+__all__ = [
+           "DEFAULT_GRIDS",
+           "TASKS",
+           "Evaluation",
+           "TemporalSplit",
+           "TuneResult",
+           "evaluate_models",
+           "format_table",
+           "ranking_metrics",
+           "temporal_split",
+           "tune_model",
+           "validation_split",
+]

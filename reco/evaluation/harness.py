@@ -31,10 +31,11 @@ class Evaluation:
     tasks: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     fit_seconds: dict[str, float] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tuned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "default_model": self.default_model, "k": self.k, "holdout_days": self.holdout_days,
+            "default_model": self.default_model, "k": self.k, "holdout_days": self.holdout_days, "tuned": self.tuned,
             "cut": self.cut.isoformat(), "end": self.end.isoformat(), "tasks": self.tasks,
             "fit_seconds": self.fit_seconds, "params": self.params,
         }
@@ -65,10 +66,9 @@ def evaluate_models(
                         tasks={t: {} for t in tasks})
     for name, model in models.items():
         spec = model.input_spec
-        fit_matrix, _ = spec.build(split.train, now=split.cut, mapping=split.mapping)
         history, _ = spec.build(split.train, now=split.cut, mapping=split.mapping, window=False)
         started = time.perf_counter()
-        model.fit(fit_matrix)
+        model.fit_events(split.train, split.mapping, now=split.cut)
         result.fit_seconds[name] = round(time.perf_counter() - started, 3)
         result.params[name] = {"model": model.name, **model.get_params(), "input": spec.to_dict()}
         for task in tasks:
@@ -86,7 +86,7 @@ def format_table(evaluation: Evaluation) -> str:
     """A plain-text table per task, best nDCG first."""
     k = evaluation.k
     lines = [f"holdout: {evaluation.cut:%Y-%m-%d} .. {evaluation.end:%Y-%m-%d} ({evaluation.holdout_days:g} days), "
-             f"k={k}"]
+             f"k={k}, {'tuned parameters (validation window before the holdout)' if evaluation.tuned else 'defaults'}"]
     for task, by_model in evaluation.tasks.items():
         users = next(iter(by_model.values()))["users"] if by_model else 0
         lines.append(f"\ntask {task} ({users:,} test customers)")

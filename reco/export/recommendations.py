@@ -22,7 +22,7 @@ _BATCH = 5_000
 
 
 def export_recommendations(
-    store: EventStore, service: RecommendationService, out: str | Path, n: int = 10
+    store: EventStore, service: RecommendationService, out: str | Path, n: int = 10, mode: str = "new"
 ) -> dict[str, object]:
     """Write ``out``; opted-out customers are left out. Returns counts for the job's report."""
     out = Path(out)
@@ -34,13 +34,12 @@ def export_recommendations(
     started = time.perf_counter()
     customers = store.customers()
     allowed = customers.loc[customers["consent_personalisation"].astype(bool), "customer_id"].tolist()
-    history = store.read_events(("purchase",), columns=("customer_id", "item_id"))
-    by_customer = history.groupby("customer_id")["item_id"].agg(list).to_dict() if len(history) else {}
+    history = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp"))
     frames = []
     personal = 0
     for start in range(0, len(allowed), _BATCH):
         batch = allowed[start:start + _BATCH]
-        results = service.recommend_many(batch, [by_customer.get(c, []) for c in batch], n=n)
+        results = service.recommend_many(batch, history[history["customer_id"].isin(batch)], n=n, mode=mode)
         rows = [(r.customer_id, rank, it.item_id, it.name, it.score, it.reason, r.model_version)
                 for r in results for rank, it in enumerate(r.items, start=1)]
         personal += sum(r.personalised for r in results)
@@ -60,6 +59,6 @@ def export_recommendations(
         raise
     return {
         "out": str(out), "format": fmt, "rows": len(table), "customers": len(allowed),
-        "personalised": personal, "opted_out": len(customers) - len(allowed),
+        "personalised": personal, "opted_out": len(customers) - len(allowed), "mode": mode,
         "model_version": service.version, "seconds": round(time.perf_counter() - started, 3),
     }

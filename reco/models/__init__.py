@@ -3,11 +3,13 @@
 from reco.models.als import ALSRecommender
 from reco.models.base import Recommender, model_classes
 from reco.models.buy_again import BuyAgainRecommender
+from reco.models.hybrid import HybridRecommender
 from reco.models.popularity import PopularityRecommender, RecentPopularityRecommender
 
 __all__ = [
     "ALSRecommender",
     "BuyAgainRecommender",
+    "HybridRecommender",
     "PopularityRecommender",
     "RecentPopularityRecommender",
     "Recommender",

@@ -93,7 +93,7 @@ class ALSRecommender(Recommender):
                     int(has_history.sum()), -1)
         return vectors
 
-    def _scores(self, user_ids: np.ndarray, user_items: csr_matrix) -> np.ndarray:
+    def _scores(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False) -> np.ndarray:
         return self._user_vectors(user_ids, user_items) @ self.item_factors_.T
 
     def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
+import pandas as pd
 from scipy.sparse import csr_matrix, issparse
 
 from reco.exceptions import ArtifactError, ConfigurationError, NotFittedError
+from reco.interactions.idmapping import IdMapping
 from reco.interactions.matrix import MatrixSpec
 
 FORMAT_VERSION = 1
@@ -44,6 +46,8 @@ class Recommender(ABC):
     supports_unknown_users: ClassVar[bool] = False
     # False for models that only ever re-rank what the customer already bought (buy-again).
     discovers_new_items: ClassVar[bool] = True
+    # Hyperparameters that change scoring only (no refit), per task they act on; tuning uses this.
+    scoring_params: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     @property
     def input_spec(self) -> MatrixSpec:
@@ -58,6 +62,15 @@ class Recommender(ABC):
         sig = inspect.signature(type(self).__init__)
         return {p: getattr(self, p) for p in sig.parameters if p != "self"}
 
+    def set_params(self, **params: Any) -> Self:
+        """Change hyperparameters (scikit-learn style); unknown names are refused, listing valid ones."""
+        valid = self.get_params()
+        for key, value in params.items():
+            if key not in valid:
+                raise ConfigurationError(f"{type(self).__name__} has no parameter {key!r}; valid: {', '.join(valid)}")
+            setattr(self, key, value)
+        return self
+
     # ---------------------------------------------------------------- learning
     def fit(self, user_items: csr_matrix) -> Self:
         user_items = self._check_matrix(user_items)
@@ -65,12 +78,24 @@ class Recommender(ABC):
         self.n_items_ = user_items.shape[1]
         return self
 
+    def fit_events(self, events: pd.DataFrame, mapping: IdMapping, now: pd.Timestamp | None = None) -> Self:
+        """Fit on purchase events (customer_id, item_id, timestamp) as of ``now``, in ``mapping``'s space.
+
+        The default builds the matrix ``input_spec`` describes and calls ``fit``; models that use more
+        of the events than one matrix carries override it.
+        """
+        matrix, _ = self.input_spec.build(events, now=now, mapping=mapping)
+        return self.fit(matrix)
+
     @abstractmethod
     def _fit(self, user_items: csr_matrix) -> None: ...
 
     @abstractmethod
-    def _scores(self, user_ids: np.ndarray, user_items: csr_matrix) -> np.ndarray:
-        """Dense (len(user_ids), n_items) float32 scores; user id -1 means not seen in training."""
+    def _scores(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False) -> np.ndarray:
+        """Dense (len(user_ids), n_items) float32 scores; user id -1 means not seen in training.
+
+        ``new_only`` says the caller will drop the user's own items, so a model may score for discovery.
+        """
 
     @abstractmethod
     def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:
@@ -127,7 +152,8 @@ class Recommender(ABC):
         block = max(1, _SCORE_BLOCK_CELLS // max(self.n_items_, 1))
         for start in range(0, len(ids), block):
             stop = min(start + block, len(ids))
-            scores = np.asarray(self._scores(ids[start:stop], user_items[start:stop]), dtype=np.float32)
+            scores = np.asarray(self._scores(ids[start:stop], user_items[start:stop], filter_already_purchased),
+                                dtype=np.float32)
             scores = np.array(scores, copy=True)
             if filter_already_purchased:
                 rows = user_items[start:stop].tocoo()

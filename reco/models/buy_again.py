@@ -41,7 +41,7 @@ class BuyAgainRecommender(Recommender):
         norms = np.sqrt(np.asarray(binary.multiply(binary).sum(axis=0)).ravel())
         self.item_users_ = csr_matrix(binary.T.multiply(1.0 / np.maximum(norms, 1e-12)[:, None]))
 
-    def _scores(self, user_ids: np.ndarray, user_items: csr_matrix) -> np.ndarray:
+    def _scores(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False) -> np.ndarray:
         scores = user_items.toarray().astype(np.float32)
         scores[scores <= 0] = -np.inf
         return scores

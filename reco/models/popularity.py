@@ -30,7 +30,7 @@ class PopularityRecommender(Recommender):
         tiebreak = weights / (weights.max() + 1.0) if weights.size and weights.max() > 0 else weights
         self.item_scores_ = (counts + tiebreak).astype(np.float32)
 
-    def _scores(self, user_ids: np.ndarray, user_items: csr_matrix) -> np.ndarray:
+    def _scores(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False) -> np.ndarray:
         return np.broadcast_to(self.item_scores_, (len(user_ids), len(self.item_scores_)))
 
     def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:

@@ -214,6 +214,16 @@ class EventStore:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(stmt)]
 
+    def customer_events(self, customer_id: str, event_types: Sequence[str] = ("purchase",)) -> pd.DataFrame:
+        """A customer's events (item_id, timestamp), read fresh: what serving scores them from."""
+        stmt = select(events.c.item_id, events.c.timestamp).where(
+            events.c.customer_id == customer_id, events.c.event_type.in_(list(event_types)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).fetchall()
+        df = pd.DataFrame(rows, columns=["item_id", "timestamp"])
+        df["timestamp"] = pd.to_datetime(df["timestamp"])
+        return df
+
     def items(self) -> pd.DataFrame:
         with self.engine.connect() as conn:
             rows = conn.execute(select(items)).fetchall()

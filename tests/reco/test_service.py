@@ -5,12 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from reco.exceptions import UnknownItemError
+from reco.exceptions import ConfigurationError, UnknownItemError
 from reco.interactions import build_user_items
 from reco.models import ALSRecommender, PopularityRecommender
 from reco.registry import ModelBundle
-from reco.service import REASON_POPULAR, RecommendationService
+from reco.service import REASON_BOUGHT_BEFORE, REASON_POPULAR, RecommendationService
 from tests.factories import make_purchases
+
+
+def _history(items: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"item_id": items, "timestamp": pd.Timestamp("2024-02-01")})
 
 
 @pytest.fixture
@@ -27,7 +31,7 @@ def service() -> RecommendationService:
 
 def test_known_customer_gets_named_items_with_reasons(service: RecommendationService) -> None:
     history = ["I000", "I001", "I003"]
-    result = service.recommend("C000", history, n=4)
+    result = service.recommend("C000", _history(history), n=4)
     assert result.personalised and len(result.items) == 4
     for item in result.items:
         assert item.item_id not in history and item.item_id != "I002"  # bought and inactive items never shown
@@ -36,23 +40,32 @@ def test_known_customer_gets_named_items_with_reasons(service: RecommendationSer
 
 
 def test_unknown_customer_and_opt_out_get_popular(service: RecommendationService) -> None:
-    unknown = service.recommend("stranger", [], n=3)
-    opted_out = service.recommend("C000", ["I000"], n=3, personalise=False)
+    unknown = service.recommend("stranger", None, n=3)
+    opted_out = service.recommend("C000", _history(["I000"]), n=3, personalise=False)
     assert not unknown.personalised and not opted_out.personalised
     assert [i.reason for i in unknown.items] == [REASON_POPULAR] * 3
     assert [i.item_id for i in unknown.items] == [i.item_id for i in opted_out.items]
 
 
 def test_new_customer_with_history_gets_personal_results(service: RecommendationService) -> None:
-    result = service.recommend("brand-new", ["I011", "I012"], n=3)
+    result = service.recommend("brand-new", _history(["I011", "I012"]), n=3)
     assert result.personalised
     assert all(int(i.item_id[1:]) >= 10 for i in result.items)
 
 
 def test_tops_up_with_popular_items_when_model_runs_short(service: RecommendationService) -> None:
-    result = service.recommend("C000", [f"I{i:03d}" for i in range(18)], n=5)
+    result = service.recommend("C000", _history([f"I{i:03d}" for i in range(18)]), n=5)
     ids = [i.item_id for i in result.items]
     assert sorted(ids) == ["I018", "I019"]
+
+
+def test_mode_all_allows_buying_again_and_bad_mode_is_refused(service: RecommendationService) -> None:
+    history = [f"I{i:03d}" for i in range(18)]
+    result = service.recommend("C000", _history(history), n=5, mode="all")
+    assert len(result.items) == 5
+    assert any(i.reason == REASON_BOUGHT_BEFORE or i.item_id in history for i in result.items)
+    with pytest.raises(ConfigurationError, match="valid: new, all"):
+        service.recommend("C000", _history(history), mode="everything")
 
 
 def test_similar_items(service: RecommendationService) -> None:

@@ -24,8 +24,9 @@ def client(
     people = tmp_path / "people.csv"
     people.write_text("customer_id,consent_personalisation\nC003,no\n")
     ingest(store, people, kind="customers")
-    als = {"factors": 4, "iterations": 15, "regularization": 1.0, "alpha": 1.0}
-    train(store, ModelRegistry(settings_env["RECO_MODEL_DIR"]), als_params=als)
+    # Without the trend part, mode new shows what collaborative filtering learned from the taste groups.
+    params = {"factors": 4, "iterations": 15, "regularization": 1.0, "alpha": 1.0, "new_weight_trend": 0.0}
+    train(store, ModelRegistry(settings_env["RECO_MODEL_DIR"]), params=params)
     with TestClient(app) as c:
         yield c
 
@@ -46,6 +47,14 @@ def test_known_customer_never_sees_what_they_bought(client: TestClient, purchase
         assert set(item) == {"item_id", "name", "score", "reason"}
         assert item["name"].startswith("Item ") and item["reason"].startswith("because you bought Item ")
         assert int(item["item_id"][1:]) < 10  # C000 is in the first taste group
+
+
+def test_mode_all_leads_with_what_the_customer_buys_again(client: TestClient, purchases: pd.DataFrame) -> None:
+    body = client.get("/v1/customers/C000/recommendations", params={"n": 6, "mode": "all"}).json()
+    bought = set(purchases.loc[purchases["customer_id"] == "C000", "item_id"])
+    first = body["items"][0]
+    assert first["item_id"] in bought and first["reason"] == "bought before"
+    assert client.get("/v1/customers/C000/recommendations", params={"mode": "some"}).status_code == 422
 
 
 def test_unknown_customer_gets_popular_not_404(client: TestClient) -> None:

@@ -32,12 +32,13 @@ def test_ingest_train_export_chain(settings_env: dict[str, str], purchases_csv: 
     again = _last_json(capsys)
     assert again["inserted"] == 0 and again["events_total"] == 240 and again["duplicates"] == 240
 
-    assert main(["train", "--factors", "8", "--iterations", "5"]) == 0
+    assert main(["train", "--param", "factors=8", "--param", "iterations=5"]) == 0
     trained = _last_json(capsys)
     assert trained["seconds"] > 0 and trained["customers"] == 40
     version_dir = Path(settings_env["RECO_MODEL_DIR"]) / trained["version"]
     meta = json.loads((version_dir / "metadata.json").read_text())
-    assert meta["data"]["events"] == 240 and meta["params"]["als"]["factors"] == 8
+    assert meta["data"]["events"] == 240 and meta["params"]["hybrid"]["factors"] == 8
+    assert meta["default_model"] == "hybrid" and meta["input"]["hybrid"]["weighting"] == "recency"
     assert meta["data"]["first_event"].startswith("2024-01-01")
 
     out = tmp_path / "recs.parquet"
@@ -70,6 +71,8 @@ def test_train_on_empty_store_and_export_without_model_fail_clearly(
         settings_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train"]) == 2
     assert "reco ingest" in capsys.readouterr().err
+    assert main(["train", "--model", "wizard"]) == 2
+    assert "unknown model 'wizard'" in capsys.readouterr().err
     assert main(["export", "recommendations", "--out", str(tmp_path / "x.csv")]) == 1
     assert "reco train" in capsys.readouterr().err
 
@@ -77,7 +80,7 @@ def test_train_on_empty_store_and_export_without_model_fail_clearly(
 def test_unwritable_export_target_is_one_clear_line(settings_env: dict[str, str], purchases_csv: Path,
                                                    tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ingest", str(purchases_csv)]) == 0
-    assert main(["train", "--factors", "4", "--iterations", "2"]) == 0
+    assert main(["train", "--param", "factors=4", "--param", "iterations=2"]) == 0
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     capsys.readouterr()
@@ -120,13 +123,43 @@ def test_evaluate_prints_table_and_writes_json(settings_env: dict[str, str], tmp
     out = tmp_path / "eval" / "result.json"
     assert main(["evaluate", "--holdout-days", "20", "--json", str(out)]) == 0
     stdout = capsys.readouterr().out
-    assert "task all" in stdout and "*als" in stdout
+    assert "task all" in stdout and "*hybrid" in stdout
     written = json.loads(out.read_text())
     assert written == json.loads(stdout.strip().splitlines()[-1])
-    assert written["default_model"] == "als"
+    assert written["default_model"] == "hybrid" and written["tuned"] is False
     for task in ("all", "new"):
-        assert {"popularity", "recent_popularity", "als"} <= set(written["tasks"][task])
-        assert {"ndcg@10", "recall@10", "precision@10", "map@10"} <= set(written["tasks"][task]["als"])
+        assert {"popularity", "recent_popularity", "als", "hybrid"} <= set(written["tasks"][task])
+        assert {"ndcg@10", "recall@10", "precision@10", "map@10"} <= set(written["tasks"][task]["hybrid"])
     assert "buy_again" in written["tasks"]["all"]
     assert main(["evaluate", "--models", "als,wizard"]) == 2
     assert "unknown model(s) ['wizard']" in capsys.readouterr().err
+
+
+def test_tune_then_evaluate_and_train_use_the_tuned_parameters(
+        settings_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.factories import make_purchases
+
+    log = make_purchases(n_customers=60, per_customer=8)
+    log.assign(timestamp=log["timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S")).to_csv(tmp_path / "log.csv", index=False)
+    assert main(["ingest", str(tmp_path / "log.csv")]) == 0
+    assert main(["tune", "--holdout-days", "15", "--models", "buy_again,recent_popularity"]) == 0
+    tuned = _last_json(capsys)
+    saved = json.loads((Path(settings_env["RECO_MODEL_DIR"]) / "tuned.json").read_text())
+    assert saved == json.loads(json.dumps(tuned))
+    window = tuned["models"]["buy_again"]["validation_window"]
+    test_cut = (log["timestamp"].max() - pd.Timedelta(days=15)).isoformat()
+    assert window["validation_end"] == test_cut, "validation must end where the 15-day test window starts"
+    assert main(["evaluate", "--holdout-days", "15", "--models", "als"]) == 0
+    evaluated = _last_json(capsys)
+    assert evaluated["tuned"] is True
+    chosen = tuned["models"]["recent_popularity"]["params_by_task"]["new"]["window_days"]
+    used = evaluated["params"].get("recent_popularity[new]", evaluated["params"]["recent_popularity"])
+    assert used["window_days"] == chosen
+    assert main(["train", "--model", "buy_again"]) == 0
+    trained = _last_json(capsys)
+    assert trained["tuned"] is True
+    meta = json.loads((Path(settings_env["RECO_MODEL_DIR"]) / trained["version"] / "metadata.json").read_text())
+    assert meta["params"]["buy_again"]["half_life_days"] == tuned["models"]["buy_again"]["params"]["half_life_days"]
+    assert meta["params"]["popularity"]["window_days"] == chosen, "the fallback uses the tuned trend window"
+    assert main(["train", "--param", "colour=blue"]) == 2
+    assert "no parameter(s) ['colour']" in capsys.readouterr().err

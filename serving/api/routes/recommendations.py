@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
@@ -37,12 +37,14 @@ def customer_recommendations(
     store: StoreDep,
     settings: SettingsDep,
     n: Annotated[int, Query(ge=1, le=MAX_N, description="how many items")] = 10,
+    mode: Annotated[Literal["new", "all"], Query(description="new: never-bought items only; all: buying again "
+                                                              "allowed")] = "new",
 ) -> RecommendationsOut:
-    """Top-n items for a customer, never one they already bought; popular items for unknown customers."""
+    """Top-n items for a customer (in mode new never one they bought); popular items for unknown customers."""
     _check_n(n, settings.max_n)
     allowed = store.personalisation_allowed(customer_id)
-    history = store.customer_items(customer_id) if allowed else []
-    result = service.recommend(customer_id, history, n=n, personalise=allowed)
+    history = store.customer_events(customer_id) if allowed else None
+    result = service.recommend(customer_id, history, n=n, personalise=allowed, mode=mode)
     return RecommendationsOut(customer_id=customer_id, model_version=result.model_version,
                               personalised=result.personalised, items=_out(result.items))
 

@@ -23,7 +23,7 @@ def trained(store: EventStore, purchases_csv: Path, tmp_path: Path) -> Recommend
     people.write_text("customer_id,consent_personalisation\nC001,no\n")
     ingest(store, people, kind="customers")
     registry = ModelRegistry(tmp_path / "models")
-    train(store, registry, als_params={"factors": 8, "iterations": 10})
+    train(store, registry, params={"factors": 8, "iterations": 10})
     return RecommendationService(registry.load(), store.items())
 
 
@@ -32,6 +32,7 @@ def test_export_every_consenting_customer(store: EventStore, trained: Recommenda
                                           purchases: pd.DataFrame, suffix: str) -> None:
     out = tmp_path / "crm" / f"recs{suffix}"
     report = export_recommendations(store, trained, out, n=3)
+    assert report["mode"] == "new"
     table = pd.read_csv(out, dtype={"customer_id": str, "item_id": str}) if suffix == ".csv" else pd.read_parquet(out)
     assert tuple(table.columns) == EXPORT_COLUMNS
     assert report["rows"] == len(table) == 39 * 3 and report["opted_out"] == 1
@@ -51,3 +52,13 @@ def test_export_refuses_unknown_format_and_keeps_old_file(store: EventStore, tra
     with pytest.raises(ConfigurationError, match="positive"):
         export_recommendations(store, trained, out, n=0)
     assert out.read_text() == "previous export\n"
+
+
+def test_export_mode_all_may_remind_of_past_purchases(store: EventStore, trained: RecommendationService,
+                                                      tmp_path: Path, purchases: pd.DataFrame) -> None:
+    out = tmp_path / "recs.csv"
+    export_recommendations(store, trained, out, n=10, mode="all")
+    table = pd.read_csv(out, dtype={"customer_id": str, "item_id": str})
+    bought = set(zip(purchases["customer_id"], purchases["item_id"], strict=True))
+    again = table[[(c, i) in bought for c, i in zip(table["customer_id"], table["item_id"], strict=True)]]
+    assert len(again) > 0 and set(again["reason"]) == {"bought before"}

@@ -1,0 +1,58 @@
+"""The tune job: choose hyperparameters on a validation window and record them for train/evaluate.
+
+The validation window is the ``holdout_days`` just before the test window that ``reco evaluate``
+holds out, so neither the choice nor the later evaluation ever sees the test window during tuning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reco.evaluation import tune_model, validation_split
+from reco.exceptions import ArtifactError, InputError
+from reco.store import EventStore
+
+logger = logging.getLogger(__name__)
+
+TUNED_FILE = "tuned.json"
+TUNED_MODELS: tuple[str, ...] = ("popularity", "recent_popularity", "buy_again", "hybrid")
+
+
+def tune(
+    store: EventStore, model_dir: Path, models: Sequence[str] = TUNED_MODELS, holdout_days: float = 30.0,
+    k: int = 10,
+) -> dict[str, Any]:
+    """Tune each model on the validation window and write ``model_dir/tuned.json`` atomically."""
+    events = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp"))
+    if events.empty:
+        raise InputError(f"the event store at {store.safe_url} holds no purchases; run 'reco ingest' first")
+    split = validation_split(events, holdout_days)
+    results = {}
+    for name in models:
+        result = tune_model(events, name, holdout_days=holdout_days, k=k, split=split)
+        logger.info("tuned %s in %.1fs (%d trials): %s", name, result.seconds, result.trials, result.validation)
+        results[name] = result.to_dict()
+    payload = {"created_at": datetime.now(UTC).isoformat(timespec="seconds"), "holdout_days": holdout_days,
+               "k": k, "models": results}
+    model_dir.mkdir(parents=True, exist_ok=True)
+    tmp = model_dir / f".{TUNED_FILE}.tmp"
+    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, model_dir / TUNED_FILE)
+    return payload
+
+
+def load_tuned(model_dir: Path) -> dict[str, Any] | None:
+    """The last tuning result, or None if `reco tune` has not run."""
+    path = model_dir / TUNED_FILE
+    if not path.exists():
+        return None
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"cannot read {path}: {exc}; run 'reco tune' again") from exc
