@@ -35,6 +35,20 @@ class RecommendedItem:
 
 
 @dataclass(frozen=True)
+class Filters:
+    """Which items may be shown: a category, a price range, explicit exclusions (inactive never are)."""
+
+    category: str | None = None
+    min_price: float | None = None
+    max_price: float | None = None
+    exclude: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
+            raise ConfigurationError(f"min_price {self.min_price} is above max_price {self.max_price}")
+
+
+@dataclass(frozen=True)
 class Recommendations:
     customer_id: str
     model_version: str
@@ -58,6 +72,25 @@ class RecommendationService:
         self.names: np.ndarray = names.astype(object).where(names.notna(), None).to_numpy()
         active = by_id["active"].reindex(ids) if len(by_id) else pd.Series(True, index=ids)
         self.inactive: np.ndarray = np.flatnonzero(~active.fillna(True).astype(bool).to_numpy())
+        category = by_id["category"].reindex(ids) if "category" in by_id else pd.Series(None, index=ids)
+        self.categories: np.ndarray = category.astype(object).where(category.notna(), None).to_numpy()
+        price = by_id["price"].reindex(ids) if "price" in by_id else pd.Series(np.nan, index=ids)
+        self.prices: np.ndarray = pd.to_numeric(price, errors="coerce").to_numpy(dtype=float)
+
+    def blocked_items(self, filters: Filters | None) -> np.ndarray:
+        """Indices never to show: inactive items plus whatever ``filters`` rule out."""
+        blocked = np.zeros(self.mapping.n_items, dtype=bool)
+        blocked[self.inactive] = True
+        if filters is not None:
+            if filters.category is not None:
+                blocked |= self.categories != filters.category
+            if filters.min_price is not None:
+                blocked |= ~(self.prices >= filters.min_price)
+            if filters.max_price is not None:
+                blocked |= ~(self.prices <= filters.max_price)
+            excluded = self.mapping.item_indices(filters.exclude)
+            blocked[excluded[excluded >= 0]] = True
+        return np.flatnonzero(blocked)
 
     @property
     def version(self) -> str:
@@ -76,13 +109,13 @@ class RecommendationService:
 
     def recommend(
         self, customer_id: str, history: pd.DataFrame | None, n: int = 10, personalise: bool = True,
-        mode: str = "new",
+        mode: str = "new", filters: Filters | None = None,
     ) -> Recommendations:
         """Top-n for one customer from their history (item_id, timestamp; None: none); popular if not personal."""
         if history is None:
             history = pd.DataFrame({"item_id": pd.Series(dtype=object), "timestamp": pd.Series(dtype="datetime64[ns]")})
         return self.recommend_many([customer_id], history.assign(customer_id=customer_id), n, [personalise],
-                                   mode=mode)[0]
+                                   mode=mode, filters=filters)[0]
 
     def recommend_many(
         self,
@@ -91,6 +124,7 @@ class RecommendationService:
         n: int = 10,
         personalise: Sequence[bool] | None = None,
         mode: str = "new",
+        filters: Filters | None = None,
     ) -> list[Recommendations]:
         """Batched top-n; ``history`` holds the purchases (customer_id, item_id, timestamp) of all of them.
 
@@ -105,7 +139,8 @@ class RecommendationService:
         has_history = np.diff(rows.indptr) > 0
         personal = allowed & ((user_idx >= 0) | has_history)
         results: list[Recommendations | None] = [None] * len(customer_ids)
-        filt = self.inactive if len(self.inactive) else None
+        blocked = self.blocked_items(filters)
+        filt = blocked if len(blocked) else None
 
         idx = np.flatnonzero(personal)
         if len(idx):
@@ -117,22 +152,19 @@ class RecommendationService:
                 because = self.model.explain(rows[i], items)
                 recs = [self._item(it, sc, b) for it, sc, b in zip(items, item_scores, because, strict=True)]
                 if len(recs) < n:
-                    recs += self._popular(rows[i], n - len(recs), exclude=items, new_only=new_only)
+                    recs += self._popular(rows[i], n - len(recs), np.concatenate([blocked, items]), new_only)
                 results[i] = Recommendations(customer_ids[i], self.version, True, recs)
 
         rest = np.flatnonzero(~personal)
         if len(rest):
             empty = csr_matrix((1, self.mapping.n_items), dtype=np.float32)
-            popular = self._popular(empty, n, new_only=False)
+            popular = self._popular(empty, n, blocked, new_only=False)
             for i in rest:
                 results[i] = Recommendations(customer_ids[i], self.version, False, list(popular))
         return [r for r in results if r is not None]
 
-    def _popular(
-        self, row: csr_matrix, n: int, exclude: np.ndarray | None = None, new_only: bool = True
-    ) -> list[RecommendedItem]:
-        parts = [a for a in (self.inactive, exclude) if a is not None and len(a)]
-        filt = np.concatenate(parts).astype(np.int64) if parts else None
+    def _popular(self, row: csr_matrix, n: int, blocked: np.ndarray, new_only: bool) -> list[RecommendedItem]:
+        filt = np.unique(blocked.astype(np.int64)) if len(blocked) else None
         ids, scores = self.fallback.recommend(-1, row, n=n, filter_items=filt, filter_already_purchased=new_only)
         return [RecommendedItem(str(self.mapping.item_ids[i]), self.names[i], float(s), REASON_POPULAR)
                 for i, s in zip(ids, scores, strict=True) if i >= 0]

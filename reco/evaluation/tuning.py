@@ -27,6 +27,9 @@ DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
     "recent_popularity": {"window_days": [7, 14, 30, 60, 90]},
     "buy_again": {"half_life_days": [15, 30, 60, 120, 240, 480]},
     "als": {"factors": [32, 64, 128], "regularization": [0.05, 0.5]},
+    "item_knn": {"similarity": ["bm25", "cosine"], "neighbours": [50, 100, 200]},
+    "bpr": {"learning_rate": [0.01, 0.05], "regularization": [0.001, 0.01]},
+    "ease": {"regularization": [50.0, 250.0, 1000.0]},
     "hybrid": {
         "half_life_days": [60, 120, 240],
         "trend_window_days": [7, 14, 30],

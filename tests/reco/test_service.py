@@ -9,7 +9,7 @@ from reco.exceptions import ConfigurationError, UnknownItemError
 from reco.interactions import build_user_items
 from reco.models import ALSRecommender, PopularityRecommender
 from reco.registry import ModelBundle
-from reco.service import REASON_BOUGHT_BEFORE, REASON_POPULAR, RecommendationService
+from reco.service import REASON_BOUGHT_BEFORE, REASON_POPULAR, Filters, RecommendationService
 from tests.factories import make_purchases
 
 
@@ -25,7 +25,9 @@ def service() -> RecommendationService:
         "als": ALSRecommender(factors=4, iterations=15, regularization=1.0, alpha=1.0).fit(matrix),
         "popularity": PopularityRecommender().fit(matrix)}, mapping)
     catalogue = pd.DataFrame({"item_id": mapping.item_ids, "name": [f"Item {i[1:]}" for i in mapping.item_ids],
-                              "active": [i != "I002" for i in mapping.item_ids]})
+                              "active": [i != "I002" for i in mapping.item_ids],
+                              "category": ["odd" if int(i[1:]) % 2 else "even" for i in mapping.item_ids],
+                              "price": [float(i[1:]) for i in mapping.item_ids]})
     return RecommendationService(bundle, catalogue)
 
 
@@ -73,3 +75,19 @@ def test_similar_items(service: RecommendationService) -> None:
     assert len(items) == 3 and all(int(i.item_id[1:]) >= 10 for i in items)
     with pytest.raises(UnknownItemError, match="'nope'"):
         service.similar("nope")
+
+
+@pytest.mark.parametrize("personal", [True, False])
+def test_filters_apply_to_personal_and_popular_lists(service: RecommendationService, personal: bool) -> None:
+    filters = Filters(category="odd", min_price=5, max_price=15, exclude=("I007", "unknown-id"))
+    result = service.recommend("C000" if personal else "stranger", _history(["I001"]) if personal else None,
+                               n=10, filters=filters)
+    assert result.personalised is personal
+    ids = [int(i.item_id[1:]) for i in result.items]
+    assert ids and all(i % 2 == 1 and 5 <= i <= 15 and i != 7 for i in ids)
+    assert sorted(ids) == [5, 9, 11, 13, 15], "every odd item priced 5..15 except the excluded I007"
+
+
+def test_min_price_above_max_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="min_price 9 is above max_price 3"):
+        Filters(min_price=9, max_price=3)

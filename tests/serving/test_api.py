@@ -57,6 +57,17 @@ def test_mode_all_leads_with_what_the_customer_buys_again(client: TestClient, pu
     assert client.get("/v1/customers/C000/recommendations", params={"mode": "some"}).status_code == 422
 
 
+def test_price_and_exclusion_filters(client: TestClient, purchases: pd.DataFrame) -> None:
+    prices = purchases.drop_duplicates("item_id").set_index("item_id")["price"]
+    body = client.get("/v1/customers/C000/recommendations",
+                      params=[("max_price", "3"), ("exclude", "I005"), ("exclude", "I006"), ("n", "20")]).json()
+    assert body["items"]
+    assert all(prices[i["item_id"]] <= 3 for i in body["items"])
+    assert not {"I005", "I006"} & {i["item_id"] for i in body["items"]}
+    bad = client.get("/v1/customers/C000/recommendations", params={"min_price": 9, "max_price": 3})
+    assert bad.status_code == 422 and "above max_price" in bad.json()["detail"]
+
+
 def test_unknown_customer_gets_popular_not_404(client: TestClient) -> None:
     response = client.get("/v1/customers/someone-new/recommendations")
     assert response.status_code == 200

@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from reco.exceptions import UnknownItemError
-from reco.service import RecommendedItem
+from reco.exceptions import ConfigurationError, UnknownItemError
+from reco.service import Filters, RecommendedItem
 from serving.api.deps import ServiceDep, SettingsDep, StoreDep
 from serving.schemas import ErrorOut, RecommendationsOut, RecommendedItemOut, SimilarItemsOut
 
@@ -39,12 +39,20 @@ def customer_recommendations(
     n: Annotated[int, Query(ge=1, le=MAX_N, description="how many items")] = 10,
     mode: Annotated[Literal["new", "all"], Query(description="new: never-bought items only; all: buying again "
                                                               "allowed")] = "new",
+    category: Annotated[str | None, Query(max_length=255, description="only items of this category")] = None,
+    min_price: Annotated[float | None, Query(ge=0)] = None,
+    max_price: Annotated[float | None, Query(ge=0)] = None,
+    exclude: Annotated[list[str] | None, Query(max_length=500, description="item ids never to show")] = None,
 ) -> RecommendationsOut:
     """Top-n items for a customer (in mode new never one they bought); popular items for unknown customers."""
     _check_n(n, settings.max_n)
     allowed = store.personalisation_allowed(customer_id)
     history = store.customer_events(customer_id) if allowed else None
-    result = service.recommend(customer_id, history, n=n, personalise=allowed, mode=mode)
+    try:
+        filters = Filters(category=category, min_price=min_price, max_price=max_price, exclude=tuple(exclude or ()))
+    except ConfigurationError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    result = service.recommend(customer_id, history, n=n, personalise=allowed, mode=mode, filters=filters)
     return RecommendationsOut(customer_id=customer_id, model_version=result.model_version,
                               personalised=result.personalised, items=_out(result.items))
 

@@ -13,7 +13,12 @@ from reco.exceptions import ConfigurationError, NotFittedError
 from reco.models import Recommender, model_classes
 from tests.factories import make_purchases
 
-SMALL_PARAMS: dict[str, dict] = {"als": {"factors": 8, "iterations": 10}}
+SMALL_PARAMS: dict[str, dict] = {
+    "als": {"factors": 8, "iterations": 10},
+    "hybrid": {"factors": 8, "iterations": 10},
+    "bpr": {"factors": 8, "iterations": 20},
+    "ease": {"regularization": 10.0},
+}
 
 
 @pytest.fixture(params=sorted(model_classes()))
@@ -29,7 +34,8 @@ def user_items(model: Recommender) -> csr_matrix:
 
 
 def test_every_model_class_is_covered() -> None:
-    assert {"als", "popularity", "recent_popularity", "buy_again"} <= set(model_classes())
+    assert {"als", "bpr", "ease", "item_knn", "hybrid", "popularity", "recent_popularity", "buy_again"} <= set(
+        model_classes())
 
 
 def test_fit_returns_self_and_sets_learned_attributes(model: Recommender, user_items: csr_matrix) -> None:
@@ -127,12 +133,16 @@ def test_bad_inputs_name_the_problem(model: Recommender, user_items: csr_matrix)
 
 
 def test_unknown_users_are_scored_from_their_history(model: Recommender, user_items: csr_matrix) -> None:
-    if not model.supports_unknown_users:
-        pytest.skip(f"{model.name} does not score unseen customers")
     model.fit(user_items)
     history = set(user_items[0].indices.tolist())
     ids, _ = model.recommend(-1, user_items[0], n=3)
-    if model.discovers_new_items:
+    if not model.supports_unknown_users:
+        # A model without fold-in gives every unseen customer the same non-personal list.
+        other, _ = model.recommend(-1, user_items[1], n=3, filter_already_purchased=False)
+        same, _ = model.recommend(-1, user_items[0], n=3, filter_already_purchased=False)
+        assert (ids >= 0).all() and not set(ids.tolist()) & history
+        assert (other >= 0).all() and other.tolist() == same.tolist()
+    elif model.discovers_new_items:
         assert (ids >= 0).all() and not set(ids.tolist()) & history
     else:
         assert (ids == -1).all()
