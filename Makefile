@@ -28,8 +28,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+## Benchmarks on the real data in ../shared/datasets (minutes; each prints a table and a final JSON line).
 bench: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/ingest.py
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/retail.py --dataset online_retail
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/retail.py --dataset dunnhumby
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/ml100k.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
