@@ -24,14 +24,10 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.datasets import DATASETS  # noqa: E402
 from reco.ingest import ingest  # noqa: E402
 from reco.store import EventStore  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "datasets"
-DATASETS = {
-    "online_retail": (SHARED / "online_retail" / "online_retail.csv.gz", "online-retail"),
-    "dunnhumby": (SHARED / "dunnhumby_complete_journey", "dunnhumby"),
-}
 PG_URL = os.environ.get("RECO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TARGETS_SECONDS = {"online_retail": 30.0}  # issue 2; no target is set for the other logs
 

@@ -18,16 +18,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.datasets import DATASETS  # noqa: E402
 from reco.evaluation import DEFAULT_GRIDS, format_table, tune_model, validation_split  # noqa: E402
 from reco.ingest import ingest  # noqa: E402
 from reco.store import EventStore  # noqa: E402
 from training.evaluate import BASELINES, DEFAULT_MODEL, evaluate_events  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "datasets"
-DATASETS = {
-    "online_retail": (SHARED / "online_retail" / "online_retail.csv.gz", "online-retail"),
-    "dunnhumby": (SHARED / "dunnhumby_complete_journey", "dunnhumby"),
-}
 # nDCG@10 on a 30-day holdout, from issue 3: what a default model must not fall below.
 REFERENCE = {
     "online_retail": {"all": 0.375, "new": 0.119},

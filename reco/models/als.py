@@ -9,7 +9,6 @@ import numpy as np
 from implicit.cpu.als import AlternatingLeastSquares
 from scipy.sparse import csr_matrix
 
-from reco.exceptions import ConfigurationError
 from reco.interactions.matrix import MatrixSpec
 from reco.models.base import Recommender, register
 
@@ -46,14 +45,8 @@ class ALSRecommender(Recommender):
         return MatrixSpec("log1p")
 
     def _validate(self) -> None:
-        for name in ("factors", "iterations"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("regularization", "alpha"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or value < 0:
-                raise ConfigurationError(f"{name} must be a non-negative number, got {value!r}")
+        self._require("positive_int", "factors", "iterations")
+        self._require("non_negative", "regularization", "alpha")
 
     def _model(self) -> AlternatingLeastSquares:
         return AlternatingLeastSquares(

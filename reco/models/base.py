@@ -127,8 +127,7 @@ class Recommender(ABC):
         self._check_fitted()
         single = np.isscalar(user_ids)
         ids = np.atleast_1d(np.asarray(user_ids, dtype=np.int64))
-        if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
-            raise ConfigurationError(f"n must be a positive integer, got {n!r}")
+        self._check_n(n)
         user_items = self._check_matrix(user_items, allow_empty=True)
         if user_items.shape != (len(ids), self.n_items_):
             raise ConfigurationError(
@@ -178,8 +177,7 @@ class Recommender(ABC):
         self._check_fitted()
         single = np.isscalar(item_ids)
         ids = self._check_item_ids(np.atleast_1d(np.asarray(item_ids)))
-        if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
-            raise ConfigurationError(f"n must be a positive integer, got {n!r}")
+        self._check_n(n)
         sims = np.array(self._item_similarity(ids), dtype=np.float32, copy=True)
         sims[np.arange(len(ids)), ids] = -np.inf
         k = min(n, max(self.n_items_ - 1, 1))
@@ -243,6 +241,25 @@ class Recommender(ABC):
         return model
 
     # ---------------------------------------------------------------- checks
+    def _require(self, kind: str, *names: str) -> None:
+        """Check hyperparameters: kind 'positive_int', 'positive' or 'non_negative'; the error repeats the value."""
+        for name in names:
+            value = getattr(self, name)
+            number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+            ok = {
+                "positive_int": isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1,
+                "positive": number and value > 0,
+                "non_negative": number and value >= 0,
+            }[kind]
+            if not ok:
+                wanted = {"positive_int": "a positive integer", "positive": "a positive number",
+                          "non_negative": "a non-negative number"}[kind]
+                raise ConfigurationError(f"{name} must be {wanted}, got {value!r}")
+
+    def _check_n(self, n: object) -> None:
+        if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
+            raise ConfigurationError(f"n must be a positive integer, got {n!r}")
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_items_"):
             raise NotFittedError(
@@ -271,6 +288,16 @@ class Recommender(ABC):
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
+
+
+def csr_state(matrix: csr_matrix) -> dict[str, np.ndarray]:
+    """A sparse matrix as plain arrays for ``model.npz`` (no pickle)."""
+    return {"data": matrix.data, "indices": matrix.indices, "indptr": matrix.indptr, "shape": np.asarray(matrix.shape)}
+
+
+def csr_from_state(arrays: dict[str, np.ndarray]) -> csr_matrix:
+    return csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
+                      shape=tuple(int(x) for x in arrays["shape"]))
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:

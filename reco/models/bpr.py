@@ -6,7 +6,6 @@ import numpy as np
 from implicit.cpu.bpr import BayesianPersonalizedRanking
 from scipy.sparse import csr_matrix
 
-from reco.exceptions import ConfigurationError
 from reco.interactions.matrix import MatrixSpec
 from reco.models.base import Recommender, register
 
@@ -34,10 +33,8 @@ class BPRRecommender(Recommender):
         return MatrixSpec("binary")
 
     def _fit(self, user_items: csr_matrix) -> None:
-        for name in ("factors", "iterations"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+        self._require("positive_int", "factors", "iterations")
+        self._require("non_negative", "learning_rate", "regularization")
         model = BayesianPersonalizedRanking(
             factors=self.factors, learning_rate=self.learning_rate, regularization=self.regularization,
             iterations=self.iterations, random_state=self.random_state, num_threads=1)

@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from reco.exceptions import ConfigurationError
 from reco.interactions.matrix import MatrixSpec
-from reco.models.base import Recommender, register
+from reco.models.base import Recommender, csr_from_state, csr_state, register
 
 
 @register
@@ -31,8 +30,7 @@ class BuyAgainRecommender(Recommender):
 
     @property
     def input_spec(self) -> MatrixSpec:
-        if not isinstance(self.half_life_days, int | float) or not self.half_life_days > 0:
-            raise ConfigurationError(f"half_life_days must be a positive number, got {self.half_life_days!r}")
+        self._require("positive", "half_life_days")
         return MatrixSpec("recency", half_life_days=float(self.half_life_days))
 
     def _fit(self, user_items: csr_matrix) -> None:
@@ -57,9 +55,7 @@ class BuyAgainRecommender(Recommender):
         return np.asarray(item_ids, dtype=np.int64)
 
     def _state(self) -> dict[str, np.ndarray]:
-        m = self.item_users_
-        return {"data": m.data, "indices": m.indices, "indptr": m.indptr, "shape": np.asarray(m.shape)}
+        return csr_state(self.item_users_)
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.item_users_ = csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
-                                      shape=tuple(int(x) for x in arrays["shape"]))
+        self.item_users_ = csr_from_state(arrays)

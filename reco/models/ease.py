@@ -35,8 +35,7 @@ class EASERecommender(Recommender):
             raise ConfigurationError(
                 f"EASE refuses a catalogue of {n:,} items (max_items={self.max_items:,}): it would need about "
                 f"{gib:,.1f} GiB; raise max_items if the memory is there, or use item_knn, als or hybrid")
-        if not self.regularization > 0:
-            raise ConfigurationError(f"regularization must be > 0, got {self.regularization!r}")
+        self._require("positive", "regularization")
         gram = (user_items.T @ user_items).toarray().astype(np.float64)
         gram[np.diag_indices(n)] += self.regularization
         p = np.linalg.inv(gram)

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
-from reco.exceptions import ConfigurationError
 from reco.interactions.idmapping import IdMapping
 from reco.interactions.matrix import MatrixSpec
 from reco.models.als import ALSRecommender
@@ -74,15 +73,9 @@ class HybridRecommender(Recommender):
         return MatrixSpec("recency", half_life_days=float(self.half_life_days))
 
     def _validate(self) -> None:
-        for name in ("half_life_days", "trend_window_days"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not value > 0:
-                raise ConfigurationError(f"{name} must be a positive number, got {value!r}")
-        for name in ("weight_buy_again", "weight_collaborative", "weight_trend", "new_weight_collaborative",
-                     "new_weight_trend"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or value < 0:
-                raise ConfigurationError(f"{name} must be a non-negative number, got {value!r}")
+        self._require("positive", "half_life_days", "trend_window_days")
+        self._require("non_negative", "weight_buy_again", "weight_collaborative", "weight_trend",
+                      "new_weight_collaborative", "new_weight_trend")
 
     def _als(self) -> ALSRecommender:
         return ALSRecommender(factors=self.factors, regularization=self.regularization, alpha=self.alpha,

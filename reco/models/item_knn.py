@@ -11,7 +11,7 @@ from scipy.sparse import csr_matrix
 
 from reco.exceptions import ConfigurationError
 from reco.interactions.matrix import MatrixSpec
-from reco.models.base import Recommender, register
+from reco.models.base import Recommender, csr_from_state, csr_state, register
 
 SIMILARITIES: tuple[str, ...] = ("bm25", "cosine")
 
@@ -36,8 +36,7 @@ class ItemKNNRecommender(Recommender):
     def _fit(self, user_items: csr_matrix) -> None:
         if self.similarity not in SIMILARITIES:
             raise ConfigurationError(f"similarity {self.similarity!r} is not valid; valid: {', '.join(SIMILARITIES)}")
-        if not isinstance(self.neighbours, int) or self.neighbours < 1:
-            raise ConfigurationError(f"neighbours must be a positive integer, got {self.neighbours!r}")
+        self._require("positive_int", "neighbours")
         model = (BM25Recommender(K=self.neighbours, K1=self.k1, B=self.b, num_threads=1)
                  if self.similarity == "bm25" else CosineRecommender(K=self.neighbours, num_threads=1))
         with warnings.catch_warnings():  # implicit converts its own BM25-weighted COO matrix and warns about it
@@ -65,9 +64,7 @@ class ItemKNNRecommender(Recommender):
         return np.where(contrib.max(axis=0) > 0, history[best], -1).astype(np.int64)
 
     def _state(self) -> dict[str, np.ndarray]:
-        m = self.similarity_
-        return {"data": m.data, "indices": m.indices, "indptr": m.indptr, "shape": np.asarray(m.shape)}
+        return csr_state(self.similarity_)
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.similarity_ = csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
-                                      shape=tuple(int(x) for x in arrays["shape"]))
+        self.similarity_ = csr_from_state(arrays)

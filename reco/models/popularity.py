@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from reco.exceptions import ConfigurationError
 from reco.interactions.matrix import MatrixSpec
 from reco.models.base import Recommender, register
 
@@ -54,6 +53,5 @@ class RecentPopularityRecommender(PopularityRecommender):
 
     @property
     def input_spec(self) -> MatrixSpec:
-        if not isinstance(self.window_days, int | float) or not self.window_days > 0:
-            raise ConfigurationError(f"window_days must be a positive number, got {self.window_days!r}")
+        self._require("positive", "window_days")
         return MatrixSpec("binary", window_days=float(self.window_days))
