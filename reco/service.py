@@ -67,15 +67,20 @@ class RecommendationService:
         last = bundle.metadata.get("data", {}).get("last_event")
         self.data_end = pd.Timestamp(last) if last else None
         ids = self.mapping.item_ids
-        by_id = catalogue.set_index("item_id") if len(catalogue) else pd.DataFrame(columns=["name", "active"])
-        names = by_id["name"].reindex(ids) if len(by_id) else pd.Series(None, index=ids)
+        by_id = catalogue.drop_duplicates("item_id", keep="last").set_index("item_id")
+
+        def column(name: str) -> pd.Series:
+            """The catalogue column in model item order (missing column or item: None)."""
+            values = by_id[name] if name in by_id.columns else pd.Series(None, index=by_id.index, dtype=object)
+            return values.reindex(ids)
+
+        names = column("name")
         self.names: np.ndarray = names.astype(object).where(names.notna(), None).to_numpy()
-        active = by_id["active"].reindex(ids) if len(by_id) else pd.Series(True, index=ids)
-        self.inactive: np.ndarray = np.flatnonzero(~active.fillna(True).astype(bool).to_numpy())
-        category = by_id["category"].reindex(ids) if "category" in by_id else pd.Series(None, index=ids)
+        active = column("active").astype(object).where(column("active").notna(), True).astype(bool)
+        self.inactive: np.ndarray = np.flatnonzero(~active.to_numpy())
+        category = column("category")
         self.categories: np.ndarray = category.astype(object).where(category.notna(), None).to_numpy()
-        price = by_id["price"].reindex(ids) if "price" in by_id else pd.Series(np.nan, index=ids)
-        self.prices: np.ndarray = pd.to_numeric(price, errors="coerce").to_numpy(dtype=float)
+        self.prices: np.ndarray = pd.to_numeric(column("price"), errors="coerce").to_numpy(dtype=float)
 
     def blocked_items(self, filters: Filters | None) -> np.ndarray:
         """Indices never to show: inactive items plus whatever ``filters`` rule out."""

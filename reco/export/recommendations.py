@@ -1,14 +1,18 @@
-"""Top-n for every customer who allows personalisation, as CSV or Parquet, written to a temp file
-and renamed into place so a CRM never reads a half-written export."""
+"""Top-n for every customer who allows personalisation, as CSV or Parquet, streamed batch by batch to
+a temp file and renamed into place, so a CRM never reads a half-written export."""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from reco.exceptions import ConfigurationError
 from reco.service import RecommendationService
@@ -18,47 +22,80 @@ logger = logging.getLogger(__name__)
 
 EXPORT_COLUMNS = ("customer_id", "rank", "item_id", "item_name", "score", "reason", "model_version")
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-_BATCH = 5_000
+_SCHEMA = pa.schema([("customer_id", pa.string()), ("rank", pa.int32()), ("item_id", pa.string()),
+                     ("item_name", pa.string()), ("score", pa.float64()), ("reason", pa.string()),
+                     ("model_version", pa.string())])
 
 
 def export_recommendations(
     store: EventStore, service: RecommendationService, out: str | Path, n: int = 10, mode: str = "new"
 ) -> dict[str, object]:
-    """Write ``out``; opted-out customers are left out. Returns counts for the job's report."""
+    """Write ``out`` for every customer in the store who allows personalisation."""
+    customers = store.customers()
+    allowed = customers.loc[customers["consent_personalisation"].astype(bool), "customer_id"].tolist()
+    history = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp"))
+    report = write_recommendations(service, allowed, history, out, n=n, mode=mode)
+    report["opted_out"] = len(customers) - len(allowed)
+    return report
+
+
+def write_recommendations(
+    service: RecommendationService,
+    customer_ids: Sequence[str],
+    history: pd.DataFrame,
+    out: str | Path,
+    n: int = 10,
+    mode: str = "new",
+    batch_size: int = 5_000,
+) -> dict[str, object]:
+    """Top-n for ``customer_ids`` from their purchases in ``history``, streamed into ``out``."""
     out = Path(out)
     fmt = _FORMATS.get(out.suffix.lower())
     if fmt is None:
         raise ConfigurationError(f"export file {str(out)!r} must end in one of {', '.join(_FORMATS)}")
-    if n < 1:
+    if not isinstance(n, int) or n < 1:
         raise ConfigurationError(f"n must be a positive integer, got {n!r}")
     started = time.perf_counter()
-    customers = store.customers()
-    allowed = customers.loc[customers["consent_personalisation"].astype(bool), "customer_id"].tolist()
-    history = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp"))
-    frames = []
-    personal = 0
-    for start in range(0, len(allowed), _BATCH):
-        batch = allowed[start:start + _BATCH]
-        results = service.recommend_many(batch, history[history["customer_id"].isin(batch)], n=n, mode=mode)
-        rows = [(r.customer_id, rank, it.item_id, it.name, it.score, it.reason, r.model_version)
-                for r in results for rank, it in enumerate(r.items, start=1)]
-        personal += sum(r.personalised for r in results)
-        frames.append(pd.DataFrame(rows, columns=list(EXPORT_COLUMNS)))
-        logger.info("export: %s of %s customers", f"{min(start + _BATCH, len(allowed)):,}", f"{len(allowed):,}")
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(EXPORT_COLUMNS))
+    ids = np.sort(np.asarray(list(customer_ids), dtype=object))
+    history = history.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    owners = history["customer_id"].to_numpy()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    rows = personal = 0
+    writer: pq.ParquetWriter | None = None
     try:
-        if fmt == "csv":
-            table.to_csv(tmp, index=False)
-        else:
-            table.to_parquet(tmp, index=False)
+        for start in range(0, len(ids), batch_size):
+            batch = ids[start:start + batch_size].tolist()
+            lo, hi = np.searchsorted(owners, batch[0], "left"), np.searchsorted(owners, batch[-1], "right")
+            results = service.recommend_many(batch, history.iloc[lo:hi], n=n, mode=mode)
+            table = pd.DataFrame(
+                [(r.customer_id, rank, it.item_id, it.name, it.score, it.reason, r.model_version)
+                 for r in results for rank, it in enumerate(r.items, start=1)], columns=list(EXPORT_COLUMNS))
+            personal += sum(r.personalised for r in results)
+            rows += len(table)
+            if fmt == "csv":
+                table.to_csv(tmp, index=False, header=start == 0, mode="w" if start == 0 else "a")
+            else:
+                writer = writer or pq.ParquetWriter(tmp, _SCHEMA)
+                writer.write_table(pa.Table.from_pandas(table.astype({"rank": "int32"}), schema=_SCHEMA,
+                                                        preserve_index=False))
+            logger.info("export: %s of %s customers, %s rows", f"{min(start + batch_size, len(ids)):,}",
+                        f"{len(ids):,}", f"{rows:,}")
+        if len(ids) == 0:
+            if fmt == "csv":
+                pd.DataFrame(columns=list(EXPORT_COLUMNS)).to_csv(tmp, index=False)
+            else:
+                pq.write_table(_SCHEMA.empty_table(), tmp)
+        if writer is not None:
+            writer.close()
+            writer = None
         os.replace(tmp, out)
     except BaseException:
+        if writer is not None:
+            writer.close()
         tmp.unlink(missing_ok=True)
         raise
     return {
-        "out": str(out), "format": fmt, "rows": len(table), "customers": len(allowed),
-        "personalised": personal, "opted_out": len(customers) - len(allowed), "mode": mode,
-        "model_version": service.version, "seconds": round(time.perf_counter() - started, 3),
+        "out": str(out), "format": fmt, "rows": rows, "customers": len(ids), "personalised": personal,
+        "mode": mode, "model_version": service.version, "seconds": round(time.perf_counter() - started, 3),
     }

@@ -62,3 +62,16 @@ def test_export_mode_all_may_remind_of_past_purchases(store: EventStore, trained
     bought = set(zip(purchases["customer_id"], purchases["item_id"], strict=True))
     again = table[[(c, i) in bought for c, i in zip(table["customer_id"], table["item_id"], strict=True)]]
     assert len(again) > 0 and set(again["reason"]) == {"bought before"}
+
+
+def test_streams_in_batches_and_writes_an_empty_file_for_no_customers(
+        store: EventStore, trained: RecommendationService, tmp_path: Path, purchases: pd.DataFrame) -> None:
+    from reco.export import write_recommendations
+
+    out = tmp_path / "recs.parquet"
+    report = write_recommendations(trained, purchases["customer_id"].unique(), purchases, out, n=2, batch_size=7)
+    table = pd.read_parquet(out)
+    assert report["rows"] == len(table) == 80 and table["customer_id"].nunique() == 40
+    empty = tmp_path / "none.csv"
+    assert write_recommendations(trained, [], purchases, empty)["rows"] == 0
+    assert pd.read_csv(empty).columns.tolist() == list(EXPORT_COLUMNS)
