@@ -32,7 +32,7 @@ def test_demo_data_ingest_is_idempotent_and_serves_a_real_customer(
     second = ingest(store, DEMO_DATA, preset="online-retail")
     assert second.inserted == 0 and second.events_total == first.events_total
     train(store, ModelRegistry(tmp_path / "models"))
-    bought = set(store.customer_items("17850"))
+    bought = set(store.customer_events("17850")["item_id"])
     with TestClient(app) as client:
         body = client.get("/v1/customers/17850/recommendations").json()
     assert body["personalised"] and len(body["items"]) == 10

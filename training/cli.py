@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from reco.atomic import write_json
 from reco.config import get_settings
 from reco.exceptions import ConfigurationError, InputError, ModelNotFoundError, RecoError
 from reco.ingest import DEMO_DATA, KINDS, PRESETS, ingest, parse_mappings
@@ -118,7 +119,7 @@ def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     sys.stdout.write(table + "\n")
     payload = result.to_dict()
     if args.json:
-        write_json_atomic(Path(args.json), payload)
+        write_json(Path(args.json), payload)
     return payload
 
 
@@ -132,14 +133,6 @@ def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
                     holdout_days=args.holdout_days, k=args.k)
     finally:
         store.dispose()
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON to a temp file beside ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def cmd_models(args: argparse.Namespace) -> dict[str, Any]:

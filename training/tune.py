@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reco.atomic import write_json
 from reco.evaluation import tune_model, validation_split
 from reco.exceptions import ArtifactError, InputError
 from reco.store import EventStore
@@ -40,10 +40,7 @@ def tune(
         results[name] = result.to_dict()
     payload = {"created_at": datetime.now(UTC).isoformat(timespec="seconds"), "holdout_days": holdout_days,
                "k": k, "models": results}
-    model_dir.mkdir(parents=True, exist_ok=True)
-    tmp = model_dir / f".{TUNED_FILE}.tmp"
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, model_dir / TUNED_FILE)
+    write_json(model_dir / TUNED_FILE, payload)
     return payload
 
 

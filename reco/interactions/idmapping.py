@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from reco.atomic import write_json
 from reco.exceptions import ArtifactError
 
 
@@ -56,11 +56,7 @@ class IdMapping:
 
     def save(self, path: str | Path) -> None:
         """Write as JSON (ids are strings; JSON keeps them exact and needs no pickle)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump({"users": self.user_ids.tolist(), "items": self.item_ids.tolist()}, fh)
-        os.replace(tmp, path)
+        write_json(path, {"users": self.user_ids.tolist(), "items": self.item_ids.tolist()}, indent=None)
 
     @classmethod
     def load(cls, path: str | Path) -> IdMapping:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -99,16 +98,3 @@ def build_user_items(
     matrix = matrix.astype(np.float32)
     matrix.eliminate_zeros()
     return matrix, mapping
-
-
-def user_rows(item_lists: Iterable[Iterable[str]], mapping: IdMapping) -> csr_matrix:
-    """Binary rows in the model's item space from each customer's item ids (unknown items ignored)."""
-    indptr, indices = [0], []
-    for items in item_lists:
-        idx = np.unique(mapping.item_indices(items))
-        idx = idx[idx >= 0]
-        indices.extend(idx.tolist())
-        indptr.append(len(indices))
-    data = np.ones(len(indices), dtype=np.float32)
-    return csr_matrix((data, np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
-                      shape=(len(indptr) - 1, mapping.n_items))

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reco.atomic import write_json, write_text
 from reco.exceptions import ArtifactError, ConfigurationError, ModelNotFoundError
 from reco.interactions import IdMapping
 from reco.models import Recommender
@@ -73,8 +74,7 @@ class ModelRegistry:
             mapping.save(tmp / "id_mapping.json")
             meta = {**metadata, "version": version, "created_at": now.isoformat(timespec="seconds"),
                     "models": sorted(models)}
-            with open(tmp / "metadata.json", "w", encoding="utf-8") as fh:
-                json.dump(meta, fh, indent=2, default=str)
+            write_json(tmp / "metadata.json", meta)
             os.replace(tmp, self.root / version)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -103,9 +103,7 @@ class ModelRegistry:
     def promote(self, version: str) -> None:
         """Make ``version`` the one serving and export use (atomic pointer replace)."""
         self.metadata(version)
-        tmp = self.root / f".{PROMOTED_FILE}.tmp"
-        tmp.write_text(version + "\n", encoding="utf-8")
-        os.replace(tmp, self.root / PROMOTED_FILE)
+        write_text(self.root / PROMOTED_FILE, version + "\n")
         logger.info("promoted model version %s", version)
 
     def promoted(self) -> str:

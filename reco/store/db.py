@@ -178,8 +178,7 @@ class EventStore:
 
     # ------------------------------------------------------------------ reads
     def count_events(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
+        return self.count_rows("events")
 
     def count_rows(self, table: str) -> int:
         tables = {"events": events, "items": items, "customers": customers, "ingest_runs": ingest_runs}
@@ -203,16 +202,6 @@ class EventStore:
         if "timestamp" in df.columns:
             df["timestamp"] = pd.to_datetime(df["timestamp"])
         return df
-
-    def customer_items(self, customer_id: str, event_types: Sequence[str] = ("purchase",)) -> list[str]:
-        """Distinct items a customer has events of the given types for (fresh, not from a model)."""
-        stmt = (
-            select(events.c.item_id)
-            .where(events.c.customer_id == customer_id, events.c.event_type.in_(list(event_types)))
-            .distinct()
-        )
-        with self.engine.connect() as conn:
-            return [r[0] for r in conn.execute(stmt)]
 
     def customer_events(self, customer_id: str, event_types: Sequence[str] = ("purchase",)) -> pd.DataFrame:
         """A customer's events (item_id, timestamp), read fresh: what serving scores them from."""

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from reco.exceptions import ConfigurationError
-from reco.interactions import IdMapping, build_user_items, user_rows
+from reco.interactions import IdMapping, build_user_items
 
 EVENTS = pd.DataFrame({
     "customer_id": ["b", "a", "a", "a", "b"],
@@ -56,8 +56,3 @@ def test_id_mapping_round_trip_keeps_string_ids(tmp_path: Path) -> None:
     assert loaded == mapping
     assert loaded.user_index("007") == 0 and loaded.user_index("7") == 1 and loaded.user_index("x") is None
     assert loaded.item_indices(["A-1", "zzz"]).tolist() == [1, -1]
-
-
-def test_user_rows_ignores_unknown_items() -> None:
-    rows = user_rows([["x", "nope"], [], ["y", "y"]], IdMapping(["a"], ["x", "y"]))
-    assert rows.toarray().tolist() == [[1, 0], [0, 0], [0, 1]]

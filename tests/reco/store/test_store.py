@@ -64,11 +64,13 @@ def test_customer_consent_is_not_overwritten_by_event_ingest(store: EventStore) 
     assert store.opted_out_customers() == {"c1"}
 
 
-def test_customer_items_reads_fresh_history(store: EventStore) -> None:
+def test_customer_events_reads_fresh_history(store: EventStore) -> None:
     with store.transaction() as conn:
         store.insert_events(conn, _events(["a", "b"], customer="c9"))
-    assert sorted(store.customer_items("c9")) == ["i0", "i1"]
-    assert store.customer_items("nobody") == []
+    history = store.customer_events("c9")
+    assert sorted(history["item_id"]) == ["i0", "i1"]
+    assert (history["timestamp"] == pd.Timestamp("2024-01-01 10:00:00.123456")).all()
+    assert store.customer_events("nobody").empty
 
 
 @pytest.mark.parametrize("url", ["mysql://x@y/z", "not a url"])
