@@ -95,11 +95,12 @@ class Recommender(ABC):
         """Dense (len(user_ids), n_items) float32 scores; user id -1 means not seen in training.
 
         ``new_only`` says the caller will drop the user's own items, so a model may score for discovery.
+        A writeable array is modified in place by the caller: return a fresh one, or a read-only view.
         """
 
     @abstractmethod
     def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:
-        """Dense (len(item_ids), n_items) similarity of each item to every item."""
+        """Dense (len(item_ids), n_items) similarity of each item to every item (fresh or read-only, as above)."""
 
     def explain(self, user_items_row: csr_matrix, item_ids: Sequence[int]) -> np.ndarray:
         """For each recommended item, the purchased item (index) that contributed most, or -1."""
@@ -151,9 +152,7 @@ class Recommender(ABC):
         block = max(1, _SCORE_BLOCK_CELLS // max(self.n_items_, 1))
         for start in range(0, len(ids), block):
             stop = min(start + block, len(ids))
-            scores = np.asarray(self._scores(ids[start:stop], user_items[start:stop], filter_already_purchased),
-                                dtype=np.float32)
-            scores = np.array(scores, copy=True)
+            scores = _writable(self._scores(ids[start:stop], user_items[start:stop], filter_already_purchased))
             if filter_already_purchased:
                 rows = user_items[start:stop].tocoo()
                 scores[rows.row, rows.col] = -np.inf
@@ -178,7 +177,7 @@ class Recommender(ABC):
         single = np.isscalar(item_ids)
         ids = self._check_item_ids(np.atleast_1d(np.asarray(item_ids)))
         self._check_n(n)
-        sims = np.array(self._item_similarity(ids), dtype=np.float32, copy=True)
+        sims = _writable(self._item_similarity(ids))
         sims[np.arange(len(ids)), ids] = -np.inf
         k = min(n, max(self.n_items_ - 1, 1))
         top = _top_k(sims, k)
@@ -288,6 +287,12 @@ class Recommender(ABC):
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
+
+
+def _writable(values: np.ndarray) -> np.ndarray:
+    """float32 scores the caller may change: read-only views (broadcasts) are copied, fresh arrays are not."""
+    values = np.asarray(values, dtype=np.float32)
+    return values if values.flags.writeable else values.copy()
 
 
 def csr_state(matrix: csr_matrix) -> dict[str, np.ndarray]:

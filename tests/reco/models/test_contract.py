@@ -148,3 +148,19 @@ def test_unknown_users_are_scored_from_their_history(model: Recommender, user_it
         assert (ids == -1).all()
         ids, _ = model.recommend(-1, user_items[0], n=3, filter_already_purchased=False)
         assert (ids >= 0).all() and set(ids.tolist()) <= history
+
+
+def test_repeated_calls_do_not_change_the_model(model: Recommender, user_items: csr_matrix) -> None:
+    model.fit(user_items)
+    users = np.arange(6)
+    unfiltered = model.recommend(users, user_items[:6], n=5, filter_already_purchased=False)
+    first = model.recommend(users, user_items[:6], n=5, filter_items=[1, 2])
+    similar = model.similar_items([0, 3], n=4)
+    for _ in range(2):
+        again = model.recommend(users, user_items[:6], n=5, filter_items=[1, 2])
+        np.testing.assert_array_equal(again[0], first[0])
+        np.testing.assert_allclose(again[1], first[1])
+        np.testing.assert_array_equal(model.similar_items([0, 3], n=4)[0], similar[0])
+    after = model.recommend(users, user_items[:6], n=5, filter_already_purchased=False)
+    np.testing.assert_array_equal(after[0], unfiltered[0], err_msg="filtering must not leak into later calls")
+    np.testing.assert_allclose(after[1], unfiltered[1])
