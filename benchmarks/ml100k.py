@@ -40,7 +40,7 @@ GRIDS = {
     "ease": {"regularization": [100.0, 250.0, 500.0, 1000.0]},
     "als": {"factors": [32, 64, 128], "regularization": [0.05, 1.0, 10.0], "alpha": [1.0, 5.0]},
     "item_knn": {"similarity": ["bm25", "cosine"], "neighbours": [50, 100, 200]},
-    "bpr": {"factors": [64], "learning_rate": [0.01, 0.05], "regularization": [0.001, 0.01], "iterations": [200]},
+    "bpr": {"factors": [64], "learning_rate": [0.01, 0.05], "regularization": [0.01, 0.05, 0.2], "iterations": [100]},
 }
 PUBLISHED_BEST = {"model": "BiVAE", "ndcg@10": 0.475, "precision@10": 0.412}
 TARGET = {"ndcg@10": 0.49, "precision@10": 0.42}

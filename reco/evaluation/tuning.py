@@ -28,7 +28,7 @@ DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
     "buy_again": {"half_life_days": [15, 30, 60, 120, 240, 480]},
     "als": {"factors": [32, 64, 128], "regularization": [0.05, 0.5]},
     "item_knn": {"similarity": ["bm25", "cosine"], "neighbours": [50, 100, 200]},
-    "bpr": {"learning_rate": [0.01, 0.05], "regularization": [0.001, 0.01]},
+    "bpr": {"learning_rate": [0.01, 0.05], "regularization": [0.01, 0.05, 0.2]},
     "ease": {"regularization": [50.0, 250.0, 1000.0]},
     "hybrid": {
         "half_life_days": [60, 120, 240],
