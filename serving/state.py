@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 from reco.exceptions import ModelNotFoundError, RecoError
 from reco.registry import ModelRegistry
@@ -20,7 +19,6 @@ class ServingState:
         self.store = store
         self.registry = registry
         self._service: RecommendationService | None = None
-        self._lock = threading.Lock()
 
     def load(self) -> None:
         """Load the promoted version; on failure keep whatever was serving before."""
@@ -33,8 +31,7 @@ class ServingState:
         except RecoError as exc:
             logger.error("model version failed to load, keeping the current one: %s", exc)
             return
-        with self._lock:
-            self._service = service
+        self._service = service  # one reference swap: requests see the old or the new service, never a mix
         logger.info("serving model version %s", bundle.version)
 
     @property
