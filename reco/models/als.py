@@ -10,13 +10,14 @@ from implicit.cpu.als import AlternatingLeastSquares
 from scipy.sparse import csr_matrix
 
 from reco.interactions.matrix import MatrixSpec
-from reco.models.base import Recommender, register
+from reco.models.base import register
+from reco.models.factors import FactorModel
 
 logger = logging.getLogger(__name__)
 
 
 @register
-class ALSRecommender(Recommender):
+class ALSRecommender(FactorModel):
     """Hu, Koren & Volinsky (2008) ALS on a weighted customer x item matrix.
 
     Customers unseen at training time are scored from their current history by solving for their
@@ -60,14 +61,7 @@ class ALSRecommender(Recommender):
             logger.warning("OPENBLAS_NUM_THREADS is not 1; implicit's ALS runs much slower with threaded BLAS")
         model = self._model()
         model.fit(user_items, show_progress=False)
-        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
-        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
-        self.n_users_ = user_items.shape[0]
-        self._derive()
-
-    def _derive(self) -> None:
-        norms = np.linalg.norm(self.item_factors_, axis=1, keepdims=True)
-        self.item_unit_ = self.item_factors_ / np.maximum(norms, 1e-12)
+        self._set_factors(model.user_factors, model.item_factors)
 
     def _user_vectors(self, user_ids: np.ndarray, user_items: csr_matrix) -> np.ndarray:
         vectors = np.zeros((len(user_ids), self.item_factors_.shape[1]), dtype=np.float32)
@@ -89,9 +83,6 @@ class ALSRecommender(Recommender):
     def _scores(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False) -> np.ndarray:
         return self._user_vectors(user_ids, user_items) @ self.item_factors_.T
 
-    def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:
-        return self.item_unit_[item_ids] @ self.item_unit_.T
-
     def explain(self, user_items_row: csr_matrix, item_ids: np.ndarray | list[int]) -> np.ndarray:
         """The bought item most similar (item-factor cosine) to each recommended item."""
         self._check_fitted()
@@ -101,12 +92,3 @@ class ALSRecommender(Recommender):
             return np.full(len(item_ids), -1, dtype=np.int64)
         sims = self.item_unit_[item_ids] @ self.item_unit_[history].T
         return history[np.argmax(sims, axis=1)].astype(np.int64)
-
-    def _state(self) -> dict[str, np.ndarray]:
-        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
-
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.user_factors_ = arrays["user_factors"].astype(np.float32)
-        self.item_factors_ = arrays["item_factors"].astype(np.float32)
-        self.n_users_ = self.user_factors_.shape[0]
-        self._derive()

@@ -18,11 +18,12 @@ from scipy.sparse import csr_matrix
 from reco.interactions.idmapping import IdMapping
 from reco.interactions.matrix import MatrixSpec
 from reco.models.als import ALSRecommender
-from reco.models.base import Recommender, register
+from reco.models.base import register
+from reco.models.factors import FactorModel
 
 
 @register
-class HybridRecommender(Recommender):
+class HybridRecommender(FactorModel):
     """Weighted blend of recency-decayed repurchase, ALS and trending popularity.
 
     Input: the recency-decayed matrix (``input_spec``): each (customer, item) holds the sum over
@@ -106,19 +107,8 @@ class HybridRecommender(Recommender):
         self.trend_ = (counts / counts.max() if counts.max() > 0 else counts).astype(np.float32)
         logged = user_items.copy()
         logged.data = np.log1p(logged.data)
-        als = self._als().fit(logged)
-        self.user_factors_ = als.user_factors_
-        self.item_factors_ = als.item_factors_
-        self.n_users_ = user_items.shape[0]
-        self._derive()
-
-    def _derive(self) -> None:
-        self._cf = self._als()
-        self._cf.user_factors_ = self.user_factors_
-        self._cf.item_factors_ = self.item_factors_
-        self._cf.n_users_ = self.user_factors_.shape[0]
-        self._cf.n_items_ = self.item_factors_.shape[0]
-        self._cf._derive()
+        self._cf = self._als().fit(logged)
+        self._set_factors(self._cf.user_factors_, self._cf.item_factors_)
 
     # ---------------------------------------------------------------- scoring
     def _scores(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False) -> np.ndarray:
@@ -134,9 +124,6 @@ class HybridRecommender(Recommender):
         return (self.weight_buy_again * repurchase + self.weight_collaborative * collab
                 + self.weight_trend * self.trend_[None, :])
 
-    def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:
-        return self._cf._item_similarity(item_ids)
-
     def explain(self, user_items_row: csr_matrix, item_ids: np.ndarray | list[int]) -> np.ndarray:
         """An item bought before explains itself; a new one, by its most similar purchase."""
         self._check_fitted()
@@ -147,11 +134,11 @@ class HybridRecommender(Recommender):
 
     # ---------------------------------------------------------------- persistence
     def _state(self) -> dict[str, np.ndarray]:
-        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_, "trend": self.trend_}
+        return {**super()._state(), "trend": self.trend_}
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.user_factors_ = arrays["user_factors"].astype(np.float32)
-        self.item_factors_ = arrays["item_factors"].astype(np.float32)
+        super()._set_state(arrays)
         self.trend_ = arrays["trend"].astype(np.float32)
-        self.n_users_ = self.user_factors_.shape[0]
-        self._derive()
+        self._cf = self._als()
+        self._cf._set_factors(self.user_factors_, self.item_factors_)
+        self._cf.n_items_ = self.item_factors_.shape[0]
