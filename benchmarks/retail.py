@@ -21,8 +21,9 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.datasets import DATASETS  # noqa: E402
 from reco.evaluation import DEFAULT_GRIDS, format_table, tune_model, validation_split  # noqa: E402
 from reco.ingest import ingest  # noqa: E402
+from reco.models import DEFAULT_MODEL  # noqa: E402
 from reco.store import EventStore  # noqa: E402
-from training.evaluate import BASELINES, DEFAULT_MODEL, evaluate_events  # noqa: E402
+from training.evaluate import BASELINES, evaluate_events  # noqa: E402
 
 # nDCG@10 on a 30-day holdout, from issue 3: what a default model must not fall below.
 REFERENCE = {

@@ -20,8 +20,11 @@ from reco.atomic import write_json
 from reco.config import get_settings
 from reco.exceptions import ConfigurationError, InputError, ModelNotFoundError, RecoError
 from reco.ingest import DEMO_DATA, KINDS, PRESETS, ingest, parse_mappings
+from reco.models import DEFAULT_MODEL
 from reco.registry import ModelRegistry
 from reco.store import EventStore
+from training.evaluate import BASELINES
+from training.tune import TUNED_MODELS
 
 logger = logging.getLogger("reco")
 
@@ -188,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("train", help="train the default model and its fallback; save a model version")
-    p.add_argument("--model", default="hybrid", help="model to train (default hybrid; see reco evaluate)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model to train (default {DEFAULT_MODEL})")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="a hyperparameter, overriding `reco tune` results (repeatable), e.g. factors=128")
     p.add_argument("--untuned", action="store_true", help="ignore `reco tune` results")
@@ -208,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="temporal holdout evaluation of the models against the baselines")
     p.add_argument("--holdout-days", type=float, default=30.0)
     p.add_argument("--k", type=int, default=10)
-    p.add_argument("--models", default="popularity,recent_popularity,buy_again,als,hybrid",
+    p.add_argument("--models", default=",".join((*BASELINES, "als", DEFAULT_MODEL)),
                    help="comma-separated model names (default: the baselines, ALS and the hybrid)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("--untuned", action="store_true", help="ignore `reco tune` results; use defaults")
@@ -217,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tune", help="choose hyperparameters on a validation window before the test window")
     p.add_argument("--holdout-days", type=float, default=30.0)
     p.add_argument("--k", type=int, default=10)
-    p.add_argument("--models", default="popularity,recent_popularity,buy_again,hybrid")
+    p.add_argument("--models", default=",".join(TUNED_MODELS))
     p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("models", help="list model versions; --promote VERSION to switch")

@@ -14,13 +14,12 @@ import pandas as pd
 
 from reco.evaluation import TASKS, Evaluation, evaluate_models, format_table, temporal_split
 from reco.exceptions import ConfigurationError, InputError
-from reco.models import Recommender, model_classes
+from reco.models import DEFAULT_MODEL, Recommender, model_classes
 from reco.store import EventStore
 
 logger = logging.getLogger(__name__)
 
 BASELINES: tuple[str, ...] = ("popularity", "recent_popularity", "buy_again")
-DEFAULT_MODEL = "hybrid"
 
 
 def build_models(names: Sequence[str], params: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Recommender]:
@@ -46,23 +45,29 @@ def evaluate_events(
                        tuned.get("holdout_days"), holdout_days)
         tuned_models = {}
     split = temporal_split(events, holdout_days)
-    shared = {n: t["params"] for n, t in tuned_models.items() if n not in BASELINES}
-    result: Evaluation | None = None
-    for task in TASKS:
-        per_task = {n: t["params_by_task"].get(task, t["params"]) for n, t in tuned_models.items() if n in BASELINES}
-        chosen = build_models(names, {**shared, **per_task})
-        part = evaluate_models(events, chosen, holdout_days=holdout_days, k=k, tasks=(task,), default_model=default,
-                               split=split)
-        if result is None:
-            result = part
-        else:
-            result.tasks[task] = part.tasks[task]
-            for name, seconds in part.fit_seconds.items():
-                result.fit_seconds[name] = max(result.fit_seconds.get(name, 0.0), seconds)
-            for name, params in part.params.items():
-                if result.params.get(name) != params:
-                    result.params[f"{name}[{task}]"] = params
-    assert result is not None
+    build_models(names)  # refuses unknown names, listing the valid ones
+    ordered = list(dict.fromkeys([*BASELINES, *names]))
+    params = {task: {n: dict(tuned_models[n]["params_by_task"].get(task, tuned_models[n]["params"])
+                             if n in BASELINES else tuned_models[n]["params"])
+                     for n in ordered if n in tuned_models} for task in TASKS}
+    classes = model_classes()
+
+    def instances(chosen: Sequence[str], task: str) -> dict[str, Recommender]:
+        return {n: classes[n](**params[task].get(n, {})) for n in chosen}
+
+    # A model with the same parameters in both tasks is fitted once; only per-task baselines twice.
+    same = [n for n in ordered if all(params[t].get(n) == params[TASKS[0]].get(n) for t in TASKS)]
+    result = evaluate_models(events, instances(same, TASKS[0]), holdout_days=holdout_days, k=k,
+                             default_model=default, split=split)
+    differ = [n for n in ordered if n not in same]
+    for task in TASKS if differ else ():
+        part = evaluate_models(events, instances(differ, task), holdout_days=holdout_days, k=k, tasks=(task,),
+                               default_model=default, split=split)
+        result.tasks[task].update(part.tasks[task])
+        for name, seconds in part.fit_seconds.items():
+            result.fit_seconds[name] = max(result.fit_seconds.get(name, 0.0), seconds)
+        for name, chosen in part.params.items():
+            result.params[name if task == TASKS[0] else f"{name}[{task}]"] = chosen
     result.tuned = bool(tuned_models)
     return result
 

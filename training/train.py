@@ -12,13 +12,12 @@ import numpy as np
 
 from reco.exceptions import ConfigurationError, InputError
 from reco.interactions import IdMapping
-from reco.models import RecentPopularityRecommender, model_classes
+from reco.models import DEFAULT_MODEL, RecentPopularityRecommender, model_classes
 from reco.registry import ModelRegistry
 from reco.store import EventStore
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "hybrid"
 FALLBACK_MODEL = "popularity"
 
 

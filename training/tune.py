@@ -16,12 +16,14 @@ from typing import Any
 from reco.atomic import write_json
 from reco.evaluation import tune_model, validation_split
 from reco.exceptions import ArtifactError, InputError
+from reco.models import DEFAULT_MODEL
 from reco.store import EventStore
+from training.evaluate import BASELINES
 
 logger = logging.getLogger(__name__)
 
 TUNED_FILE = "tuned.json"
-TUNED_MODELS: tuple[str, ...] = ("popularity", "recent_popularity", "buy_again", "hybrid")
+TUNED_MODELS: tuple[str, ...] = (*BASELINES, DEFAULT_MODEL)
 
 
 def tune(

@@ -9,7 +9,10 @@ from reco.models.hybrid import HybridRecommender
 from reco.models.item_knn import ItemKNNRecommender
 from reco.models.popularity import PopularityRecommender, RecentPopularityRecommender
 
+DEFAULT_MODEL = "hybrid"  # what `reco train` fits and serving uses unless told otherwise
+
 __all__ = [
+    "DEFAULT_MODEL",
     "ALSRecommender",
     "BPRRecommender",
     "BuyAgainRecommender",
