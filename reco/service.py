@@ -157,7 +157,8 @@ class RecommendationService:
                 because = self.model.explain(rows[i], items)
                 recs = [self._item(it, sc, b) for it, sc, b in zip(items, item_scores, because, strict=True)]
                 if len(recs) < n:
-                    recs += self._popular(rows[i], n - len(recs), np.concatenate([blocked, items]), new_only)
+                    recs += self._popular(self.model.purchased(rows[i]), n - len(recs),
+                                          np.concatenate([blocked, items]), new_only)
                 results[i] = Recommendations(customer_ids[i], self.version, True, recs)
 
         rest = np.flatnonzero(~personal)

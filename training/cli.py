@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout-days", type=float, default=30.0)
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--models", default=",".join((*BASELINES, "als", DEFAULT_MODEL)),
-                   help="comma-separated model names (default: the baselines, ALS and the hybrid)")
+                   help="comma-separated model names (default: the baselines, ALS and the default model)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("--untuned", action="store_true", help="ignore `reco tune` results; use defaults")
     p.set_defaults(func=cmd_evaluate)

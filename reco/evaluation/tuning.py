@@ -30,6 +30,9 @@ DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
     "item_knn": {"similarity": ["bm25", "cosine"], "neighbours": [50, 100, 200]},
     "bpr": {"learning_rate": [0.01, 0.05], "regularization": [0.01, 0.05, 0.2]},
     "ease": {"regularization": [50.0, 250.0, 1000.0]},
+    # The ranker learns its blend from windows inside the training data; its own settings were
+    # chosen on the validation windows of both retail logs (see RankerRecommender), so one fit here.
+    "ranker": {},
     "hybrid": {
         "half_life_days": [60, 120, 240],
         "trend_window_days": [7, 14, 30],

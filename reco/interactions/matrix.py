@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,11 @@ from reco.exceptions import ConfigurationError
 from reco.interactions.idmapping import IdMapping
 
 WEIGHTINGS: tuple[str, ...] = ("binary", "count", "log1p", "recency")
+# Extra per-(customer, item) channels a model may ask for, each an aligned block after the weights:
+# distinct purchase days; days since the last purchase + 1; days since the first purchase + 1.
+CHANNELS: tuple[str, ...] = ("days", "last", "first")
+# Smallest stored weight: a bought pair never decays out of the matrix (filters rely on its pattern).
+_MIN_WEIGHT = 1e-30
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,12 @@ class MatrixSpec:
     weighting: str = "log1p"
     half_life_days: float = 90.0
     window_days: float | None = None
+    channels: tuple[str, ...] = ()
+
+    @property
+    def n_blocks(self) -> int:
+        """Blocks of ``n_items`` columns in the matrix: the weights, then one per channel."""
+        return 1 + len(self.channels)
 
     def build(
         self,
@@ -33,10 +45,13 @@ class MatrixSpec:
     ) -> tuple[csr_matrix, IdMapping]:
         """The matrix to fit on; with ``window=False`` the full history (what recommend filters with)."""
         return build_user_items(events, weighting=self.weighting, half_life_days=self.half_life_days,
-                                now=now, mapping=mapping, window_days=self.window_days if window else None)
+                                now=now, mapping=mapping, window_days=self.window_days if window else None,
+                                channels=self.channels)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        values = asdict(self)
+        values["channels"] = list(self.channels)
+        return values
 
 
 def build_user_items(
@@ -46,6 +61,7 @@ def build_user_items(
     now: datetime | pd.Timestamp | None = None,
     mapping: IdMapping | None = None,
     window_days: float | None = None,
+    channels: tuple[str, ...] | list[str] = (),
 ) -> tuple[csr_matrix, IdMapping]:
     """A float32 CSR matrix of customers x items from events (columns customer_id, item_id, timestamp).
 
@@ -54,13 +70,19 @@ def build_user_items(
     over the pair's events, age measured from ``now`` (default: the latest event).
     With ``window_days`` only events in the last that many days before ``now`` count.
     With ``mapping`` given, rows and columns follow it and ids it does not know are left out.
+    Each of ``channels`` (see ``CHANNELS``) appends a block of ``n_items`` columns with the same
+    pattern as the weights, so column ``b * n_items + i`` is channel ``b`` of item ``i``.
+    Every bought pair is stored (weights never decay to zero), so the pattern is the purchase history.
     """
+    unknown = [c for c in channels if c not in CHANNELS]
+    if unknown:
+        raise ConfigurationError(f"channel(s) {unknown} are not valid; valid: {', '.join(CHANNELS)}")
     if weighting not in WEIGHTINGS:
         raise ConfigurationError(f"weighting {weighting!r} is not valid; valid: {', '.join(WEIGHTINGS)}")
     if weighting == "recency" and not half_life_days > 0:
         raise ConfigurationError(f"half_life_days must be > 0, got {half_life_days!r}")
     missing = {"customer_id", "item_id"} - set(events.columns)
-    if weighting == "recency" or window_days is not None:
+    if weighting == "recency" or window_days is not None or channels:
         missing |= {"timestamp"} - set(events.columns)
     if window_days is not None and not window_days > 0:
         raise ConfigurationError(f"window_days must be > 0, got {window_days!r}")
@@ -77,7 +99,7 @@ def build_user_items(
     rows, cols = rows[known], cols[known]
 
     age_days = np.zeros(len(rows))
-    if weighting == "recency" or window_days is not None:
+    if weighting == "recency" or window_days is not None or channels:
         ts = pd.to_datetime(events["timestamp"]).to_numpy(dtype="datetime64[ns]")
         ref = np.datetime64(pd.Timestamp(now), "ns") if now is not None else (ts.max() if len(ts) else None)
         if ref is not None:
@@ -96,5 +118,41 @@ def build_user_items(
     elif weighting == "log1p":
         matrix.data = np.log1p(matrix.data)
     matrix = matrix.astype(np.float32)
-    matrix.eliminate_zeros()
+    np.maximum(matrix.data, _MIN_WEIGHT, out=matrix.data)
+    matrix.sort_indices()
+    if channels:
+        matrix = _with_channels(matrix, rows, cols, age_days, channels)
     return matrix, mapping
+
+
+def _with_channels(
+    weights: csr_matrix, rows: np.ndarray, cols: np.ndarray, age_days: np.ndarray, channels: Sequence[str]
+) -> csr_matrix:
+    """``weights`` followed by one aligned block per channel (same rows, same stored pairs)."""
+    n_users, n_items = weights.shape
+    keys = rows.astype(np.int64) * n_items + cols
+    day = np.floor(np.clip(age_days, 0, None)).astype(np.int64)
+    pair_keys = np.unique(keys)  # sorted like the csr data (row-major, sorted indices)
+    pair = np.searchsorted(pair_keys, keys)
+    last = np.full(len(pair_keys), np.iinfo(np.int64).max)
+    np.minimum.at(last, pair, day)
+    first = np.zeros(len(pair_keys), dtype=np.int64)
+    np.maximum.at(first, pair, day)
+    distinct = np.unique(pair * (int(day.max(initial=0)) + 1) + day)
+    days = np.bincount(distinct // (int(day.max(initial=0)) + 1), minlength=len(pair_keys))
+    values = {"days": days, "last": last + 1, "first": first + 1}
+    data = [weights.data] + [values[c].astype(np.float32) for c in channels]
+    counts = np.diff(weights.indptr)
+    blocks = len(data)
+    # Row r holds its pairs once per block: block b's columns are shifted by b * n_items.
+    starts = weights.indptr[:-1]
+    out_indptr = np.r_[0, np.cumsum(counts * blocks)].astype(np.int64)
+    out_indices = np.empty(weights.nnz * blocks, dtype=np.int64)
+    out_data = np.empty(weights.nnz * blocks, dtype=np.float32)
+    row_of = np.repeat(np.arange(n_users), counts)
+    within = np.arange(weights.nnz) - starts[row_of]
+    for b, values_b in enumerate(data):
+        target = out_indptr[row_of] + b * counts[row_of] + within
+        out_indices[target] = weights.indices + b * n_items
+        out_data[target] = values_b
+    return csr_matrix((out_data, out_indices, out_indptr), shape=(n_users, n_items * blocks))

@@ -8,8 +8,9 @@ from reco.models.ease import EASERecommender
 from reco.models.hybrid import HybridRecommender
 from reco.models.item_knn import ItemKNNRecommender
 from reco.models.popularity import PopularityRecommender, RecentPopularityRecommender
+from reco.models.ranker import RankerRecommender
 
-DEFAULT_MODEL = "hybrid"  # what `reco train` fits and serving uses unless told otherwise
+DEFAULT_MODEL = "ranker"  # what `reco train` fits and serving uses unless told otherwise
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -20,6 +21,7 @@ __all__ = [
     "HybridRecommender",
     "ItemKNNRecommender",
     "PopularityRecommender",
+    "RankerRecommender",
     "RecentPopularityRecommender",
     "Recommender",
     "model_classes",

@@ -74,8 +74,14 @@ class Recommender(ABC):
     # ---------------------------------------------------------------- learning
     def fit(self, user_items: csr_matrix) -> Self:
         user_items = self._check_matrix(user_items)
+        blocks = self.input_spec.n_blocks
+        if user_items.shape[1] % blocks:
+            raise ConfigurationError(
+                f"user_items has {user_items.shape[1]} columns; this {type(self).__name__} reads {blocks} "
+                f"blocks of items ({', '.join(('weights', *self.input_spec.channels))}), so a multiple of {blocks}"
+            )
         self._fit(user_items)
-        self.n_items_ = user_items.shape[1]
+        self.n_items_ = user_items.shape[1] // blocks
         return self
 
     def fit_events(self, events: pd.DataFrame, mapping: IdMapping, now: pd.Timestamp | None = None) -> Self:
@@ -101,6 +107,12 @@ class Recommender(ABC):
     @abstractmethod
     def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:
         """Dense (len(item_ids), n_items) similarity of each item to every item (fresh or read-only, as above)."""
+
+    def purchased(self, user_items: csr_matrix) -> csr_matrix:
+        """The weights block of ``user_items`` (n_items columns): its pattern is what each customer bought."""
+        if user_items.shape[1] == self.n_items_:
+            return user_items
+        return user_items[:, : self.n_items_]
 
     def explain(self, user_items_row: csr_matrix, item_ids: Sequence[int]) -> np.ndarray:
         """For each recommended item, the purchased item (index) that contributed most, or -1."""
@@ -130,10 +142,11 @@ class Recommender(ABC):
         ids = np.atleast_1d(np.asarray(user_ids, dtype=np.int64))
         self._check_n(n)
         user_items = self._check_matrix(user_items, allow_empty=True)
-        if user_items.shape != (len(ids), self.n_items_):
+        width = self.n_items_ * self.input_spec.n_blocks
+        if user_items.shape != (len(ids), width):
             raise ConfigurationError(
                 f"user_items has shape {user_items.shape}; expected one row per user and the model's "
-                f"{self.n_items_} items: ({len(ids)}, {self.n_items_})"
+                f"{self.n_items_} items x {self.input_spec.n_blocks} block(s) (input_spec): ({len(ids)}, {width})"
             )
         n_users = getattr(self, "n_users_", None)
         if n_users is not None and ((ids >= n_users) | (ids < -1)).any():
@@ -154,7 +167,7 @@ class Recommender(ABC):
             stop = min(start + block, len(ids))
             scores = _writable(self._scores(ids[start:stop], user_items[start:stop], filter_already_purchased))
             if filter_already_purchased:
-                rows = user_items[start:stop].tocoo()
+                rows = self.purchased(user_items[start:stop]).tocoo()
                 scores[rows.row, rows.col] = -np.inf
             if blocked is not None:
                 scores[:, blocked] = -np.inf
@@ -194,6 +207,12 @@ class Recommender(ABC):
     @abstractmethod
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None: ...
 
+    def _save_files(self, directory: Path) -> None:
+        """Write learned parts that are not arrays (e.g. a scikit-learn estimator) into ``directory``."""
+
+    def _load_files(self, directory: Path) -> None:
+        """Read what ``_save_files`` wrote, after ``_set_state``."""
+
     def save(self, path: str | Path) -> None:
         """Write ``path/`` with ``model.json`` (class, hyperparameters) and ``model.npz`` (learned arrays)."""
         self._check_fitted()
@@ -203,6 +222,7 @@ class Recommender(ABC):
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
         np.savez(tmp / "model.npz", **self._state())
+        self._save_files(tmp)
         meta = {"format_version": FORMAT_VERSION, "model": self.name, "params": self.get_params(),
                 "n_items": int(self.n_items_)}
         with open(tmp / "model.json", "w", encoding="utf-8") as fh:
@@ -234,7 +254,8 @@ class Recommender(ABC):
         try:
             model = target(**meta["params"])
             model._set_state(arrays)
-        except (KeyError, TypeError, ValueError) as exc:
+            model._load_files(path)
+        except (KeyError, TypeError, ValueError, OSError) as exc:
             raise ArtifactError(f"model at {path} is incomplete or corrupt: {exc!r}") from exc
         model.n_items_ = int(meta["n_items"])
         return model

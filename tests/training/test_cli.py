@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from reco.models import DEFAULT_MODEL
 from training.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,8 +38,8 @@ def test_ingest_train_export_chain(settings_env: dict[str, str], purchases_csv: 
     assert trained["seconds"] > 0 and trained["customers"] == 40
     version_dir = Path(settings_env["RECO_MODEL_DIR"]) / trained["version"]
     meta = json.loads((version_dir / "metadata.json").read_text())
-    assert meta["data"]["events"] == 240 and meta["params"]["hybrid"]["factors"] == 8
-    assert meta["default_model"] == "hybrid" and meta["input"]["hybrid"]["weighting"] == "recency"
+    assert meta["data"]["events"] == 240 and meta["params"][DEFAULT_MODEL]["factors"] == 8
+    assert meta["default_model"] == DEFAULT_MODEL and meta["input"][DEFAULT_MODEL]["weighting"] == "recency"
     assert meta["data"]["first_event"].startswith("2024-01-01")
 
     out = tmp_path / "recs.parquet"
@@ -123,13 +124,13 @@ def test_evaluate_prints_table_and_writes_json(settings_env: dict[str, str], tmp
     out = tmp_path / "eval" / "result.json"
     assert main(["evaluate", "--holdout-days", "20", "--json", str(out)]) == 0
     stdout = capsys.readouterr().out
-    assert "task all" in stdout and "*hybrid" in stdout
+    assert "task all" in stdout and f"*{DEFAULT_MODEL}" in stdout
     written = json.loads(out.read_text())
     assert written == json.loads(stdout.strip().splitlines()[-1])
-    assert written["default_model"] == "hybrid" and written["tuned"] is False
+    assert written["default_model"] == DEFAULT_MODEL and written["tuned"] is False
     for task in ("all", "new"):
-        assert {"popularity", "recent_popularity", "als", "hybrid"} <= set(written["tasks"][task])
-        assert {"ndcg@10", "recall@10", "precision@10", "map@10"} <= set(written["tasks"][task]["hybrid"])
+        assert {"popularity", "recent_popularity", "als", DEFAULT_MODEL} <= set(written["tasks"][task])
+        assert {"ndcg@10", "recall@10", "precision@10", "map@10"} <= set(written["tasks"][task][DEFAULT_MODEL])
     assert "buy_again" in written["tasks"]["all"]
     assert main(["evaluate", "--models", "als,wizard"]) == 2
     assert "unknown model(s) ['wizard']" in capsys.readouterr().err

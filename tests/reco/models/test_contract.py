@@ -16,6 +16,7 @@ from tests.factories import make_purchases
 SMALL_PARAMS: dict[str, dict] = {
     "als": {"factors": 8, "iterations": 10},
     "hybrid": {"factors": 8, "iterations": 10},
+    "ranker": {"factors": 8, "iterations": 10, "max_iter": 30, "cutoffs": 2, "label_days": 10},
     "bpr": {"factors": 8, "iterations": 20},
     "ease": {"regularization": 10.0},
 }
@@ -40,7 +41,7 @@ def test_every_model_class_is_covered() -> None:
 
 def test_fit_returns_self_and_sets_learned_attributes(model: Recommender, user_items: csr_matrix) -> None:
     assert model.fit(user_items) is model
-    assert model.n_items_ == user_items.shape[1]
+    assert model.n_items_ == user_items.shape[1] // model.input_spec.n_blocks
 
 
 def test_methods_before_fit_raise_not_fitted(model: Recommender, user_items: csr_matrix, tmp_path: Path) -> None:

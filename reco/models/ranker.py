@@ -1,0 +1,351 @@
+"""Learned two-stage ranker: candidates from repurchase, ALS and the trend, ranked by gradient boosting.
+
+Stage one proposes, per customer, every item they bought plus the best ``candidates`` items by ALS
+and by the trailing-window trend. Stage two scores each (customer, item) candidate with the
+probability that the customer buys it in the next ``label_days``, from a gradient-boosted classifier
+(scikit-learn's HistGradientBoostingClassifier). It is trained inside ``fit_events`` on the last
+``cutoffs`` windows of the training data itself: features as of each cutoff, labels from the window
+after it, so nothing after ``now`` is ever used. The features describe how each customer re-buys each
+item (distinct purchase days, days since the last and first purchase, own cycle and how overdue it
+is), the customer (breadth, recency, frequency), the item (buyers, trend, share of buyers who re-buy
+it, its typical cycle, age) and the collaborative score. All of them come from the model's input
+matrix (``input_spec``: the recency-decayed weights plus the ``days``/``last``/``first`` channels), so
+scoring needs nothing but a customer's row.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Self
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+from scipy.sparse import csr_matrix
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from reco.exceptions import ArtifactError, ConfigurationError
+from reco.interactions.idmapping import IdMapping
+from reco.interactions.matrix import MatrixSpec
+from reco.models.als import ALSRecommender
+from reco.models.base import register
+from reco.models.factors import FactorModel
+
+logger = logging.getLogger(__name__)
+
+CHANNELS = ("days", "last", "first")
+FEATURES: tuple[str, ...] = (
+    "bought", "decayed", "days", "since_last", "since_first", "cycle", "overdue", "days_share",
+    "user_items", "user_since_last", "user_days_max", "user_tenure",
+    "item_buyers", "item_trend", "item_repeat_share", "item_cycle", "item_age", "item_since_last",
+    "collab", "collab_rel",
+)
+_PRIOR_OFFSET = 4.0  # non-candidates score below every probability (in [0, 1])
+
+
+@register
+class RankerRecommender(FactorModel):
+    """Candidates (bought items, ALS top-N, trending top-N) ranked by a classifier of next-window purchase.
+
+    ``fit`` on a matrix alone has no future window to learn from: it fits the candidate stage and
+    ranks by a fixed prior (decayed repurchase, then ALS and trend); ``fit_events`` learns the ranker.
+    """
+
+    name = "ranker"
+    supports_unknown_users = True
+
+    def __init__(
+        self,
+        half_life_days: float = 120.0,
+        trend_window_days: float = 14.0,
+        label_days: float = 30.0,
+        cutoffs: int = 6,
+        candidates: int = 50,
+        factors: int = 64,
+        regularization: float = 0.05,
+        alpha: float = 2.0,
+        iterations: int = 15,
+        max_iter: int = 150,
+        learning_rate: float = 0.1,
+        max_leaf_nodes: int = 31,
+        negatives: float = 0.3,
+        train_customers: int = 20_000,
+        random_state: int = 42,
+    ) -> None:
+        self.half_life_days = half_life_days
+        self.trend_window_days = trend_window_days
+        self.label_days = label_days
+        self.cutoffs = cutoffs
+        self.candidates = candidates
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.negatives = negatives
+        self.train_customers = train_customers
+        self.random_state = random_state
+
+    @property
+    def input_spec(self) -> MatrixSpec:
+        self._require("positive", "half_life_days")
+        return MatrixSpec("recency", half_life_days=float(self.half_life_days), channels=CHANNELS)
+
+    def _validate(self) -> None:
+        self._require("positive", "half_life_days", "trend_window_days", "label_days", "learning_rate", "negatives")
+        self._require("positive_int", "cutoffs", "candidates", "max_iter", "train_customers")
+        if not isinstance(self.max_leaf_nodes, int) or self.max_leaf_nodes < 2:
+            raise ConfigurationError(f"max_leaf_nodes must be an integer >= 2, got {self.max_leaf_nodes!r}")
+
+    def _als(self) -> ALSRecommender:
+        return ALSRecommender(factors=self.factors, regularization=self.regularization, alpha=self.alpha,
+                              iterations=self.iterations, random_state=self.random_state)
+
+    # ---------------------------------------------------------------- learning
+    def fit_events(self, events: pd.DataFrame, mapping: IdMapping, now: pd.Timestamp | None = None) -> Self:
+        """Learn the ranker on windows before ``now``, then fit the candidate stage on all events."""
+        self._validate()
+        ts = pd.to_datetime(events["timestamp"])
+        now = pd.Timestamp(now) if now is not None else ts.max()
+        spec = self.input_spec
+        started = time.perf_counter()
+        rng = np.random.default_rng(self.random_state)
+        features, labels = [], []
+        for j in range(1, int(self.cutoffs) + 1):
+            cut = now - pd.Timedelta(days=float(self.label_days) * j)
+            end = cut + pd.Timedelta(days=float(self.label_days))
+            past, future = events[ts < cut], events[(ts >= cut) & (ts < end)]
+            if past.empty or future.empty:
+                logger.info("ranker: no events on one side of cutoff %s; skipped", cut)
+                continue
+            matrix, _ = spec.build(past, now=cut, mapping=mapping, window=False)
+            u = mapping.user_indices(future["customer_id"].astype(str))
+            i = mapping.item_indices(future["item_id"].astype(str))
+            known = (u >= 0) & (i >= 0)
+            bought_next = np.unique(u[known].astype(np.int64) * mapping.n_items + i[known])
+            users = np.unique(bought_next // mapping.n_items)
+            users = users[np.diff(matrix.indptr)[users] > 0]
+            if len(users) > self.train_customers:
+                users = np.sort(rng.choice(users, int(self.train_customers), replace=False))
+            if not len(users):
+                continue
+            stage = self._stage_one(matrix)
+            x, keys = stage.features(users, matrix[users], new_only=False)
+            features.append(x)
+            pairs = users[keys // mapping.n_items] * mapping.n_items + keys % mapping.n_items
+            labels.append(np.isin(pairs, bought_next))
+            logger.info("ranker: cutoff %s: %s customers, %s candidates, %.1f%% positive (%.1fs)",
+                        f"{cut:%Y-%m-%d}", f"{len(users):,}", f"{len(keys):,}", 100 * labels[-1].mean(),
+                        time.perf_counter() - started)
+        matrix, _ = spec.build(events[ts < now], now=now, mapping=mapping, window=False)
+        self.fit(matrix)
+        y = np.concatenate(labels) if labels else np.zeros(0, dtype=bool)
+        if y.sum() == 0 or y.all():
+            logger.warning("ranker: no usable labels in the last %s windows; ranking by the prior", self.cutoffs)
+            return self
+        x = np.concatenate(features)
+        keep = y | (rng.random(len(y)) < float(self.negatives))
+        x, y = x[keep], y[keep]
+        self.classifier_ = self._classifier().fit(x, y)
+        logger.info("ranker: classifier fitted on %s candidates (%.1fs in all)", f"{len(y):,}",
+                    time.perf_counter() - started)
+        return self
+
+    def _classifier(self) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            max_iter=int(self.max_iter), learning_rate=float(self.learning_rate),
+            max_leaf_nodes=int(self.max_leaf_nodes), early_stopping=False, random_state=self.random_state)
+
+    def _fit(self, user_items: csr_matrix) -> None:
+        self._validate()
+        stage = self._stage_one(user_items)
+        self._cf = stage.cf
+        self.item_stats_ = stage.item_stats
+        self.classifier_ = None
+        self._set_factors(stage.cf.user_factors_, stage.cf.item_factors_)
+
+    def _stage_one(self, user_items: csr_matrix) -> _StageOne:
+        n_items = user_items.shape[1] // len(("weights", *CHANNELS))
+        weights = user_items[:, :n_items]
+        logged = weights.copy()
+        logged.data = np.log1p(logged.data)
+        cf = self._als().fit(logged)
+        return _StageOne(cf, item_statistics(user_items, n_items, float(self.trend_window_days)),
+                         int(self.candidates), n_items)
+
+    # ---------------------------------------------------------------- scoring
+    def _scores(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False) -> np.ndarray:
+        stage = _StageOne(self._cf, self.item_stats_, int(self.candidates), self.n_items_)
+        prior = stage.prior(user_ids, user_items)
+        if self.classifier_ is None:
+            return prior
+        x, keys = stage.features(user_ids, user_items, new_only=new_only)
+        if len(keys):
+            prob = self.classifier_.predict_proba(x)[:, 1].astype(np.float32)
+            prior[keys // self.n_items_, keys % self.n_items_] = prob
+        return prior
+
+    def explain(self, user_items_row: csr_matrix, item_ids: np.ndarray | list[int]) -> np.ndarray:
+        """An item bought before explains itself; a new one, by its most similar purchase."""
+        self._check_fitted()
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        row = self.purchased(user_items_row)
+        because = self._cf.explain(row, item_ids)
+        return np.where(np.isin(item_ids, row.indices), item_ids, because)
+
+    # ---------------------------------------------------------------- persistence
+    def _state(self) -> dict[str, np.ndarray]:
+        return {**super()._state(), "item_stats": self.item_stats_,
+                "sklearn_version": np.asarray(sklearn.__version__),
+                "has_classifier": np.asarray(self.classifier_ is not None)}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        super()._set_state(arrays)
+        self.item_stats_ = arrays["item_stats"].astype(np.float32)
+        self._cf = self._als()
+        self._cf._set_factors(self.user_factors_, self.item_factors_)
+        self._cf.n_items_ = self.item_factors_.shape[0]
+        self._saved_sklearn = str(arrays["sklearn_version"])
+        self._saved_classifier = bool(arrays["has_classifier"])
+        self.classifier_ = None
+
+    def _save_files(self, directory: Path) -> None:
+        if self.classifier_ is not None:
+            joblib.dump(self.classifier_, directory / "classifier.joblib")
+
+    def _load_files(self, directory: Path) -> None:
+        if not self._saved_classifier:
+            return
+        if self._saved_sklearn != sklearn.__version__:
+            raise ArtifactError(f"model at {directory} was trained with scikit-learn {self._saved_sklearn}; this "
+                                f"environment has {sklearn.__version__}: retrain it (reco train)")
+        self.classifier_ = joblib.load(directory / "classifier.joblib")
+
+
+ITEM_STATS = ("buyers", "trend", "repeat_share", "cycle", "age", "since_last")
+
+
+def item_statistics(user_items: csr_matrix, n_items: int, trend_window_days: float) -> np.ndarray:
+    """Per item (rows ``ITEM_STATS``): log buyers, log buyers in the trend window, share of buyers who
+    bought on two or more days, median of their cycles (days between purchases), days since the first
+    and the last sale. From the weights + days/last/first blocks of ``user_items``."""
+    _, items, (_, days, last, first) = split_blocks(user_items, n_items, 4)
+    last, first = last - 1, first - 1
+    buyers = np.bincount(items, minlength=n_items).astype(np.float64)
+    trend = np.bincount(items[last < trend_window_days], minlength=n_items)
+    repeat = days >= 2
+    repeaters = np.bincount(items[repeat], minlength=n_items)
+    cycles = (first - last)[repeat] / (days[repeat] - 1)
+    cycle = np.full(n_items, np.nan)
+    if repeat.any():
+        median = pd.Series(cycles).groupby(items[repeat]).median()
+        cycle[median.index.to_numpy()] = median.to_numpy()
+    age = np.full(n_items, np.nan)
+    since = np.full(n_items, np.nan)
+    if len(items):
+        age_s = pd.Series(first).groupby(items).max()
+        since_s = pd.Series(last).groupby(items).min()
+        age[age_s.index.to_numpy()] = age_s.to_numpy()
+        since[since_s.index.to_numpy()] = since_s.to_numpy()
+    share = np.where(buyers > 0, repeaters / np.maximum(buyers, 1), np.nan)
+    return np.vstack([np.log1p(buyers), np.log1p(trend), share, cycle, age, since]).astype(np.float32)
+
+
+class _StageOne:
+    """Candidate generation and features for a block of customers, from fitted parts."""
+
+    def __init__(self, cf: ALSRecommender, item_stats: np.ndarray, candidates: int, n_items: int) -> None:
+        self.cf = cf
+        self.item_stats = item_stats
+        self.candidates = candidates
+        self.n_items = n_items
+        trend = item_stats[ITEM_STATS.index("trend")]
+        self.trending = np.argsort(-trend, kind="stable")[: min(candidates, n_items)]
+
+    def _collab(self, user_ids: np.ndarray, weights: csr_matrix) -> np.ndarray:
+        logged = weights.copy()
+        logged.data = np.log1p(logged.data)
+        return self.cf._scores(np.asarray(user_ids, dtype=np.int64), logged)
+
+    def prior(self, user_ids: np.ndarray, user_items: csr_matrix) -> np.ndarray:
+        """Fallback order: bought items by decayed weight, then ALS + trend; all below any probability."""
+        weights = user_items[:, : self.n_items]
+        collab = self._collab(user_ids, weights)
+        lo, hi = collab.min(axis=1, keepdims=True), collab.max(axis=1, keepdims=True)
+        trend = self.item_stats[ITEM_STATS.index("trend")]
+        scores = (collab - lo) / np.maximum(hi - lo, 1e-9) + trend[None, :] / max(float(trend.max()), 1e-9)
+        repurchase = weights.toarray()
+        repurchase /= np.maximum(repurchase.max(axis=1, keepdims=True), 1e-9)
+        scores = np.where(repurchase > 0, 2.0 + repurchase, scores) - _PRIOR_OFFSET
+        return scores.astype(np.float32)
+
+    def features(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Feature rows (columns ``FEATURES``) for every candidate pair, and their keys ``row * n_items + item``
+        where ``row`` is the position in ``user_items``. With ``new_only`` bought items are not candidates."""
+        n_items, n_users = self.n_items, user_items.shape[0]
+        rows_b, items_b, (decayed, days, last, first) = split_blocks(user_items, n_items, 4)
+        last, first = last - 1, first - 1
+        weights = csr_matrix((decayed, (rows_b, items_b)), shape=(n_users, n_items))
+        collab = self._collab(user_ids, weights)
+        bought_keys = rows_b.astype(np.int64) * n_items + items_b
+
+        masked = collab.copy()
+        masked[rows_b, items_b] = -np.inf
+        c = min(self.candidates, n_items)
+        top = (np.argpartition(-masked, c - 1, axis=1)[:, :c] if c < n_items
+               else np.tile(np.arange(n_items), (n_users, 1)))
+        users = np.arange(n_users, dtype=np.int64)[:, None] * n_items
+        new_keys = np.unique(np.concatenate([(users + top).ravel(), (users + self.trending[None, :]).ravel()]))
+        new_keys = new_keys[~np.isin(new_keys, bought_keys)]
+        keys = new_keys if new_only else np.concatenate([bought_keys, new_keys])
+        nb = 0 if new_only else len(bought_keys)
+        rows, items = keys // n_items, keys % n_items
+
+        def pad(values: np.ndarray, fill: float) -> np.ndarray:
+            out = np.full(len(keys), fill, dtype=np.float32)
+            out[:nb] = values[:nb]
+            return out
+
+        bought = pad(np.ones(len(bought_keys), dtype=np.float32), 0.0)
+        p_decayed, p_days, p_last, p_first = pad(decayed, 0.0), pad(days, 0.0), pad(last, np.nan), pad(first, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cycle = np.where(p_days >= 2, (p_first - p_last) / np.maximum(p_days - 1, 1), np.nan)
+            overdue = p_last / cycle
+        n_bought = np.bincount(rows_b, minlength=n_users).astype(np.float32)
+        user_since = np.full(n_users, np.inf, dtype=np.float32)
+        user_days = np.zeros(n_users, dtype=np.float32)
+        user_tenure = np.full(n_users, -np.inf, dtype=np.float32)
+        np.minimum.at(user_since, rows_b, last)
+        np.maximum.at(user_days, rows_b, days)
+        np.maximum.at(user_tenure, rows_b, first)
+        user_since[~np.isfinite(user_since)] = np.nan
+        user_tenure[~np.isfinite(user_tenure)] = np.nan
+        c_vals = collab[rows, items]
+        c_min, c_max = collab.min(axis=1)[rows], collab.max(axis=1)[rows]
+        x = np.column_stack([
+            bought, p_decayed, p_days, p_last, p_first, cycle, overdue, p_days / np.maximum(user_days[rows], 1),
+            n_bought[rows], user_since[rows], user_days[rows], user_tenure[rows],
+            *self.item_stats[:, items],
+            c_vals, (c_vals - c_min) / np.maximum(c_max - c_min, 1e-9),
+        ]).astype(np.float32)
+        # "Not defined" (never bought, no repeat buyers) as -1: every feature is otherwise >= 0 apart from
+        # the collaborative score, and scikit-learn cannot bin a column that is all NaN.
+        x[:, :-2] = np.nan_to_num(x[:, :-2], nan=-1.0)
+        return x, keys
+
+
+def split_blocks(user_items: csr_matrix, n_items: int, blocks: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Rows, items and one value array per block of a matrix whose blocks share one pattern (``MatrixSpec``)."""
+    wide = csr_matrix(user_items)
+    wide.sort_indices()
+    per_row = np.diff(wide.indptr) // blocks
+    rows = np.repeat(np.arange(wide.shape[0]), per_row)
+    within = np.arange(len(rows)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    starts = wide.indptr[:-1][rows] + within
+    items = wide.indices[starts] % n_items
+    return rows, items, [wide.data[starts + b * per_row[rows]] for b in range(blocks)]
