@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from reco.export import write_recommendations  # noqa: E402
 from reco.interactions import IdMapping  # noqa: E402
-from reco.models import HybridRecommender, RecentPopularityRecommender  # noqa: E402
+from reco.models import DEFAULT_MODEL, RecentPopularityRecommender, model_classes  # noqa: E402
 from reco.registry import ModelRegistry  # noqa: E402
 from reco.service import RecommendationService  # noqa: E402
 
@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument("--model", choices=sorted(model_classes()), default=DEFAULT_MODEL)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     with tempfile.TemporaryDirectory(dir=ROOT / "var" if (ROOT / "var").exists() else None) as tmp:
@@ -80,14 +81,14 @@ def main() -> None:
         with stage("id mapping"):
             mapping = IdMapping(np.sort(events["customer_id"].unique()), np.sort(events["item_id"].unique()))
             now = events["timestamp"].max()
-        with stage("fit hybrid"):
-            model = HybridRecommender().fit_events(events, mapping, now=now)
+        with stage(f"fit {args.model}"):
+            model = model_classes()[args.model]().fit_events(events, mapping, now=now)
         with stage("fit fallback"):
             fallback = RecentPopularityRecommender(window_days=14).fit_events(events, mapping, now=now)
         with stage("save"):
             registry = ModelRegistry(Path(tmp) / "models")
-            version = registry.save({"hybrid": model, "popularity": fallback}, mapping,
-                                    {"default_model": "hybrid", "fallback_model": "popularity",
+            version = registry.save({args.model: model, "popularity": fallback}, mapping,
+                                    {"default_model": args.model, "fallback_model": "popularity",
                                      "data": {"last_event": now.isoformat()}})
         with stage("load"):
             bundle = registry.load(version)

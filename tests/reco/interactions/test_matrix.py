@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from reco.exceptions import ConfigurationError
-from reco.interactions import IdMapping, build_user_items
+from reco.interactions import IdMapping, MatrixSpec, build_user_items
 
 EVENTS = pd.DataFrame({
     "customer_id": ["b", "a", "a", "a", "b"],
@@ -56,3 +56,38 @@ def test_id_mapping_round_trip_keeps_string_ids(tmp_path: Path) -> None:
     assert loaded == mapping
     assert loaded.user_index("007") == 0 and loaded.user_index("7") == 1 and loaded.user_index("x") is None
     assert loaded.item_indices(["A-1", "zzz"]).tolist() == [1, -1]
+
+
+def test_channels_summarise_each_pair_in_aligned_blocks() -> None:
+    events = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "a", "b", "b"],
+        "item_id": ["x", "y", "x", "x", "y", "z"],
+        # a buys x twice on Jan 10 (one day) and once on Jan 1: 2 distinct days.
+        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-10 08:00", "2024-01-10 09:00",
+                                     "2024-01-02", "2024-01-03"], format="ISO8601"),
+    })
+    spec = MatrixSpec("count", channels=("days", "last", "first"))
+    matrix, mapping = spec.build(events, now=pd.Timestamp("2024-01-11"))
+    assert spec.n_blocks == 4 and matrix.shape == (2, 3 * 4)
+    dense = matrix.toarray().reshape(2, 4, 3)  # customer, block, item
+    x, y, z = (mapping.item_index(i) for i in "xyz")
+    a, b = mapping.user_index("a"), mapping.user_index("b")
+    assert dense[a, 0, x] == 3 and dense[a, 1, x] == 2  # 3 purchases on 2 distinct days
+    assert dense[a, 2, x] == 0 + 1 and dense[a, 3, x] == 10 + 1  # last 0.6 days ago (whole days: 0), first 10
+    assert dense[b, 2, z] == 8 + 1 and dense[b, 3, y] == 9 + 1
+    for block in range(4):  # every block has exactly the pattern of the weights
+        np.testing.assert_array_equal(dense[:, block] > 0, dense[:, 0] > 0)
+    assert spec.to_dict()["channels"] == ["days", "last", "first"]
+
+
+def test_old_purchases_never_decay_out_of_the_pattern() -> None:
+    events = pd.DataFrame({"customer_id": ["a", "a"], "item_id": ["x", "y"],
+                           "timestamp": pd.to_datetime(["2000-01-01", "2024-01-01"])})
+    matrix, _ = build_user_items(events, weighting="recency", half_life_days=1.0, now=pd.Timestamp("2024-01-02"))
+    assert matrix.nnz == 2 and matrix.data.min() > 0  # 0.5 ** 8766 underflows, yet x still counts as bought
+
+
+def test_unknown_channel_lists_valid_ones() -> None:
+    events = pd.DataFrame({"customer_id": ["a"], "item_id": ["x"], "timestamp": [pd.Timestamp("2024-01-01")]})
+    with pytest.raises(ConfigurationError, match=r"\['visits'\] are not valid; valid: days, last, first"):
+        build_user_items(events, channels=("visits",))

@@ -10,6 +10,7 @@ import pytest
 from scipy.sparse import csr_matrix
 
 from reco.exceptions import ConfigurationError, NotFittedError
+from reco.interactions import IdMapping
 from reco.models import Recommender, model_classes
 from tests.factories import make_purchases
 
@@ -165,3 +166,20 @@ def test_repeated_calls_do_not_change_the_model(model: Recommender, user_items: 
     after = model.recommend(users, user_items[:6], n=5, filter_already_purchased=False)
     np.testing.assert_array_equal(after[0], unfiltered[0], err_msg="filtering must not leak into later calls")
     np.testing.assert_allclose(after[1], unfiltered[1])
+
+
+def test_fit_events_gives_the_same_contract(model: Recommender) -> None:
+    """Fitted from events (what train and evaluate do, and where the ranker learns), the contract holds."""
+    events = make_purchases()
+    now = pd.Timestamp("2024-03-01")
+    mapping = IdMapping(np.sort(events["customer_id"].unique()), np.sort(events["item_id"].unique()))
+    assert model.fit_events(events, mapping, now=now) is model
+    history, _ = model.input_spec.build(events, now=now, mapping=mapping, window=False)
+    users = np.arange(mapping.n_users)
+    ids, scores = model.recommend(users, history, n=5)
+    for u in users:
+        valid = ids[u][ids[u] >= 0]
+        assert not set(model.purchased(history[u]).indices.tolist()) & set(valid.tolist())
+        assert np.all(np.diff(scores[u][ids[u] >= 0]) <= 1e-6)
+    one_ids, _ = model.recommend(7, history[7], n=5)
+    np.testing.assert_array_equal(one_ids, ids[7])
