@@ -40,6 +40,7 @@ from reco.models.factors import FactorModel
 logger = logging.getLogger(__name__)
 
 CHANNELS = ("days", "last", "first")
+_BLOCKS = 1 + len(CHANNELS)  # weights, then one block per channel
 FEATURES: tuple[str, ...] = (
     "bought", "decayed", "days", "since_last", "since_first", "cycle", "overdue", "days_share",
     "user_items", "user_since_last", "user_days_max", "user_tenure",
@@ -187,7 +188,7 @@ class RankerRecommender(FactorModel):
         self._set_factors(stage.cf.user_factors_, stage.cf.item_factors_)
 
     def _stage_one(self, user_items: csr_matrix, last_year: np.ndarray | None = None) -> _StageOne:
-        n_items = user_items.shape[1] // len(("weights", *CHANNELS))
+        n_items = user_items.shape[1] // _BLOCKS
         weights = user_items[:, :n_items]
         logged = weights.copy()
         logged.data = np.log1p(logged.data)
@@ -199,10 +200,11 @@ class RankerRecommender(FactorModel):
     # ---------------------------------------------------------------- scoring
     def _scores(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False) -> np.ndarray:
         stage = _StageOne(self._cf, self.item_stats_, int(self.candidates), self.n_items_)
-        prior = stage.prior(user_ids, user_items)
+        collab = stage.collab(user_ids, self.purchased(user_items))
+        prior = stage.prior(user_items, collab)
         if self.classifier_ is None:
             return prior
-        x, keys = stage.features(user_ids, user_items, new_only=new_only)
+        x, keys = stage.features(user_ids, user_items, new_only=new_only, collab=collab)
         if len(keys):
             prob = self.classifier_.predict_proba(x)[:, 1].astype(np.float32)
             prior[keys // self.n_items_, keys % self.n_items_] = prob
@@ -253,7 +255,7 @@ def item_statistics(user_items: csr_matrix, n_items: int, trend_window_days: flo
     bought on two or more days, median of their cycles (days between purchases), days since the first
     and the last sale, log buyers in the last ``recent_days``. From the weights + days/last/first blocks.
     ``last_year`` (buyers in the coming window's dates a year ago) needs events: see ``fit_events``."""
-    _, items, (_, days, last, first) = split_blocks(user_items, n_items, 4)
+    _, items, (_, days, last, first) = split_blocks(user_items, n_items, _BLOCKS)
     last, first = last - 1, first - 1
     buyers = np.bincount(items, minlength=n_items).astype(np.float64)
     trend = np.bincount(items[last < trend_window_days], minlength=n_items)
@@ -288,15 +290,15 @@ class _StageOne:
         trend = item_stats[ITEM_STATS.index("trend")]
         self.trending = np.argsort(-trend, kind="stable")[: min(candidates, n_items)]
 
-    def _collab(self, user_ids: np.ndarray, weights: csr_matrix) -> np.ndarray:
+    def collab(self, user_ids: np.ndarray, weights: csr_matrix) -> np.ndarray:
+        """Dense ALS scores of every item, from the weights block (log1p, as ALS was fitted)."""
         logged = weights.copy()
         logged.data = np.log1p(logged.data)
         return self.cf._scores(np.asarray(user_ids, dtype=np.int64), logged)
 
-    def prior(self, user_ids: np.ndarray, user_items: csr_matrix) -> np.ndarray:
+    def prior(self, user_items: csr_matrix, collab: np.ndarray) -> np.ndarray:
         """Fallback order: bought items by decayed weight, then ALS + trend; all below any probability."""
         weights = user_items[:, : self.n_items]
-        collab = self._collab(user_ids, weights)
         lo, hi = collab.min(axis=1, keepdims=True), collab.max(axis=1, keepdims=True)
         trend = self.item_stats[ITEM_STATS.index("trend")]
         scores = (collab - lo) / np.maximum(hi - lo, 1e-9) + trend[None, :] / max(float(trend.max()), 1e-9)
@@ -305,14 +307,17 @@ class _StageOne:
         scores = np.where(repurchase > 0, 2.0 + repurchase, scores) - _PRIOR_OFFSET
         return scores.astype(np.float32)
 
-    def features(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool) -> tuple[np.ndarray, np.ndarray]:
+    def features(
+        self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool, collab: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Feature rows (columns ``FEATURES``) for every candidate pair, and their keys ``row * n_items + item``
-        where ``row`` is the position in ``user_items``. With ``new_only`` bought items are not candidates."""
+        where ``row`` is the position in ``user_items``. With ``new_only`` bought items are not candidates.
+        ``collab`` (from ``collab``) saves scoring the customers twice."""
         n_items, n_users = self.n_items, user_items.shape[0]
-        rows_b, items_b, (decayed, days, last, first) = split_blocks(user_items, n_items, 4)
+        rows_b, items_b, (decayed, days, last, first) = split_blocks(user_items, n_items, _BLOCKS)
         last, first = last - 1, first - 1
-        weights = csr_matrix((decayed, (rows_b, items_b)), shape=(n_users, n_items))
-        collab = self._collab(user_ids, weights)
+        if collab is None:
+            collab = self.collab(user_ids, csr_matrix((decayed, (rows_b, items_b)), shape=(n_users, n_items)))
         bought_keys = rows_b.astype(np.int64) * n_items + items_b
 
         masked = collab.copy()
