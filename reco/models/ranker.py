@@ -12,8 +12,9 @@ it, its typical cycle, age, buyers in the same dates a year ago) and the collabo
 per-customer ones come from the model's input matrix (``input_spec``: the recency-decayed weights plus
 the ``days``/``last``/``first`` channels), so scoring needs nothing but a customer's row.
 
-Defaults (6 windows of 30 days, 50 + 50 candidates, 30% of negatives kept) were chosen on the
-validation windows of Online Retail and dunnhumby; more windows helped both, more candidates did not.
+Defaults: 6 windows of 30 days, 50 + 50 candidates, 30% of negatives kept. On the validation windows
+(nDCG@10 all / new), 6 windows against 2 gave Online Retail 0.329 / 0.117 vs 0.325 / 0.117 and
+dunnhumby 0.440 / 0.052 vs 0.440 / 0.054; 100 candidates instead of 50 did not help on Online Retail.
 """
 
 from __future__ import annotations
