@@ -26,7 +26,7 @@ from reco.interactions.matrix import MatrixSpec
 FORMAT_VERSION = 1
 _REGISTRY: dict[str, type[Recommender]] = {}
 # Rows of dense scores computed at once in batched recommend: bounds memory to ~80 MB of float32.
-_SCORE_BLOCK_CELLS = 20_000_000
+SCORE_BLOCK_CELLS = 20_000_000
 
 
 def register(cls: type[Recommender]) -> type[Recommender]:
@@ -162,7 +162,7 @@ class Recommender(ABC):
         k = min(n, self.n_items_)
         out_ids = np.full((len(ids), k), -1, dtype=np.int64)
         out_scores = np.full((len(ids), k), -np.inf, dtype=np.float32)
-        block = max(1, _SCORE_BLOCK_CELLS // max(self.n_items_, 1))
+        block = max(1, SCORE_BLOCK_CELLS // max(self.n_items_, 1))
         for start in range(0, len(ids), block):
             stop = min(start + block, len(ids))
             scores = _writable(self._scores(ids[start:stop], user_items[start:stop], filter_already_purchased))

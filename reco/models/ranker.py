@@ -35,7 +35,7 @@ from reco.exceptions import ArtifactError, ConfigurationError
 from reco.interactions.idmapping import IdMapping
 from reco.interactions.matrix import MatrixSpec
 from reco.models.als import ALSRecommender
-from reco.models.base import register
+from reco.models.base import SCORE_BLOCK_CELLS, register
 from reco.models.factors import FactorModel
 
 logger = logging.getLogger(__name__)
@@ -141,12 +141,17 @@ class RankerRecommender(FactorModel):
             if not len(users):
                 continue
             stage = self._stage_one(matrix, self._last_year(events, ts, cut, mapping))
-            x, keys = stage.features(users, matrix[users], new_only=False)
-            features.append(x)
-            pairs = users[keys // mapping.n_items] * mapping.n_items + keys % mapping.n_items
-            labels.append(np.isin(pairs, bought_next))
+            n_before = len(labels)
+            block = max(1, SCORE_BLOCK_CELLS // mapping.n_items)  # dense ALS scores stay within ~80 MB
+            for first in range(0, len(users), block):
+                part = users[first:first + block]
+                x, keys = stage.features(part, matrix[part], new_only=False)
+                features.append(x)
+                pairs = part[keys // mapping.n_items] * mapping.n_items + keys % mapping.n_items
+                labels.append(np.isin(pairs, bought_next))
+            cutoff_labels = np.concatenate(labels[n_before:])
             logger.info("ranker: cutoff %s: %s customers, %s candidates, %.1f%% positive (%.1fs)",
-                        f"{cut:%Y-%m-%d}", f"{len(users):,}", f"{len(keys):,}", 100 * labels[-1].mean(),
+                        f"{cut:%Y-%m-%d}", f"{len(users):,}", f"{len(cutoff_labels):,}", 100 * cutoff_labels.mean(),
                         time.perf_counter() - started)
         matrix, _ = spec.build(events[ts < now], now=now, mapping=mapping, window=False)
         self._season = self._last_year(events, ts, now, mapping)
