@@ -92,3 +92,23 @@ class ALSRecommender(FactorModel):
             return np.full(len(item_ids), -1, dtype=np.int64)
         sims = self.item_unit_[item_ids] @ self.item_unit_[history].T
         return history[np.argmax(sims, axis=1)].astype(np.int64)
+
+
+def log1p_weights(user_items: csr_matrix) -> csr_matrix:
+    """A copy of ``user_items`` with log(1 + weight): what the blended models fit their ALS part on."""
+    logged = user_items.copy()
+    logged.data = np.log1p(logged.data)
+    return logged
+
+
+def als_part(model: FactorModel) -> ALSRecommender:
+    """An unfitted ALS with ``model``'s own ALS hyperparameters (factors, regularization, alpha, ...)."""
+    return ALSRecommender(**{name: getattr(model, name) for name in ALSRecommender().get_params()})
+
+
+def restored_als_part(model: FactorModel) -> ALSRecommender:
+    """The ALS part of a loaded ``model``, rebuilt from its saved factors (no refit)."""
+    part = als_part(model)
+    part._set_factors(model.user_factors_, model.item_factors_)
+    part.n_items_ = model.item_factors_.shape[0]
+    return part

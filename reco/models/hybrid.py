@@ -17,7 +17,7 @@ from scipy.sparse import csr_matrix
 
 from reco.interactions.idmapping import IdMapping
 from reco.interactions.matrix import MatrixSpec
-from reco.models.als import ALSRecommender
+from reco.models.als import als_part, log1p_weights, restored_als_part
 from reco.models.base import register
 from reco.models.factors import FactorModel
 
@@ -82,10 +82,6 @@ class HybridRecommender(FactorModel):
         self._require("non_negative", "weight_buy_again", "weight_collaborative", "weight_trend",
                       "new_weight_collaborative", "new_weight_trend")
 
-    def _als(self) -> ALSRecommender:
-        return ALSRecommender(factors=self.factors, regularization=self.regularization, alpha=self.alpha,
-                              iterations=self.iterations, random_state=self.random_state)
-
     # ---------------------------------------------------------------- learning
     def fit_events(self, events: pd.DataFrame, mapping: IdMapping, now: pd.Timestamp | None = None) -> Self:
         """Fit with the exact trend: distinct buyers per item inside the trailing window."""
@@ -105,16 +101,12 @@ class HybridRecommender(FactorModel):
             threshold = 0.5 ** (self.trend_window_days / self.half_life_days)
             counts = np.asarray((user_items >= threshold).sum(axis=0)).ravel().astype(np.float32)
         self.trend_ = (counts / counts.max() if counts.max() > 0 else counts).astype(np.float32)
-        logged = user_items.copy()
-        logged.data = np.log1p(logged.data)
-        self._cf = self._als().fit(logged)
+        self._cf = als_part(self).fit(log1p_weights(user_items))
         self._set_factors(self._cf.user_factors_, self._cf.item_factors_)
 
     # ---------------------------------------------------------------- scoring
     def _scores(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False) -> np.ndarray:
-        logged = user_items.copy()
-        logged.data = np.log1p(logged.data)
-        collab = self._cf._scores(user_ids, logged)
+        collab = self._cf._scores(user_ids, log1p_weights(user_items))
         lo, hi = collab.min(axis=1, keepdims=True), collab.max(axis=1, keepdims=True)
         collab = (collab - lo) / np.maximum(hi - lo, 1e-9)
         if new_only:
@@ -139,6 +131,4 @@ class HybridRecommender(FactorModel):
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         super()._set_state(arrays)
         self.trend_ = arrays["trend"].astype(np.float32)
-        self._cf = self._als()
-        self._cf._set_factors(self.user_factors_, self.item_factors_)
-        self._cf.n_items_ = self.item_factors_.shape[0]
+        self._cf = restored_als_part(self)

@@ -34,7 +34,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from reco.exceptions import ArtifactError, ConfigurationError
 from reco.interactions.idmapping import IdMapping
 from reco.interactions.matrix import MatrixSpec
-from reco.models.als import ALSRecommender
+from reco.models.als import ALSRecommender, als_part, log1p_weights, restored_als_part
 from reco.models.base import SCORE_BLOCK_CELLS, register
 from reco.models.factors import FactorModel
 
@@ -107,10 +107,6 @@ class RankerRecommender(FactorModel):
         self._require("positive_int", "cutoffs", "candidates", "max_iter", "train_customers")
         if not isinstance(self.max_leaf_nodes, int) or self.max_leaf_nodes < 2:
             raise ConfigurationError(f"max_leaf_nodes must be an integer >= 2, got {self.max_leaf_nodes!r}")
-
-    def _als(self) -> ALSRecommender:
-        return ALSRecommender(factors=self.factors, regularization=self.regularization, alpha=self.alpha,
-                              iterations=self.iterations, random_state=self.random_state)
 
     # ---------------------------------------------------------------- learning
     def fit_events(self, events: pd.DataFrame, mapping: IdMapping, now: pd.Timestamp | None = None) -> Self:
@@ -190,22 +186,21 @@ class RankerRecommender(FactorModel):
         stage = self._stage_one(user_items, getattr(self, "_season", None))
         self._cf = stage.cf
         self.item_stats_ = stage.item_stats
+        self._trend_order = trend_ranking(self.item_stats_)  # once, not per scoring call
         self.classifier_ = None
         self._set_factors(stage.cf.user_factors_, stage.cf.item_factors_)
 
     def _stage_one(self, user_items: csr_matrix, last_year: np.ndarray | None = None) -> _StageOne:
         n_items = user_items.shape[1] // _BLOCKS
         weights = user_items[:, :n_items]
-        logged = weights.copy()
-        logged.data = np.log1p(logged.data)
-        cf = self._als().fit(logged)
+        cf = als_part(self).fit(log1p_weights(weights))
         stats = item_statistics(user_items, n_items, float(self.trend_window_days), float(self.label_days))
         seasonal = np.full((1, n_items), np.nan, dtype=np.float32) if last_year is None else last_year[None, :]
         return _StageOne(cf, np.vstack([stats, seasonal]), int(self.candidates), n_items)
 
     # ---------------------------------------------------------------- scoring
     def _scores(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False) -> np.ndarray:
-        stage = _StageOne(self._cf, self.item_stats_, int(self.candidates), self.n_items_)
+        stage = _StageOne(self._cf, self.item_stats_, int(self.candidates), self.n_items_, self._trend_order)
         collab = stage.collab(user_ids, self.purchased(user_items))
         prior = stage.prior(user_items, collab)
         if self.classifier_ is None:
@@ -233,9 +228,8 @@ class RankerRecommender(FactorModel):
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         super()._set_state(arrays)
         self.item_stats_ = arrays["item_stats"].astype(np.float32)
-        self._cf = self._als()
-        self._cf._set_factors(self.user_factors_, self.item_factors_)
-        self._cf.n_items_ = self.item_factors_.shape[0]
+        self._trend_order = trend_ranking(self.item_stats_)
+        self._cf = restored_als_part(self)
         self._saved_sklearn = str(arrays["sklearn_version"])
         self._saved_classifier = bool(arrays["has_classifier"])
         self.classifier_ = None
@@ -285,22 +279,27 @@ def item_statistics(user_items: csr_matrix, n_items: int, trend_window_days: flo
         np.float32)
 
 
+def trend_ranking(item_stats: np.ndarray) -> np.ndarray:
+    """Items by trend, most bought in the trend window first (ties by index)."""
+    return np.argsort(-item_stats[ITEM_STATS.index("trend")], kind="stable")
+
+
 class _StageOne:
     """Candidate generation and features for a block of customers, from fitted parts."""
 
-    def __init__(self, cf: ALSRecommender, item_stats: np.ndarray, candidates: int, n_items: int) -> None:
+    def __init__(self, cf: ALSRecommender, item_stats: np.ndarray, candidates: int, n_items: int,
+                 trend_order: np.ndarray | None = None) -> None:
         self.cf = cf
         self.item_stats = item_stats
         self.candidates = candidates
         self.n_items = n_items
-        trend = item_stats[ITEM_STATS.index("trend")]
-        self.trending = np.argsort(-trend, kind="stable")[: min(candidates, n_items)]
+        if trend_order is None:
+            trend_order = trend_ranking(item_stats)
+        self.trending = trend_order[: min(candidates, n_items)]
 
     def collab(self, user_ids: np.ndarray, weights: csr_matrix) -> np.ndarray:
         """Dense ALS scores of every item, from the weights block (log1p, as ALS was fitted)."""
-        logged = weights.copy()
-        logged.data = np.log1p(logged.data)
-        return self.cf._scores(np.asarray(user_ids, dtype=np.int64), logged)
+        return self.cf._scores(np.asarray(user_ids, dtype=np.int64), log1p_weights(weights))
 
     def prior(self, user_items: csr_matrix, collab: np.ndarray) -> np.ndarray:
         """Fallback order: bought items by decayed weight, then ALS + trend; all below any probability."""
