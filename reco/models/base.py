@@ -27,6 +27,8 @@ FORMAT_VERSION = 1
 _REGISTRY: dict[str, type[Recommender]] = {}
 # Rows of dense scores computed at once in batched recommend: bounds memory to ~80 MB of float32.
 SCORE_BLOCK_CELLS = 20_000_000
+# Users per batch in recommend when a model scores candidates only (``_candidate_scores``).
+CANDIDATE_BLOCK_USERS = 2_048
 
 
 def register(cls: type[Recommender]) -> type[Recommender]:
@@ -104,6 +106,18 @@ class Recommender(ABC):
         A writeable array is modified in place by the caller: return a fresh one, or a read-only view.
         """
 
+    def _candidate_scores(
+        self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Optional shortcut for large catalogues: a few scored candidates per user instead of dense scores.
+
+        Returns keys ``row * n_items + item`` and their scores, equal to ``_scores`` on those pairs, where
+        every item that is not a candidate of a row scores below all of that row's candidates. ``recommend``
+        then ranks the candidates and scores densely only the rows left with fewer than ``n``. None (the
+        default): no shortcut, always dense.
+        """
+        return None
+
     @abstractmethod
     def _item_similarity(self, item_ids: np.ndarray) -> np.ndarray:
         """Dense (len(item_ids), n_items) similarity of each item to every item (fresh or read-only, as above)."""
@@ -162,25 +176,71 @@ class Recommender(ABC):
         k = min(n, self.n_items_)
         out_ids = np.full((len(ids), k), -1, dtype=np.int64)
         out_scores = np.full((len(ids), k), -np.inf, dtype=np.float32)
-        block = max(1, SCORE_BLOCK_CELLS // max(self.n_items_, 1))
+        dense_block = max(1, SCORE_BLOCK_CELLS // max(self.n_items_, 1))
+        block = max(dense_block, CANDIDATE_BLOCK_USERS)
         for start in range(0, len(ids), block):
             stop = min(start + block, len(ids))
-            scores = _writable(self._scores(ids[start:stop], user_items[start:stop], filter_already_purchased))
-            if filter_already_purchased:
-                rows = self.purchased(user_items[start:stop]).tocoo()
-                scores[rows.row, rows.col] = -np.inf
-            if blocked is not None:
-                scores[:, blocked] = -np.inf
-            if allowed is not None:
-                scores[:, ~allowed] = -np.inf
-            top = _top_k(scores, k)
-            top_scores = np.take_along_axis(scores, top, axis=1)
-            valid = np.isfinite(top_scores)
-            out_ids[start:stop] = np.where(valid, top, -1)
-            out_scores[start:stop] = np.where(valid, top_scores, -np.inf)
+            part_ids, part_items = ids[start:stop], user_items[start:stop]
+            dense_rows = np.arange(stop - start)
+            candidates = self._candidate_scores(part_ids, part_items, filter_already_purchased)
+            if candidates is not None:
+                done = self._top_from_candidates(candidates, part_items, k, filter_already_purchased, blocked,
+                                                 allowed, out_ids[start:stop], out_scores[start:stop])
+                dense_rows = np.flatnonzero(~done)
+            for first in range(0, len(dense_rows), dense_block):
+                rows = dense_rows[first:first + dense_block]
+                top, top_scores = self._top_dense(part_ids[rows], part_items[rows], k, filter_already_purchased,
+                                                  blocked, allowed)
+                out_ids[start + rows] = top
+                out_scores[start + rows] = top_scores
         if single:
             return out_ids[0], out_scores[0]
         return out_ids, out_scores
+
+    def _top_dense(
+        self, ids: np.ndarray, user_items: csr_matrix, k: int, filter_purchased: bool,
+        blocked: np.ndarray | None, allowed: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        scores = _writable(self._scores(ids, user_items, filter_purchased))
+        if filter_purchased:
+            rows = self.purchased(user_items).tocoo()
+            scores[rows.row, rows.col] = -np.inf
+        if blocked is not None:
+            scores[:, blocked] = -np.inf
+        if allowed is not None:
+            scores[:, ~allowed] = -np.inf
+        top = _top_k(scores, k)
+        top_scores = np.take_along_axis(scores, top, axis=1)
+        valid = np.isfinite(top_scores)
+        return np.where(valid, top, -1), np.where(valid, top_scores, -np.inf).astype(np.float32)
+
+    def _top_from_candidates(
+        self, candidates: tuple[np.ndarray, np.ndarray], user_items: csr_matrix, k: int, filter_purchased: bool,
+        blocked: np.ndarray | None, allowed: np.ndarray | None, out_ids: np.ndarray, out_scores: np.ndarray,
+    ) -> np.ndarray:
+        """Fill the rows whose filtered candidates number at least k; returns which rows were filled."""
+        keys, scores = np.asarray(candidates[0], dtype=np.int64), np.asarray(candidates[1], dtype=np.float32)
+        n_items = self.n_items_
+        items = keys % n_items
+        keep = np.isfinite(scores)
+        if filter_purchased:
+            bought = self.purchased(user_items).tocoo()
+            keep &= ~np.isin(keys, bought.row.astype(np.int64) * n_items + bought.col)
+        if blocked is not None:
+            keep &= ~np.isin(items, blocked)
+        if allowed is not None:
+            keep &= allowed[items]
+        keys, scores = keys[keep], scores[keep]
+        rows = keys // n_items
+        done = np.bincount(rows, minlength=user_items.shape[0]) >= k
+        pick = done[rows]
+        keys, scores, rows = keys[pick], scores[pick], rows[pick]
+        order = np.lexsort((keys % n_items, -scores, rows))
+        rank = np.arange(len(order)) - np.searchsorted(rows[order], rows[order])
+        first_k = order[rank < k]
+        out_ids[rows[first_k], rank[rank < k]] = keys[first_k] % n_items
+        out_scores[rows[first_k], rank[rank < k]] = scores[first_k]
+        return done
 
     def similar_items(
         self, item_ids: int | Sequence[int] | np.ndarray, n: int = 10

@@ -29,13 +29,14 @@ import numpy as np
 import pandas as pd
 import sklearn
 from scipy.sparse import csr_matrix
+from implicit.cpu.topk import topk
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from reco.exceptions import ArtifactError, ConfigurationError
 from reco.interactions.idmapping import IdMapping
 from reco.interactions.matrix import MatrixSpec
 from reco.models.als import ALSRecommender, als_part, log1p_weights, restored_als_part
-from reco.models.base import SCORE_BLOCK_CELLS, register
+from reco.models.base import register
 from reco.models.factors import FactorModel
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ FEATURES: tuple[str, ...] = (
     "collab", "collab_rel",
 )
 _PRIOR_OFFSET = 4.0  # non-candidates score below every probability (in [0, 1])
+# Customers whose candidate features are built at once (~150 candidates x 22 float32 features each).
+FEATURE_BLOCK_USERS = 4_096
 
 
 @register
@@ -138,9 +141,8 @@ class RankerRecommender(FactorModel):
                 continue
             stage = self._stage_one(matrix, self._last_year(events, ts, cut, mapping))
             n_before = len(labels)
-            block = max(1, SCORE_BLOCK_CELLS // mapping.n_items)  # dense ALS scores stay within ~80 MB
-            for first in range(0, len(users), block):
-                part = users[first:first + block]
+            for first in range(0, len(users), FEATURE_BLOCK_USERS):
+                part = users[first:first + FEATURE_BLOCK_USERS]
                 x, keys = stage.features(part, matrix[part], new_only=False)
                 features.append(x)
                 pairs = part[keys // mapping.n_items] * mapping.n_items + keys % mapping.n_items
@@ -199,16 +201,29 @@ class RankerRecommender(FactorModel):
         return _StageOne(cf, np.vstack([stats, seasonal]), int(self.candidates), n_items)
 
     # ---------------------------------------------------------------- scoring
-    def _scores(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False) -> np.ndarray:
-        stage = _StageOne(self._cf, self.item_stats_, int(self.candidates), self.n_items_, self._trend_order)
-        collab = stage.collab(user_ids, self.purchased(user_items))
-        prior = stage.prior(user_items, collab)
+    def _stage(self) -> _StageOne:
+        return _StageOne(self._cf, self.item_stats_, int(self.candidates), self.n_items_, self._trend_order)
+
+    def _candidate_scores(
+        self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Classifier probabilities of the candidates; every other item's prior is below them (< 0)."""
         if self.classifier_ is None:
-            return prior
-        x, keys = stage.features(user_ids, user_items, new_only=new_only, collab=collab)
-        if len(keys):
-            prob = self.classifier_.predict_proba(x)[:, 1].astype(np.float32)
-            prior[keys // self.n_items_, keys % self.n_items_] = prob
+            return None
+        x, keys = self._stage().features(user_ids, user_items, new_only=new_only)
+        if not len(keys):
+            return keys, np.zeros(0, dtype=np.float32)
+        return keys, self.classifier_.predict_proba(x)[:, 1].astype(np.float32)
+
+    def _scores(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False) -> np.ndarray:
+        stage = self._stage()
+        vectors = stage.vectors(user_ids, self.purchased(user_items))
+        prior = stage.prior(user_items, vectors @ self._cf.item_factors_.T)
+        if self.classifier_ is not None:
+            x, keys = stage.features(user_ids, user_items, new_only=new_only, vectors=vectors)
+            if len(keys):
+                prob = self.classifier_.predict_proba(x)[:, 1].astype(np.float32)
+                prior[keys // self.n_items_, keys % self.n_items_] = prob
         return prior
 
     def explain(self, user_items_row: csr_matrix, item_ids: np.ndarray | list[int]) -> np.ndarray:
@@ -297,9 +312,9 @@ class _StageOne:
             trend_order = trend_ranking(item_stats)
         self.trending = trend_order[: min(candidates, n_items)]
 
-    def collab(self, user_ids: np.ndarray, weights: csr_matrix) -> np.ndarray:
-        """Dense ALS scores of every item, from the weights block (log1p, as ALS was fitted)."""
-        return self.cf._scores(np.asarray(user_ids, dtype=np.int64), log1p_weights(weights))
+    def vectors(self, user_ids: np.ndarray, weights: csr_matrix) -> np.ndarray:
+        """ALS user vectors from the weights block (log1p, as ALS was fitted); solved for unknown users."""
+        return self.cf._user_vectors(np.asarray(user_ids, dtype=np.int64), log1p_weights(weights))
 
     def prior(self, user_items: csr_matrix, collab: np.ndarray) -> np.ndarray:
         """Fallback order: bought items by decayed weight, then ALS + trend; all below any probability."""
@@ -313,29 +328,35 @@ class _StageOne:
         return scores.astype(np.float32)
 
     def features(
-        self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool, collab: np.ndarray | None = None
+        self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool, vectors: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Feature rows (columns ``FEATURES``) for every candidate pair, and their keys ``row * n_items + item``
         where ``row`` is the position in ``user_items``. With ``new_only`` bought items are not candidates.
-        ``collab`` (from ``collab``) saves scoring the customers twice."""
+        ALS scores only what it needs: the top candidates by a fused top-k (implicit), the extremes of each
+        row, and the candidates' own dot products, so nothing dense over the catalogue is built."""
         n_items, n_users = self.n_items, user_items.shape[0]
         rows_b, items_b, (decayed, days, last, first) = split_blocks(user_items, n_items, _BLOCKS)
         last, first = last - 1, first - 1
-        if collab is None:
-            collab = self.collab(user_ids, csr_matrix((decayed, (rows_b, items_b)), shape=(n_users, n_items)))
+        weights = csr_matrix((decayed, (rows_b, items_b)), shape=(n_users, n_items))
+        if vectors is None:
+            vectors = self.vectors(user_ids, weights)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        item_factors = np.ascontiguousarray(self.cf.item_factors_, dtype=np.float32)
         bought_keys = rows_b.astype(np.int64) * n_items + items_b
 
-        masked = collab.copy()
-        masked[rows_b, items_b] = -np.inf
         c = min(self.candidates, n_items)
-        top = (np.argpartition(-masked, c - 1, axis=1)[:, :c] if c < n_items
-               else np.tile(np.arange(n_items), (n_users, 1)))
+        top, top_scores = topk(item_factors, vectors, c, filter_query_items=weights)
+        found = np.isfinite(top_scores)
         users = np.arange(n_users, dtype=np.int64)[:, None] * n_items
-        new_keys = np.unique(np.concatenate([(users + top).ravel(), (users + self.trending[None, :]).ravel()]))
+        new_keys = np.unique(np.concatenate([(users + top)[found], (users + self.trending[None, :]).ravel()]))
         new_keys = new_keys[~np.isin(new_keys, bought_keys)]
         keys = new_keys if new_only else np.concatenate([bought_keys, new_keys])
         nb = 0 if new_only else len(bought_keys)
         rows, items = keys // n_items, keys % n_items
+
+        c_max = np.where(found[:, 0], top_scores[:, 0], -np.inf).astype(np.float32)
+        np.maximum.at(c_max, rows_b, np.einsum("ij,ij->i", vectors[rows_b], item_factors[items_b]))
+        c_min = -topk(item_factors, -vectors, 1)[1][:, 0]
 
         def pad(values: np.ndarray, fill: float) -> np.ndarray:
             out = np.full(len(keys), fill, dtype=np.float32)
@@ -356,8 +377,8 @@ class _StageOne:
         np.maximum.at(user_tenure, rows_b, first)
         user_since[~np.isfinite(user_since)] = np.nan
         user_tenure[~np.isfinite(user_tenure)] = np.nan
-        c_vals = collab[rows, items]
-        c_min, c_max = collab.min(axis=1)[rows], collab.max(axis=1)[rows]
+        c_vals = np.einsum("ij,ij->i", vectors[rows], item_factors[items])
+        c_min, c_max = c_min[rows], c_max[rows]
         x = np.column_stack([
             bought, p_decayed, p_days, p_last, p_first, cycle, overdue, p_days / np.maximum(user_days[rows], 1),
             n_bought[rows], user_since[rows], user_days[rows], user_tenure[rows],

@@ -125,3 +125,54 @@ def test_last_year_counts_buyers_in_the_coming_window_a_year_ago() -> None:
     assert counts[tree] == pytest.approx(np.log1p(2)) and counts[lights] == 0
     none = ranker._last_year(events, events["timestamp"], pd.Timestamp("2022-12-01"), mapping)
     assert np.isnan(none).all()  # no data a year back: unknown, not zero
+
+
+def _dense_top(scores: np.ndarray, n: int) -> list[set[int]]:
+    return [set(np.flatnonzero(np.isfinite(row))[np.argsort(-row[np.isfinite(row)], kind="stable")][:n].tolist())
+            for row in scores]
+
+
+@pytest.mark.parametrize("new_only", [False, True])
+def test_candidate_shortcut_returns_what_dense_scoring_would(new_only: bool) -> None:
+    split = temporal_split(cycle_log(n_customers=60), holdout_days=7)
+    ranker = small_ranker(candidates=5).fit_events(split.train, split.mapping, now=split.cut)
+    history, _ = ranker.input_spec.build(split.train, now=split.cut, mapping=split.mapping)
+    users = np.arange(40)
+    blocked = np.array([0, 1, 2])
+    allowed = np.arange(3, 20)  # few enough that some rows must fall back to dense scoring
+    for n, kwargs in [(5, {}), (12, {"filter_items": blocked}), (8, {"items": allowed})]:
+        ids, scores = ranker.recommend(users, history[users], n=n, filter_already_purchased=new_only, **kwargs)
+        dense = ranker._scores(users, history[users], new_only=new_only).copy()
+        if new_only:
+            bought = ranker.purchased(history[users]).tocoo()
+            dense[bought.row, bought.col] = -np.inf
+        if "filter_items" in kwargs:
+            dense[:, blocked] = -np.inf
+        if "items" in kwargs:
+            dense[:, np.setdiff1d(np.arange(ranker.n_items_), allowed)] = -np.inf
+        for row, want in zip(ids, _dense_top(dense, n), strict=True):
+            assert set(row[row >= 0].tolist()) == want
+        picked = np.take_along_axis(dense, np.maximum(ids, 0), axis=1)
+        np.testing.assert_allclose(np.where(ids >= 0, scores, 0), np.where(ids >= 0, picked, 0), rtol=1e-6)
+        assert (np.diff(scores, axis=1)[np.isfinite(scores[:, 1:])] <= 0).all()  # best first
+
+
+def test_collaborative_features_equal_their_dense_definition() -> None:
+    split = temporal_split(cycle_log(n_customers=30), holdout_days=7)
+    ranker = small_ranker(candidates=4).fit_events(split.train, split.mapping, now=split.cut)
+    history, _ = ranker.input_spec.build(split.train, now=split.cut, mapping=split.mapping)
+    from reco.models.ranker import _StageOne
+
+    stage = _StageOne(ranker._cf, ranker.item_stats_, ranker.candidates, ranker.n_items_)
+    users = np.arange(8)
+    x, keys = stage.features(users, history[users], new_only=True)
+    dense = ranker.user_factors_[users] @ ranker.item_factors_.T
+    rows, items = keys // ranker.n_items_, keys % ranker.n_items_
+    np.testing.assert_allclose(x[:, FEATURES.index("collab")], dense[rows, items], rtol=1e-4, atol=1e-5)
+    lo, hi = dense.min(axis=1)[rows], dense.max(axis=1)[rows]
+    np.testing.assert_allclose(x[:, FEATURES.index("collab_rel")], (dense[rows, items] - lo) / (hi - lo), atol=1e-4)
+    masked = dense.copy()
+    bought = ranker.purchased(history[users]).tocoo()
+    masked[bought.row, bought.col] = -np.inf
+    for r in range(len(users)):  # the ALS top-4 of unbought items are all candidates
+        assert set(np.argsort(-masked[r])[:4].tolist()) <= set(items[rows == r].tolist())
