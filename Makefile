@@ -14,10 +14,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## Ingest the bundled demo data (UCI Online Retail) into SQLite, train, and serve on 127.0.0.1:8000.
+## Ingest the bundled demo data (UCI Online Retail) into SQLite, train, score customers, and serve on 127.0.0.1:8000.
 run: $(STAMP)
 	$(BIN)/reco ingest --demo
 	OPENBLAS_NUM_THREADS=1 $(BIN)/reco train
+	OPENBLAS_NUM_THREADS=1 $(BIN)/reco score customers
 	$(BIN)/reco serve
 
 ## Lint and run the whole test suite (SQLite and PostgreSQL).
@@ -34,6 +35,9 @@ bench: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/retail.py --dataset online_retail
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/retail.py --dataset dunnhumby
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/ml100k.py
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/churn.py --dataset online_retail
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/churn.py --dataset dunnhumby
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/clv.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -22,3 +22,25 @@ def make_purchases(n_customers: int = 40, n_items: int = 20, per_customer: int =
                 "order_id": f"O{c:03d}-{k}", "name": f"Item {item}",
             })
     return pd.DataFrame(rows)
+
+
+START = pd.Timestamp("2023-01-01")
+
+
+def rhythm_log(n: int = 300, days: int = 420, seed: int = 0) -> pd.DataFrame:
+    """Each customer buys on their own rhythm (every 5 to 60 days); half of them stop at a random day.
+    Whether someone has stopped shows in recency read against their own rhythm, more than in raw recency."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(n):
+        gap = rng.uniform(5, 60)
+        stop = rng.uniform(60, days + 200) if c % 2 else days + 1000
+        day = rng.uniform(0, gap)
+        k = 0
+        while day < min(stop, days):
+            rows.append((f"C{c:03d}", f"I{int(rng.integers(0, 30)):02d}", START + pd.Timedelta(days=float(day)),
+                         "purchase", 1.0, float(rng.uniform(5, 50)), f"O{c}-{k}", "web"))
+            day += rng.exponential(gap) * 0.3 + gap * 0.7
+            k += 1
+    return pd.DataFrame(rows, columns=["customer_id", "item_id", "timestamp", "event_type", "quantity", "price",
+                                       "order_id", "channel"])

@@ -1,4 +1,4 @@
-"""The ``reco`` command line: ingest, train, export, models and serve.
+"""The ``reco`` command line: ingest, train, evaluate, tune, score, export, models and serve.
 
 Every command logs progress to stderr and prints one JSON object as its last stdout line.
 Unusable input exits with code 2 and a message naming the file, column, row and value.
@@ -108,6 +108,8 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    if args.what == "churn":
+        return _evaluate_churn(args)
     from training.evaluate import evaluate
     from training.tune import load_tuned
 
@@ -124,6 +126,43 @@ def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     if args.json:
         write_json(Path(args.json), payload)
     return payload
+
+
+def _evaluate_churn(args: argparse.Namespace) -> dict[str, Any]:
+    import pandas as pd
+
+    from training.churn import EVENT_COLUMNS, evaluate_churn, format_churn
+
+    store = EventStore(get_settings().database_url)
+    try:
+        store.create_schema()
+        events = store.read_events(("purchase", "return"), columns=EVENT_COLUMNS)
+    finally:
+        store.dispose()
+    if events.empty:
+        raise InputError("the event store holds no purchases; run 'reco ingest' first")
+    try:
+        cutoff = pd.Timestamp(args.test_cutoff) if args.test_cutoff else None
+    except ValueError as exc:
+        raise ConfigurationError(f"--test-cutoff {args.test_cutoff!r} is not a date (YYYY-MM-DD)") from exc
+    result = evaluate_churn(events, cutoff, args.horizon_days)
+    sys.stdout.write(format_churn(result) + "\n")
+    if args.json:
+        write_json(Path(args.json), result)
+    return result
+
+
+def cmd_score(args: argparse.Namespace) -> dict[str, Any]:
+    from training.score import score_customers
+
+    settings = get_settings()
+    store = EventStore(settings.database_url)
+    try:
+        return score_customers(store, ModelRegistry(settings.model_dir), version=args.version,
+                               horizon_days=args.horizon_days, months=args.months,
+                               monthly_discount=args.monthly_discount)
+    finally:
+        store.dispose()
 
 
 def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
@@ -208,7 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--version", help="model version (default: the promoted one)")
     e.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("evaluate", help="temporal holdout evaluation of the models against the baselines")
+    p = sub.add_parser("evaluate", help="temporal holdout evaluation: recommenders (default) or churn")
+    p.add_argument("what", nargs="?", choices=("recommenders", "churn"), default="recommenders",
+                   help="recommenders: ranking metrics against the baselines; churn: AUC, PR AUC, Brier, lift")
+    p.add_argument("--horizon-days", type=float, default=90.0, help="churn: no purchase within this many days")
+    p.add_argument("--test-cutoff", help="churn: score as of this date (default: last event - horizon)")
     p.add_argument("--holdout-days", type=float, default=30.0)
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--models", default=",".join((*BASELINES, "als", DEFAULT_MODEL)),
@@ -216,6 +259,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("--untuned", action="store_true", help="ignore `reco tune` results; use defaults")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("score", help="customer models: churn, lifetime value and segments for a model version")
+    ssub = p.add_subparsers(dest="what", required=True)
+    c = ssub.add_parser("customers", help="churn probability with reasons, CLV, value tier and RFM segment")
+    c.add_argument("--version", help="model version to store the scores with (default: the promoted one)")
+    c.add_argument("--horizon-days", type=float, default=90.0, help="churn horizon (default 90)")
+    c.add_argument("--months", type=int, default=12, help="CLV horizon in months (default 12)")
+    c.add_argument("--monthly-discount", type=float, default=0.01, help="CLV discount rate per month (default 0.01)")
+    c.set_defaults(func=cmd_score)
 
     p = sub.add_parser("tune", help="choose hyperparameters on a validation window before the test window")
     p.add_argument("--holdout-days", type=float, default=30.0)

@@ -12,10 +12,13 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from reco.atomic import write_json, write_text
 from reco.exceptions import ArtifactError, ConfigurationError, ModelNotFoundError
@@ -25,6 +28,7 @@ from reco.models import Recommender
 logger = logging.getLogger(__name__)
 
 PROMOTED_FILE = "PROMOTED"
+CUSTOMERS_DIR = "customers"  # per-version customer scores (reco score customers)
 _VERSION = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}$")
 
 
@@ -126,3 +130,35 @@ class ModelRegistry:
                 raise ArtifactError(f"model {name!r} of version {version} has {model.n_items_} items; "
                                     f"its id mapping has {mapping.n_items}")
         return ModelBundle(version=version, models=models, mapping=mapping, metadata=meta)
+
+    def save_customers(self, version: str, write: Callable[[Path], None]) -> Path:
+        """Store customer scores with ``version``: ``write`` fills a fresh folder that then replaces the old one."""
+        self.metadata(version)
+        path = self._path(version)
+        tmp = path / f".tmp-{CUSTOMERS_DIR}-{secrets.token_hex(4)}"
+        tmp.mkdir()
+        old = path / f".old-{CUSTOMERS_DIR}-{secrets.token_hex(4)}"
+        try:
+            write(tmp)
+            if (path / CUSTOMERS_DIR).exists():
+                os.replace(path / CUSTOMERS_DIR, old)
+            os.replace(tmp, path / CUSTOMERS_DIR)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if old.exists() and not (path / CUSTOMERS_DIR).exists():
+                os.replace(old, path / CUSTOMERS_DIR)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        logger.info("saved customer scores for version %s", version)
+        return path / CUSTOMERS_DIR
+
+    def customer_scores(self, version: str | None = None) -> pd.DataFrame:
+        """The customer table of ``version`` (default: the promoted one); ModelNotFoundError if never scored."""
+        version = version or self.promoted()
+        path = self._path(version) / CUSTOMERS_DIR / "scores.parquet"
+        if not path.exists():
+            raise ModelNotFoundError(f"model version {version} has no customer scores; run 'reco score customers'")
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"cannot read {path}: {exc}") from exc

@@ -164,3 +164,40 @@ def test_tune_then_evaluate_and_train_use_the_tuned_parameters(
     assert meta["params"]["popularity"]["window_days"] == chosen, "the fallback uses the tuned trend window"
     assert main(["train", "--param", "colour=blue"]) == 2
     assert "no parameter(s) ['colour']" in capsys.readouterr().err
+
+
+def test_churn_evaluation_and_customer_scores_with_a_model_version(
+        settings_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from reco.customers.segments import SEGMENTS, TIERS
+    from reco.registry import ModelRegistry
+    from tests.factories import rhythm_log
+
+    log = rhythm_log(n=120)
+    log.assign(timestamp=log["timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S")).to_csv(tmp_path / "log.csv", index=False)
+    assert main(["ingest", str(tmp_path / "log.csv")]) == 0
+    capsys.readouterr()
+    out = tmp_path / "churn.json"
+    assert main(["evaluate", "churn", "--horizon-days", "60", "--json", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "ROC AUC" in stdout and "calibration" in stdout and "recency_rule" in stdout
+    written = json.loads(out.read_text())
+    assert {"auc", "pr_auc", "brier", "lift_top_decile"} <= set(written["models"]["churn_model"])
+    assert written["models"]["churn_model"]["auc"] > 0.8
+
+    assert main(["score", "customers"]) == 1  # no model version yet
+    assert "no promoted model" in capsys.readouterr().err
+    assert main(["train", "--param", "factors=8", "--param", "iterations=3", "--param", "cutoffs=1"]) == 0
+    version = _last_json(capsys)["version"]
+    assert main(["score", "customers", "--horizon-days", "60"]) == 0
+    scored = _last_json(capsys)
+    assert scored["version"] == version and scored["customers"] == 120
+    table = ModelRegistry(settings_env["RECO_MODEL_DIR"]).customer_scores(version)
+    assert len(table) == 120 and table["customer_id"].is_unique
+    assert table["churn_probability"].between(0, 1).all() and table["p_alive"].between(0, 1).all()
+    assert set(table["segment"]) <= set(SEGMENTS) and set(table["value_tier"]) <= set(TIERS)
+    assert (table["clv_12m"] >= 0).all() and (table["expected_purchases_90d"] >= 0).all()
+    stopped = table.sort_values("churn_probability").tail(10)
+    assert all(len(r) >= 1 for r in stopped["churn_reasons"])
+
+    assert main(["evaluate", "churn", "--test-cutoff", "soon"]) == 2
+    assert "--test-cutoff 'soon' is not a date" in capsys.readouterr().err

@@ -1,0 +1,85 @@
+"""The churn model: learns who stops buying, explains why in words, saves and loads, refuses bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import Pipeline
+
+from reco.customers.churn import ChurnModel
+from reco.customers.features import churn_labels, customer_features
+from reco.exceptions import ArtifactError, ConfigurationError, InputError, NotFittedError
+from tests.factories import START, rhythm_log
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[ChurnModel, pd.DataFrame, pd.Timestamp]:
+    events = rhythm_log()
+    test_cut = START + pd.Timedelta(days=330)
+    model = ChurnModel(horizon_days=60, cutoffs=4, spacing_days=30, estimator="gbm").fit_events(
+        events[events["timestamp"] < test_cut], now=test_cut)
+    return model, events, test_cut
+
+
+def test_beats_the_recency_rule_on_a_later_cutoff(fitted: tuple[ChurnModel, pd.DataFrame, pd.Timestamp]) -> None:
+    model, events, cut = fitted
+    assert isinstance(model.pipeline_, Pipeline) and model.kind_ == "gbm"
+    x = customer_features(events, cut)
+    y = churn_labels(events, x.index, cut, 60)
+    auc = roc_auc_score(y, model.predict_proba(x))
+    recency = roc_auc_score(y, x["recency_days"])
+    assert auc > 0.9 and auc > recency + 0.02, (auc, recency)
+
+
+def test_auto_picks_the_candidate_with_the_best_validation_auc() -> None:
+    events = rhythm_log(n=120)
+    model = ChurnModel(horizon_days=60, cutoffs=2, spacing_days=30).fit_events(events)
+    assert set(model.validation_) == {"logistic", "gbm"}
+    assert model.kind_ == max(model.validation_, key=model.validation_.__getitem__)
+
+
+def test_scores_carry_plain_language_reasons(fitted: tuple[ChurnModel, pd.DataFrame, pd.Timestamp]) -> None:
+    model, events, cut = fitted
+    scores = model.score(events[events["timestamp"] < cut], at=cut)
+    assert list(scores.columns) == ["churn_probability", "churn_reasons"]
+    assert scores["churn_probability"].between(0, 1).all()
+    risky = scores.sort_values("churn_probability").tail(20)
+    assert all(1 <= len(r) <= 3 for r in risky["churn_reasons"])
+    assert any("no purchase for" in text for r in risky["churn_reasons"] for text in r)
+    safe = scores.sort_values("churn_probability").head(20)
+    assert sum(len(r) for r in safe["churn_reasons"]) < sum(len(r) for r in risky["churn_reasons"])
+
+
+def test_labels_never_reach_past_now(fitted: tuple[ChurnModel, pd.DataFrame, pd.Timestamp]) -> None:
+    model, events, cut = fitted
+    assert max(pd.Timestamp(c) for c in model.cutoffs_) + pd.Timedelta(days=60) <= cut
+    again = ChurnModel(horizon_days=60, cutoffs=4, spacing_days=30, estimator="gbm").fit_events(events, now=cut)
+    x = customer_features(events, cut)
+    np.testing.assert_allclose(again.predict_proba(x), model.predict_proba(x))
+
+
+def test_save_load_round_trip_and_version_guard(fitted: tuple[ChurnModel, pd.DataFrame, pd.Timestamp],
+                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, events, cut = fitted
+    model.save(tmp_path / "churn")
+    loaded = ChurnModel.load(tmp_path / "churn")
+    x = customer_features(events, cut)
+    np.testing.assert_allclose(loaded.predict_proba(x), model.predict_proba(x))
+    assert loaded.reasons(x.head(5)) == model.reasons(x.head(5))
+    monkeypatch.setattr(sklearn, "__version__", "0.0.1")
+    with pytest.raises(ArtifactError, match="retrain"):
+        ChurnModel.load(tmp_path / "churn")
+
+
+def test_errors_name_the_problem() -> None:
+    with pytest.raises(NotFittedError):
+        ChurnModel().predict_proba(pd.DataFrame())
+    with pytest.raises(ConfigurationError, match=r"estimator 'svm' is not valid; valid: auto, logistic, gbm"):
+        ChurnModel(estimator="svm").fit_events(rhythm_log(n=10))
+    with pytest.raises(InputError, match="too short for a 90-day horizon"):
+        ChurnModel(horizon_days=90).fit_events(rhythm_log(n=10, days=100))

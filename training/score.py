@@ -1,0 +1,103 @@
+"""The customer scoring job: churn, lifetime value and segments for every customer, stored with a model version.
+
+Reads every purchase and return up to the version's last event (so scores and recommendations
+describe the same moment), fits the churn model and BG/NBD + Gamma-Gamma, and writes
+``MODEL_DIR/<version>/customers/`` (scores.parquet, the churn model, the CLV parameters) atomically.
+Customers who were erased are not in the store, so they are not scored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reco.atomic import write_json
+from reco.customers.churn import ChurnModel
+from reco.customers.clv import BetaGeoFitter, GammaGammaFitter, clv, rfm_summary
+from reco.customers.features import check_events, customer_features
+from reco.customers.segments import rfm_segments, value_tiers
+from reco.exceptions import InputError
+from reco.registry import ModelRegistry
+from reco.store import EventStore
+from training.churn import EVENT_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+SCORE_COLUMNS = ("customer_id", "churn_probability", "churn_reasons", "expected_purchases_90d", "p_alive",
+                 "clv_12m", "value_tier", "segment", "r_score", "f_score", "m_score", "recency_days", "orders",
+                 "spend")
+
+
+def customer_table(events: pd.DataFrame, now: pd.Timestamp | None = None, horizon_days: float = 90.0,
+                   months: int = 12, monthly_discount: float = 0.01) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``SCORE_COLUMNS`` for every customer with a purchase up to ``now``, and what was fitted (for metadata)."""
+    events = check_events(events)
+    now = pd.Timestamp(now) if now is not None else events["timestamp"].max()
+    events = events[events["timestamp"] <= now]
+    churn = ChurnModel(horizon_days=horizon_days).fit_events(events, now=now)
+    scored = churn.score(events, at=now + pd.Timedelta(seconds=1))
+    purchases = events[events["event_type"] == "purchase"].assign(
+        value=lambda d: pd.to_numeric(d["quantity"], errors="coerce").fillna(0)
+        * pd.to_numeric(d["price"], errors="coerce").fillna(0))
+    summary = rfm_summary(purchases, now).reindex(scored.index)
+    bgf = BetaGeoFitter().fit(summary)
+    try:
+        ggf: GammaGammaFitter | None = GammaGammaFitter().fit(summary[summary["monetary_value"] > 0])
+    except InputError as exc:
+        logger.warning("score: no lifetime value: %s", exc)
+        ggf = None
+    features = customer_features(events, now + pd.Timedelta(seconds=1))
+    table = pd.DataFrame(index=scored.index)
+    table["churn_probability"] = scored["churn_probability"]
+    table["churn_reasons"] = scored["churn_reasons"]
+    table["expected_purchases_90d"] = bgf.expected_purchases(90.0, summary)
+    table["p_alive"] = bgf.probability_alive(summary)
+    table["clv_12m"] = (clv(bgf, ggf, summary, months=months, monthly_discount=monthly_discount) if ggf is not None
+                        else np.nan)
+    table["value_tier"] = value_tiers(table["clv_12m"])
+    segments = rfm_segments(features["recency_days"], features["orders"], features["spend"], features["tenure_days"])
+    table = table.join(segments)
+    table["recency_days"] = features["recency_days"]
+    table["orders"] = features["orders"]
+    table["spend"] = features["spend"]
+    fitted = {"as_of": now.isoformat(), "horizon_days": horizon_days, "churn_estimator": churn.kind_,
+              "churn_validation_auc": churn.validation_, "churn_cutoffs": churn.cutoffs_,
+              "bgnbd": bgf.params_, "gamma_gamma": ggf.params_ if ggf else None, "clv_months": months,
+              "monthly_discount": monthly_discount, "customers": len(table),
+              "segments": table["segment"].value_counts().to_dict()}
+    return table.reset_index()[list(SCORE_COLUMNS)], {"fitted": fitted, "churn": churn}
+
+
+def score_customers(store: EventStore, registry: ModelRegistry, version: str | None = None,
+                    horizon_days: float = 90.0, months: int = 12, monthly_discount: float = 0.01) -> dict[str, Any]:
+    """Score every customer as of ``version``'s last event and store the table with that version."""
+    started = time.perf_counter()
+    version = version or registry.promoted()
+    meta = registry.metadata(version)
+    last = meta.get("data", {}).get("last_event")
+    now = pd.Timestamp(last) if last else None
+    store.create_schema()
+    events = store.read_events(("purchase", "return"), columns=EVENT_COLUMNS)
+    if events.empty:
+        raise InputError(f"the event store at {store.safe_url} holds no purchases; run 'reco ingest' first")
+    table, parts = customer_table(events, now=now, horizon_days=horizon_days, months=months,
+                                  monthly_discount=monthly_discount)
+    fitted = parts["fitted"]
+
+    def write(directory: Path) -> None:
+        table.to_parquet(directory / "scores.parquet", index=False)
+        parts["churn"].save(directory / "churn")
+        write_json(directory / "customers.json", fitted)
+
+    registry.save_customers(version, write)
+    seconds = round(time.perf_counter() - started, 3)
+    logger.info("score: %s customers scored for version %s in %.1fs", f"{len(table):,}", version, seconds)
+    return {"version": version, "customers": len(table), "as_of": fitted["as_of"],
+            "churn_estimator": fitted["churn_estimator"], "segments": fitted["segments"],
+            "mean_churn_probability": round(float(table["churn_probability"].mean()), 4),
+            "total_clv_12m": round(float(np.nansum(table["clv_12m"])), 2), "seconds": seconds}
