@@ -40,7 +40,8 @@ def customer_table(events: pd.DataFrame, now: pd.Timestamp | None = None, horizo
     now = pd.Timestamp(now) if now is not None else events["timestamp"].max()
     events = events[events["timestamp"] <= now]
     churn = ChurnModel(horizon_days=horizon_days).fit_events(events, now=now)
-    scored = churn.score(events, at=now + pd.Timedelta(seconds=1))
+    features = customer_features(events, now + pd.Timedelta(seconds=1))
+    scored = churn.score_features(features)
     purchases = events[events["event_type"] == "purchase"].assign(
         value=lambda d: pd.to_numeric(d["quantity"], errors="coerce").fillna(0)
         * pd.to_numeric(d["price"], errors="coerce").fillna(0))
@@ -51,7 +52,6 @@ def customer_table(events: pd.DataFrame, now: pd.Timestamp | None = None, horizo
     except InputError as exc:
         logger.warning("score: no lifetime value: %s", exc)
         ggf = None
-    features = customer_features(events, now + pd.Timedelta(seconds=1))
     table = pd.DataFrame(index=scored.index)
     table["churn_probability"] = scored["churn_probability"]
     table["churn_reasons"] = scored["churn_reasons"]

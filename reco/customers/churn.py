@@ -190,7 +190,10 @@ class ChurnModel:
         self._check_fitted()
         events = check_events(events)
         at = pd.Timestamp(at) if at is not None else events["timestamp"].max() + pd.Timedelta(seconds=1)
-        features = customer_features(events, at)
+        return self.score_features(customer_features(events, at))
+
+    def score_features(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Probability and reasons for each row of ``customer_features`` output (same index)."""
         prob = self.predict_proba(features) if len(features) else np.zeros(0)
         reasons = self.reasons(features, prob)
         return pd.DataFrame({"churn_probability": prob, "churn_reasons": reasons}, index=features.index)

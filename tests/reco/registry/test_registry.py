@@ -55,3 +55,28 @@ def test_corrupt_artifact_is_reported_not_half_loaded(tmp_path: Path) -> None:
     (tmp_path / other / "popularity" / "model.json").write_text("{not json")
     with pytest.raises(ArtifactError, match="cannot read model"):
         registry.load(other)
+
+
+def test_customer_scores_are_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
+    import pandas as pd
+
+    registry = ModelRegistry(tmp_path / "models")
+    version = _save(registry)
+    with pytest.raises(ModelNotFoundError, match="reco score customers"):
+        registry.customer_scores(version)
+    first = pd.DataFrame({"customer_id": ["a", "b"], "churn_probability": [0.1, 0.9]})
+    registry.save_customers(version, lambda d: first.to_parquet(d / "scores.parquet"))
+    pd.testing.assert_frame_equal(registry.customer_scores(version), first)
+
+    def broken(directory: Path) -> None:
+        first.assign(churn_probability=0.5).to_parquet(directory / "scores.parquet")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        registry.save_customers(version, broken)
+    pd.testing.assert_frame_equal(registry.customer_scores(version), first)  # the old table stands
+    assert not [p for p in (tmp_path / "models" / version).iterdir() if p.name.startswith(".")]
+    second = first.assign(churn_probability=[0.2, 0.3])
+    registry.save_customers(version, lambda d: second.to_parquet(d / "scores.parquet"))
+    pd.testing.assert_frame_equal(registry.customer_scores(version), second)
+    assert registry.load(version).version == version  # a scored version still loads
