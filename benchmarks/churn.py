@@ -38,7 +38,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     store = load_store(args.dataset, args.fresh)
     events = store.read_events(("purchase", "return"), columns=EVENT_COLUMNS)
-    result = evaluate_churn(events, pd.Timestamp(TEST_CUTOFF[args.dataset]), args.horizon_days)
+    marketing = store.read_marketing()
+    result = evaluate_churn(events, pd.Timestamp(TEST_CUTOFF[args.dataset]), args.horizon_days, marketing=marketing)
     print(format_churn(result))
     model = result["models"]["churn_model"]
     target = TARGET.get(args.dataset)
@@ -46,7 +47,7 @@ def main() -> None:
                                                                  ("auc", "pr_auc", "brier", "lift_top_decile")},
                "base_rate": round(model["base_rate"], 4), "customers": model["customers"],
                "estimator": result["estimator"], "validation_auc": result["validation_auc"],
-               "fit_seconds": result["fit_seconds"],
+               "fit_seconds": result["fit_seconds"], "marketing_rows": result["marketing_rows"],
                "references": {k: round(v["auc"], 4) for k, v in result["models"].items() if k != "churn_model"},
                "issue_anchors": ANCHORS.get(args.dataset), "target": target,
                "meets_target": None if target is None else bool(model["auc"] >= target["auc"]

@@ -30,8 +30,10 @@ RFM = ["recency_days", "orders", "spend", "tenure_days"]
 
 
 def evaluate_churn(events: pd.DataFrame, test_cutoff: pd.Timestamp | None = None, horizon_days: float = 90.0,
-                   **params: Any) -> dict[str, Any]:
-    """Metrics of the churn model and the two reference rules at ``test_cutoff`` (default: last event - H)."""
+                   marketing: pd.DataFrame | None = None, **params: Any) -> dict[str, Any]:
+    """Metrics of the churn model and the two reference rules at ``test_cutoff`` (default: last event - H).
+
+    ``marketing``: campaign contacts and redemptions where the data has them (never after the cutoff)."""
     events = check_events(events)
     horizon = pd.Timedelta(days=float(horizon_days))
     last = events["timestamp"].max()
@@ -41,12 +43,14 @@ def evaluate_churn(events: pd.DataFrame, test_cutoff: pd.Timestamp | None = None
                          f"({last:%Y-%m-%d}); choose a cutoff on or before {last - horizon:%Y-%m-%d}", source="events")
     started = time.perf_counter()
     past = events[events["timestamp"] < cut]
-    model = ChurnModel(horizon_days=horizon_days, **params).fit_events(past, now=cut)
+    if marketing is not None:
+        marketing = marketing[pd.to_datetime(marketing["timestamp"]) < cut]
+    model = ChurnModel(horizon_days=horizon_days, **params).fit_events(past, now=cut, marketing=marketing)
     fit_seconds = time.perf_counter() - started
-    x = customer_features(events, cut)
+    x = customer_features(events, cut, marketing)
     y = churn_labels(events, x.index, cut, horizon_days).to_numpy()
     p = model.predict_proba(x)
-    train_x, train_y = training_set(past, [pd.Timestamp(c) for c in model.cutoffs_], horizon_days)
+    train_x, train_y = training_set(past, [pd.Timestamp(c) for c in model.cutoffs_], horizon_days, marketing)
     rfm = make_pipeline(FunctionTransformer(signed_log1p), StandardScaler(), LogisticRegression(max_iter=2000))
     rfm.fit(train_x[RFM].fillna(0), train_y.to_numpy())
     rows = {
@@ -57,7 +61,8 @@ def evaluate_churn(events: pd.DataFrame, test_cutoff: pd.Timestamp | None = None
     return {
         "test_cutoff": f"{cut:%Y-%m-%d}", "horizon_days": horizon_days, "estimator": model.kind_,
         "validation_auc": model.validation_, "training_cutoffs": model.cutoffs_, "training_rows": model.training_rows_,
-        "fit_seconds": round(fit_seconds, 2), "models": rows,
+        "fit_seconds": round(fit_seconds, 2), "marketing_rows": 0 if marketing is None else len(marketing),
+        "models": rows,
         "calibration": calibration_table(y, p).reset_index(names="predicted_bin").to_dict(orient="records"),
     }
 

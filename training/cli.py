@@ -137,6 +137,7 @@ def _evaluate_churn(args: argparse.Namespace) -> dict[str, Any]:
     try:
         store.create_schema()
         events = store.read_events(("purchase", "return"), columns=EVENT_COLUMNS)
+        marketing = store.read_marketing()
     finally:
         store.dispose()
     if events.empty:
@@ -145,7 +146,7 @@ def _evaluate_churn(args: argparse.Namespace) -> dict[str, Any]:
         cutoff = pd.Timestamp(args.test_cutoff) if args.test_cutoff else None
     except ValueError as exc:
         raise ConfigurationError(f"--test-cutoff {args.test_cutoff!r} is not a date (YYYY-MM-DD)") from exc
-    result = evaluate_churn(events, cutoff, args.horizon_days)
+    result = evaluate_churn(events, cutoff, args.horizon_days, marketing=marketing)
     sys.stdout.write(format_churn(result) + "\n")
     if args.json:
         write_json(Path(args.json), result)

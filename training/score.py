@@ -34,13 +34,16 @@ SCORE_COLUMNS = ("customer_id", "churn_probability", "churn_reasons", "expected_
 
 
 def customer_table(events: pd.DataFrame, now: pd.Timestamp | None = None, horizon_days: float = 90.0,
-                   months: int = 12, monthly_discount: float = 0.01) -> tuple[pd.DataFrame, dict[str, Any]]:
+                   months: int = 12, monthly_discount: float = 0.01, marketing: pd.DataFrame | None = None,
+                   ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``SCORE_COLUMNS`` for every customer with a purchase up to ``now``, and what was fitted (for metadata)."""
     events = check_events(events)
     now = pd.Timestamp(now) if now is not None else events["timestamp"].max()
     events = events[events["timestamp"] <= now]
-    churn = ChurnModel(horizon_days=horizon_days).fit_events(events, now=now)
-    features = customer_features(events, now + pd.Timedelta(seconds=1))
+    if marketing is not None:
+        marketing = marketing[pd.to_datetime(marketing["timestamp"]) <= now]
+    churn = ChurnModel(horizon_days=horizon_days).fit_events(events, now=now, marketing=marketing)
+    features = customer_features(events, now + pd.Timedelta(seconds=1), marketing)
     scored = churn.score_features(features)
     purchases = events[events["event_type"] == "purchase"].assign(
         value=lambda d: pd.to_numeric(d["quantity"], errors="coerce").fillna(0)
@@ -86,7 +89,7 @@ def score_customers(store: EventStore, registry: ModelRegistry, version: str | N
     if events.empty:
         raise InputError(f"the event store at {store.safe_url} holds no purchases; run 'reco ingest' first")
     table, parts = customer_table(events, now=now, horizon_days=horizon_days, months=months,
-                                  monthly_discount=monthly_discount)
+                                  monthly_discount=monthly_discount, marketing=store.read_marketing())
     fitted = parts["fitted"]
 
     def write(directory: Path) -> None:

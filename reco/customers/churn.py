@@ -46,6 +46,8 @@ REASON_GROUPS: dict[str, tuple[str, ...]] = {
     "breadth": ("distinct_items", "items_per_order"),
     "returns": ("return_orders_share", "return_value_share"),
     "promotions": ("discount_share", "coupon_share"),
+    "campaigns": ("campaigns_total", "campaigns_90d", "redemptions_total", "redemptions_90d", "redemption_rate",
+                  "days_since_redemption"),
 }
 MIN_REASON_EFFECT = 0.02  # a reason must move the probability by at least 2 points
 
@@ -73,12 +75,12 @@ def make_pipeline(kind: str, random_state: int = 42) -> Pipeline:
     ])
 
 
-def training_set(events: pd.DataFrame, cutoffs: list[pd.Timestamp], horizon_days: float) -> tuple[pd.DataFrame,
-                                                                                                   pd.Series]:
+def training_set(events: pd.DataFrame, cutoffs: list[pd.Timestamp], horizon_days: float,
+                 marketing: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.Series]:
     """Features and labels stacked over ``cutoffs`` (a customer appears once per cutoff)."""
     xs, ys = [], []
     for cut in cutoffs:
-        x = customer_features(events, cut)
+        x = customer_features(events, cut, marketing)
         if x.empty:
             continue
         xs.append(x)
@@ -119,8 +121,11 @@ class ChurnModel:
         dates = [last - pd.Timedelta(days=float(self.spacing_days) * j) for j in range(int(self.cutoffs))]
         return [d for d in dates if d - first_event >= pd.Timedelta(days=30)]
 
-    def fit_events(self, events: pd.DataFrame, now: pd.Timestamp | None = None) -> Self:
-        """Choose the estimator (unless fixed) on a validation cutoff, then fit it on cutoffs ending at now - H."""
+    def fit_events(self, events: pd.DataFrame, now: pd.Timestamp | None = None,
+                   marketing: pd.DataFrame | None = None) -> Self:
+        """Choose the estimator (unless fixed) on a validation cutoff, then fit it on cutoffs ending at now - H.
+
+        ``marketing`` (campaign contacts and redemptions, where the data has them) adds campaign features."""
         self._validate()
         events = check_events(events)
         started = time.perf_counter()
@@ -135,8 +140,8 @@ class ChurnModel:
         self.validation_: dict[str, float] = {}
         kind = self.estimator
         if kind == "auto":
-            kind = self._choose(events, last, first)
-        x, y = training_set(events, cutoffs, float(self.horizon_days))
+            kind = self._choose(events, last, first, marketing)
+        x, y = training_set(events, cutoffs, float(self.horizon_days), marketing)
         if y.nunique() < 2:
             raise InputError(f"every training customer has churn label {int(y.iloc[0])}; cannot learn", source="events")
         self.kind_ = kind
@@ -152,14 +157,15 @@ class ChurnModel:
                     time.perf_counter() - started)
         return self
 
-    def _choose(self, events: pd.DataFrame, last: pd.Timestamp, first: pd.Timestamp) -> str:
+    def _choose(self, events: pd.DataFrame, last: pd.Timestamp, first: pd.Timestamp,
+                marketing: pd.DataFrame | None) -> str:
         """The candidate with the best AUC at ``last`` when trained on cutoffs whose labels end before it."""
         train_cuts = self.training_cutoffs(last - pd.Timedelta(days=float(self.horizon_days)), first)
         if not train_cuts:
             logger.info("churn: too little history for a validation cutoff; using gbm")
             return "gbm"
-        x, y = training_set(events, train_cuts, float(self.horizon_days))
-        xv = customer_features(events, last)
+        x, y = training_set(events, train_cuts, float(self.horizon_days), marketing)
+        xv = customer_features(events, last, marketing)
         yv = churn_labels(events, xv.index, last, float(self.horizon_days))
         if y.nunique() < 2 or yv.nunique() < 2:
             return "gbm"
@@ -185,12 +191,13 @@ class ChurnModel:
         # Isotonic calibration can return exactly 0 or 1; nobody is certain to stay or to go.
         return np.clip(self.pipeline_.predict_proba(features[list(FEATURES)])[:, 1], 0.001, 0.999)
 
-    def score(self, events: pd.DataFrame, at: pd.Timestamp | None = None) -> pd.DataFrame:
+    def score(self, events: pd.DataFrame, at: pd.Timestamp | None = None,
+              marketing: pd.DataFrame | None = None) -> pd.DataFrame:
         """Every customer with a purchase before ``at`` (default: after the last event): probability, reasons."""
         self._check_fitted()
         events = check_events(events)
         at = pd.Timestamp(at) if at is not None else events["timestamp"].max() + pd.Timedelta(seconds=1)
-        return self.score_features(customer_features(events, at))
+        return self.score_features(customer_features(events, at, marketing))
 
     def score_features(self, features: pd.DataFrame) -> pd.DataFrame:
         """Probability and reasons for each row of ``customer_features`` output (same index)."""
@@ -322,4 +329,11 @@ def describe(group: str, row: pd.Series, reference: pd.Series) -> str | None:
         if share <= max(reference["discount_share"], reference["coupon_share"]):
             return None
         return f"buys mostly on promotion ({100 * share:.0f}% of orders)"
+    if group == "campaigns":
+        if row["campaigns_total"] <= 0 or row["redemption_rate"] >= reference["redemption_rate"]:
+            return None
+        if row["redemptions_total"] == 0:
+            return f"redeemed none of the {row['campaigns_total']:.0f} campaigns they received"
+        return (f"redeems few offers: {row['redemptions_total']:.0f} redemptions from "
+                f"{row['campaigns_total']:.0f} campaigns")
     return None

@@ -22,6 +22,8 @@ FEATURES: tuple[str, ...] = (
     "basket_items", "gap_mean", "gap_cv", "gap_last", "overdue", "distinct_items", "items_per_order",
     "return_orders_share", "return_value_share", "discount_share", "coupon_share",
     *(f"channel_{c}_share" for c in CHANNELS), "channels_used",
+    "campaigns_total", "campaigns_90d", "redemptions_total", "redemptions_90d", "redemption_rate",
+    "days_since_redemption",
 )
 QUARTER = pd.Timedelta(days=90)
 
@@ -58,8 +60,13 @@ def _orders(events: pd.DataFrame) -> pd.DataFrame:
         discount=("discount", "max"), coupon=("coupon", "max")).reset_index()
 
 
-def customer_features(events: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
-    """``FEATURES`` per customer (index ``customer_id``) as of ``cutoff``, from events strictly before it."""
+def customer_features(events: pd.DataFrame, cutoff: pd.Timestamp, marketing: pd.DataFrame | None = None
+                      ) -> pd.DataFrame:
+    """``FEATURES`` per customer (index ``customer_id``) as of ``cutoff``, from events strictly before it.
+
+    ``marketing`` (customer_id, kind, timestamp; see ``EventStore.read_marketing``) adds campaign contacts
+    and redemptions before the cutoff; without it those features are 0 (days since a redemption unknown).
+    """
     events = check_events(events)
     cutoff = pd.Timestamp(cutoff)
     before = events[events["timestamp"] < cutoff]
@@ -115,7 +122,31 @@ def customer_features(events: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFram
     for channel in CHANNELS:
         out[f"channel_{channel}_share"] = shares[channel] if channel in shares.columns else 0.0
     out["channels_used"] = (shares > 0).sum(axis=1)
+    _campaign_features(out, marketing, cutoff)
     return out[list(FEATURES)].astype(float)
+
+
+def _campaign_features(out: pd.DataFrame, marketing: pd.DataFrame | None, cutoff: pd.Timestamp) -> None:
+    """Contacts and redemptions before ``cutoff`` (all time and last 90 days), redemption rate, recency."""
+    for name in ("campaigns_total", "campaigns_90d", "redemptions_total", "redemptions_90d", "redemption_rate"):
+        out[name] = 0.0
+    out["days_since_redemption"] = np.nan
+    if marketing is None or marketing.empty:
+        return
+    missing = [c for c in ("customer_id", "kind", "timestamp") if c not in marketing.columns]
+    if missing:
+        raise InputError(f"missing column(s) {missing}; have {list(marketing.columns)}", source="marketing")
+    ts = pd.to_datetime(marketing["timestamp"])
+    before = marketing[ts < cutoff].assign(customer_id=lambda d: d["customer_id"].astype(str))
+    age = (cutoff - pd.to_datetime(before["timestamp"])).dt.total_seconds() / 86400.0
+    for kind, prefix in (("contact", "campaigns"), ("redemption", "redemptions")):
+        rows = before[before["kind"] == kind]
+        out[f"{prefix}_total"] = rows.groupby("customer_id").size().reindex(out.index, fill_value=0).astype(float)
+        recent = rows[age[rows.index] < 90]
+        out[f"{prefix}_90d"] = recent.groupby("customer_id").size().reindex(out.index, fill_value=0).astype(float)
+    out["redemption_rate"] = out["redemptions_total"] / out["campaigns_total"].clip(lower=1)
+    redeemed = before[before["kind"] == "redemption"]
+    out["days_since_redemption"] = age[redeemed.index].groupby(redeemed["customer_id"]).min().reindex(out.index)
 
 
 def churn_labels(events: pd.DataFrame, customers: pd.Index, cutoff: pd.Timestamp, horizon_days: float) -> pd.Series:

@@ -14,7 +14,7 @@ import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
 from reco.exceptions import InputError
-from reco.store.tables import CHANNELS, EVENT_TYPES
+from reco.store.tables import CHANNELS, EVENT_TYPES, MARKETING_KINDS
 
 EVENT_FIELDS: tuple[str, ...] = (
     "customer_id", "item_id", "timestamp", "event_type", "quantity", "price", "order_id", "channel",
@@ -24,11 +24,19 @@ ITEM_FIELDS: tuple[str, ...] = ("item_id", "name", "category", "price", "active"
 CUSTOMER_FIELDS: tuple[str, ...] = (
     "customer_id", "consent_personalisation", "consent_marketing", "preferred_channel",
 )
-FIELDS: dict[str, tuple[str, ...]] = {"events": EVENT_FIELDS, "items": ITEM_FIELDS, "customers": CUSTOMER_FIELDS}
+MARKETING_FIELDS: tuple[str, ...] = ("customer_id", "campaign_id", "kind", "timestamp")
+FIELDS: dict[str, tuple[str, ...]] = {"events": EVENT_FIELDS, "items": ITEM_FIELDS, "customers": CUSTOMER_FIELDS,
+                                      "marketing": MARKETING_FIELDS}
 REQUIRED: dict[str, tuple[str, ...]] = {
     "events": ("customer_id", "item_id", "timestamp"),
     "items": ("item_id",),
     "customers": ("customer_id",),
+    "marketing": ("customer_id", "campaign_id"),  # timestamp too, but a preset may derive it (see presets)
+}
+MARKETING_SYNONYMS: dict[str, str] = {
+    **{k: k for k in MARKETING_KINDS},
+    "exposure": "contact", "sent": "contact", "received": "contact", "mailed": "contact", "targeted": "contact",
+    "redeemed": "redemption", "redeem": "redemption", "coupon_redemption": "redemption",
 }
 
 EVENT_TYPE_SYNONYMS: dict[str, str] = {
@@ -276,3 +284,48 @@ def normalise_customers(df: pd.DataFrame, ctx: FileContext) -> pd.DataFrame:
                              column="preferred_channel", row=row, value=text.loc[row])
         out["preferred_channel"] = channel
     return out[keep]
+
+
+def normalise_marketing(df: pd.DataFrame, ctx: FileContext, constants: dict[str, str]) -> pd.DataFrame:
+    """Canonical campaign contacts and redemptions; the id is a hash of the row, so re-ingest adds nothing."""
+    index = df.index
+    col = {f: (df[f] if f in df.columns else None) for f in MARKETING_FIELDS}
+    for name, value in constants.items():
+        if name in col and col[name] is None:
+            col[name] = pd.Series(value, index=index, dtype=object)
+    keep = pd.Series(True, index=index)
+    customer = _clean_text(col["customer_id"])
+    keep = ctx.flag(keep, customer.isna(), "missing_customer_id")
+    campaign = _clean_text(col["campaign_id"])
+    keep = ctx.flag(keep, campaign.isna(), "missing_campaign_id")
+    if col["timestamp"] is None:
+        raise InputError("required column 'timestamp' not found; name the source column with --map timestamp=COLUMN",
+                         source=ctx.source, column="timestamp")
+    ts_raw = col["timestamp"]
+    ts = parse_timestamps(ts_raw, ctx)
+    missing_ts = ts_raw.isna() if ts_raw.dtype != object else _clean_text(ts_raw).isna()
+    bad_ts = ts.isna() & ~missing_ts
+    if bad_ts.any():
+        ctx.bad_timestamps += int(bad_ts.sum())
+        if ctx.first_bad_timestamp is None:
+            row = int(bad_ts.idxmax())
+            ctx.first_bad_timestamp = (row, ts_raw.loc[row])
+    keep = ctx.flag(keep, missing_ts, "missing_timestamp")
+    keep = ctx.flag(keep, bad_ts, "bad_timestamp")
+    if col["kind"] is None:
+        raise InputError(f"column 'kind' ({' or '.join(MARKETING_KINDS)}) is missing; map it with --map "
+                         "kind=COLUMN or set it with --set kind=contact", source=ctx.source, column="kind")
+    kind_text = _clean_text(col["kind"]).map(lambda v: None if v is None else v.lower())
+    kind = kind_text.map(lambda v: None if v is None else MARKETING_SYNONYMS.get(v))
+    bad_kind = kind.isna() & kind_text.notna()
+    if bad_kind.any():
+        row = int(bad_kind.idxmax())
+        raise InputError(f"unknown marketing kind; valid: {', '.join(MARKETING_KINDS)}", source=ctx.source,
+                         column="kind", row=row, value=kind_text.loc[row])
+    keep = ctx.flag(keep, kind.isna(), "missing_kind")
+    out = pd.DataFrame({"customer_id": customer, "campaign_id": campaign, "kind": kind, "timestamp": ts},
+                       index=index)[keep]
+    key = (out["customer_id"] + "\x1f" + out["campaign_id"] + "\x1f" + out["kind"] + "\x1f"
+           + out["timestamp"].astype("datetime64[us]").astype("int64").astype(str))
+    out.insert(0, "marketing_id", key.map(lambda k: hashlib.blake2b(k.encode("utf-8"), digest_size=16).hexdigest()))
+    return out

@@ -28,6 +28,7 @@ from reco.ingest.normalise import (
     normalise_customers,
     normalise_events,
     normalise_items,
+    normalise_marketing,
 )
 from reco.ingest.presets import Preset, get_preset
 from reco.ingest.sources import Chunk, read_file, read_sql
@@ -53,10 +54,13 @@ class IngestReport:
     dropped: dict[str, int] = field(default_factory=dict)
     catalogue_rows_read: int = 0
     catalogue_upserted: int = 0
+    marketing_rows_read: int = 0
+    marketing_inserted: int = 0
     customers_new: int = 0
     events_total: int = 0
     items_total: int = 0
     customers_total: int = 0
+    marketing_total: int = 0
     date_format: str | None = None
     seconds: float = 0.0
 
@@ -133,6 +137,12 @@ class _Run:
                 kept_now, new_now = self._events(frame, ctx, constants)
                 kept, new = kept + kept_now, new + new_now
                 self._check_timestamps(ctx, rows, final=False)
+            elif kind == "marketing":
+                rows_now = normalise_marketing(frame, ctx, dict(constants))
+                rows_now = rows_now[~rows_now["marketing_id"].duplicated()].assign(source=Path(source).name[:255])
+                kept += len(rows_now)
+                new += self.store.insert_marketing(self.conn, rows_now)
+                self._check_timestamps(ctx, rows, final=False)
             elif kind == "items":
                 items = normalise_items(frame, ctx)
                 kept += len(items)
@@ -145,7 +155,7 @@ class _Run:
                         f"{rows:,}", f"{kept:,}", f"{new:,}", time.perf_counter() - started)
         if rows == 0:
             raise InputError("no data rows (only a header)", source=source)
-        if kind == "events":
+        if kind in ("events", "marketing"):
             self._check_timestamps(ctx, rows, final=True)
             if kept == 0:
                 reasons = ", ".join(f"{k}={v}" for k, v in ctx.dropped.most_common())
@@ -155,6 +165,9 @@ class _Run:
         if kind == "items" and self.report.kind == "events" and preset is not None:
             self.report.catalogue_rows_read += rows
             self.report.catalogue_upserted += new
+        elif kind == "marketing" and self.report.kind == "events" and preset is not None:
+            self.report.marketing_rows_read += rows
+            self.report.marketing_inserted += new
         else:
             self.report.kind = kind
             self.report.rows_read += rows
@@ -253,6 +266,7 @@ def ingest(
     report.events_total = store.count_rows("events")
     report.items_total = store.count_rows("items")
     report.customers_total = store.count_rows("customers")
+    report.marketing_total = store.count_rows("marketing")
     return report
 
 

@@ -33,6 +33,8 @@ class Preset:
     catalogue: Preset | None = None
     catalogue_file: str | None = None
     events_file: str | None = None
+    # Files beside the events read after them (marketing contacts, redemptions): folder -> plan entries.
+    extras: Callable[[Path], list[tuple[Path, str, Preset]]] | None = None
 
     def resolve(self, path: Path) -> list[tuple[Path, str, Preset]]:
         """Files to read for ``path``, in order, each with its kind ('items' or 'events') and preset."""
@@ -49,6 +51,8 @@ class Preset:
             if sibling.exists():
                 plan.append((sibling, "items", self.catalogue))
         plan.append((path, "events", self))
+        if self.extras is not None:
+            plan.extend(self.extras(path.parent))
         return plan
 
 
@@ -123,11 +127,48 @@ DUNNHUMBY_PRODUCTS = Preset(
     transform=_dunnhumby_products,
 )
 
+DUNNHUMBY_REDEMPTIONS = Preset(
+    name="dunnhumby-redemptions",
+    description="dunnhumby coupon_redemptions.csv(.gz): household_id, coupon_upc, campaign_id, redemption_date",
+    columns={"customer_id": "household_id", "campaign_id": "campaign_id", "timestamp": "redemption_date"},
+    constants={"kind": "redemption"},
+    date_format="%Y-%m-%d",
+)
+
+
+def _dunnhumby_contacts(folder: Path) -> Preset:
+    """campaigns.csv(.gz) says who received which campaign; the date is the campaign's start date, from
+    campaign_descriptions.csv(.gz) beside it (a contact without a known campaign is dropped, counted)."""
+    descriptions = pd.read_csv(folder / "campaign_descriptions.csv.gz", dtype=str)
+    start = dict(zip(descriptions["campaign_id"].str.strip(), descriptions["start_date"].str.strip(), strict=True))
+
+    def transform(df: pd.DataFrame, dropped: Counter) -> pd.DataFrame:
+        dates = df["campaign_id"].astype(str).str.strip().map(start)
+        unknown = dates.isna()
+        if unknown.any():
+            dropped["unknown_campaign"] += int(unknown.sum())
+        return df.loc[~unknown].assign(timestamp=dates[~unknown])
+
+    return Preset(name="dunnhumby-contacts", description="dunnhumby campaigns.csv(.gz) with campaign start dates",
+                  columns={"customer_id": "household_id", "campaign_id": "campaign_id"},
+                  constants={"kind": "contact"}, transform=transform, date_format="%Y-%m-%d")
+
+
+def _dunnhumby_extras(folder: Path) -> list[tuple[Path, str, Preset]]:
+    plan: list[tuple[Path, str, Preset]] = []
+    if (folder / "campaigns.csv.gz").exists() and (folder / "campaign_descriptions.csv.gz").exists():
+        plan.append((folder / "campaigns.csv.gz", "marketing", _dunnhumby_contacts(folder)))
+    if (folder / "coupon_redemptions.csv.gz").exists():
+        plan.append((folder / "coupon_redemptions.csv.gz", "marketing", DUNNHUMBY_REDEMPTIONS))
+    return plan
+
+
 DUNNHUMBY = Preset(
     name="dunnhumby",
     description="dunnhumby The Complete Journey: transactions.csv(.gz) (household_id, product_id, "
     "basket_id, quantity, sales_value, discounts, transaction_timestamp); products.csv(.gz) beside it "
-    "is read first as the catalogue; a folder path reads both",
+    "is read first as the catalogue; campaigns.csv(.gz) (with campaign_descriptions) and coupon_redemptions.csv(.gz) "
+    "beside it are read after it as marketing contacts and redemptions; a folder path reads them all",
     columns={
         "customer_id": "household_id",
         "item_id": "product_id",
@@ -141,6 +182,7 @@ DUNNHUMBY = Preset(
     catalogue=DUNNHUMBY_PRODUCTS,
     catalogue_file="products.csv.gz",
     events_file="transactions.csv.gz",
+    extras=_dunnhumby_extras,
 )
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (ONLINE_RETAIL, DUNNHUMBY, DUNNHUMBY_PRODUCTS)}

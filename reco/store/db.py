@@ -24,10 +24,12 @@ from reco.store.tables import (
     CUSTOMER_COLUMNS,
     EVENT_COLUMNS,
     ITEM_COLUMNS,
+    MARKETING_COLUMNS,
     customers,
     events,
     ingest_runs,
     items,
+    marketing,
     metadata,
 )
 
@@ -141,6 +143,10 @@ class EventStore:
         """Insert canonical events; an event whose id is already stored is skipped. Returns new rows."""
         return self._stage_insert(conn, "events", EVENT_COLUMNS, df, "ON CONFLICT (event_id) DO NOTHING")
 
+    def insert_marketing(self, conn: Connection, df: pd.DataFrame) -> int:
+        """Insert campaign contacts and redemptions; a row whose id is already stored is skipped."""
+        return self._stage_insert(conn, "marketing", MARKETING_COLUMNS, df, "ON CONFLICT (marketing_id) DO NOTHING")
+
     def upsert_items(self, conn: Connection, df: pd.DataFrame) -> int:
         """Add catalogue rows; for known items, non-empty new values replace the stored ones."""
         df = df.drop_duplicates("item_id", keep="last")
@@ -181,7 +187,8 @@ class EventStore:
         return self.count_rows("events")
 
     def count_rows(self, table: str) -> int:
-        tables = {"events": events, "items": items, "customers": customers, "ingest_runs": ingest_runs}
+        tables = {"events": events, "items": items, "customers": customers, "marketing": marketing,
+                  "ingest_runs": ingest_runs}
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(tables[table])).scalar_one())
 
@@ -201,6 +208,17 @@ class EventStore:
             df = pd.DataFrame(result.fetchall(), columns=list(columns))
         if "timestamp" in df.columns:
             df["timestamp"] = pd.to_datetime(df["timestamp"])
+        return df
+
+    def read_marketing(self, until: datetime | None = None) -> pd.DataFrame:
+        """Campaign contacts and redemptions (customer_id, campaign_id, kind, timestamp)."""
+        stmt = select(marketing.c.customer_id, marketing.c.campaign_id, marketing.c.kind, marketing.c.timestamp)
+        if until is not None:
+            stmt = stmt.where(marketing.c.timestamp < until)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).fetchall()
+        df = pd.DataFrame(rows, columns=["customer_id", "campaign_id", "kind", "timestamp"])
+        df["timestamp"] = pd.to_datetime(df["timestamp"])
         return df
 
     def customer_events(self, customer_id: str, event_types: Sequence[str] = ("purchase",)) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""Canonical schema: events, items (the catalogue), customers (with consent) and an ingest audit log."""
+"""Canonical schema: events, items (the catalogue), customers (with consent), marketing contacts and
+redemptions, and an ingest audit log."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy import (
 
 EVENT_TYPES: tuple[str, ...] = ("purchase", "return", "view", "add_to_cart")
 CHANNELS: tuple[str, ...] = ("web", "app", "store", "email", "phone", "other")
+MARKETING_KINDS: tuple[str, ...] = ("contact", "redemption")  # a campaign reached them; they redeemed it
 
 metadata = MetaData()
 
@@ -58,6 +60,18 @@ customers = Table(
     Column("preferred_channel", String(16)),
 )
 
+marketing = Table(
+    "marketing",
+    metadata,
+    Column("marketing_id", String(64), primary_key=True),
+    Column("customer_id", String(128), nullable=False),
+    Column("campaign_id", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("timestamp", DateTime, nullable=False),
+    Column("source", String(255)),
+    Index("ix_marketing_customer", "customer_id"),
+)
+
 ingest_runs = Table(
     "ingest_runs",
     metadata,
@@ -75,3 +89,4 @@ ingest_runs = Table(
 EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in events.columns)
 ITEM_COLUMNS: tuple[str, ...] = tuple(c.name for c in items.columns)
 CUSTOMER_COLUMNS: tuple[str, ...] = tuple(c.name for c in customers.columns)
+MARKETING_COLUMNS: tuple[str, ...] = tuple(c.name for c in marketing.columns)

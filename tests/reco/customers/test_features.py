@@ -67,3 +67,19 @@ def test_label_is_no_purchase_within_the_horizon() -> None:
 def test_missing_column_is_named() -> None:
     with pytest.raises(InputError, match=r"missing column\(s\) \['event_type'\]"):
         customer_features(_log().drop(columns="event_type"), CUT)
+
+
+def test_campaign_features_count_contacts_and_redemptions_before_the_cutoff() -> None:
+    marketing = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "a", "b"],
+        "kind": ["contact", "contact", "redemption", "contact", "contact"],
+        "timestamp": [CUT - pd.Timedelta(days=200), CUT - pd.Timedelta(days=30), CUT - pd.Timedelta(days=20),
+                      CUT + pd.Timedelta(days=1), CUT - pd.Timedelta(days=5)],
+    })
+    x = customer_features(_log(), CUT, marketing)
+    a, b = x.loc["a"], x.loc["b"]
+    assert (a["campaigns_total"], a["campaigns_90d"], a["redemptions_total"], a["redemptions_90d"]) == (2, 1, 1, 1)
+    assert a["redemption_rate"] == 0.5 and a["days_since_redemption"] == 20
+    assert (b["campaigns_total"], b["redemptions_total"]) == (1, 0) and np.isnan(b["days_since_redemption"])
+    without = customer_features(_log(), CUT)
+    assert (without["campaigns_total"] == 0).all() and without["days_since_redemption"].isna().all()

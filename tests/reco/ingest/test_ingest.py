@@ -111,6 +111,42 @@ def test_dunnhumby_folder_reads_catalogue_then_transactions(store: EventStore, t
         assert tuple(row.one()) == ("store", 0.75, 0.75)
 
 
+def test_dunnhumby_folder_reads_campaign_contacts_and_redemptions(store: EventStore, tmp_path: Path) -> None:
+    folder = tmp_path / "dh"
+    folder.mkdir()
+    _write(folder / "transactions.csv.gz", "household_id,store_id,basket_id,product_id,quantity,sales_value,"
+           "retail_disc,coupon_disc,coupon_match_disc,week,transaction_timestamp\n"
+           "900,330,31198570044,1095275,2,1.00,0.1,0.0,0.0,1,2017-01-01 11:53:26\n")
+    _write(folder / "campaign_descriptions.csv.gz", "campaign_id,campaign_type,start_date,end_date\n"
+           "1,Type B,2017-03-03,2017-04-09\n2,Type A,2017-05-01,2017-06-01\n")
+    _write(folder / "campaigns.csv.gz", "campaign_id,household_id\n1,900\n2,900\n2,1465\n9,900\n")
+    _write(folder / "coupon_redemptions.csv.gz", "household_id,coupon_upc,campaign_id,redemption_date\n"
+           "900,51380041013,1,2017-03-10\n900,51380041013,1,2017-03-10\n")
+    report = ingest(store, folder, preset="dunnhumby")
+    assert report.inserted == 1 and report.marketing_rows_read == 6
+    assert report.marketing_inserted == 4 and report.marketing_total == 4  # one unknown campaign, one repeat
+    assert report.dropped == {"unknown_campaign": 1}
+    marketing = store.read_marketing().sort_values(["kind", "campaign_id", "customer_id"])
+    assert marketing[["customer_id", "campaign_id", "kind"]].values.tolist() == [
+        ["900", "1", "contact"], ["1465", "2", "contact"], ["900", "2", "contact"], ["900", "1", "redemption"]]
+    assert marketing["timestamp"].min() == pd.Timestamp("2017-03-03")
+    again = ingest(store, folder, preset="dunnhumby")
+    assert again.marketing_inserted == 0 and store.count_rows("marketing") == 4
+
+
+def test_marketing_file_with_an_unknown_kind_names_row_and_value(store: EventStore, tmp_path: Path) -> None:
+    path = _write(tmp_path / "contacts.csv", "cust,camp,what,when\nA,c1,sent,2024-01-02\nB,c1,clicked,2024-01-03\n")
+    mapping = ["customer_id=cust", "campaign_id=camp", "kind=what", "timestamp=when"]
+    with pytest.raises(InputError, match=r"contacts.csv, row 2, column 'kind': unknown marketing kind; valid: "
+                                         r"contact, redemption \(value: 'clicked'\)"):
+        ingest(store, path, kind="marketing", mapping=parse_mappings(mapping, "marketing"))
+    assert store.count_rows("marketing") == 0  # nothing half-written
+    ok = _write(tmp_path / "ok.csv", "cust,camp,what,when\nA,c1,sent,2024-01-02\n")
+    report = ingest(store, ok, kind="marketing", mapping=parse_mappings(mapping, "marketing"))
+    assert (report.kind, report.inserted) == ("marketing", 1)
+    assert store.read_marketing()["kind"].tolist() == ["contact"]
+
+
 def test_bad_rows_are_counted_by_reason_never_lost(store: EventStore, tmp_path: Path) -> None:
     csv = _write(tmp_path / "log.csv", "customer_id,item_id,timestamp,event_type,quantity,price,channel\n"
                  "c1,i1,2024-01-01T10:00:00,purchase,1,2.0,online\n"
