@@ -107,6 +107,21 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
         store.dispose()
 
 
+def cmd_export_customers(args: argparse.Namespace) -> dict[str, Any]:
+    from reco.export import export_customer_scores
+
+    settings = get_settings()
+    registry = ModelRegistry(settings.model_dir)
+    version = args.version or registry.promoted()
+    scores = registry.customer_scores(version)
+    store = EventStore(settings.database_url)
+    try:
+        store.create_schema()
+        return export_customer_scores(store, scores, version, args.out)
+    finally:
+        store.dispose()
+
+
 def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     if args.what == "churn":
         return _evaluate_churn(args)
@@ -247,6 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="new: never-bought items only (default); all: buying again allowed")
     e.add_argument("--version", help="model version (default: the promoted one)")
     e.set_defaults(func=cmd_export)
+    e = esub.add_parser("customers", help="segment, value tier, churn risk and reasons, CLV (reco score customers)")
+    e.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
+    e.add_argument("--version", help="model version whose scores to export (default: the promoted one)")
+    e.set_defaults(func=cmd_export_customers)
 
     p = sub.add_parser("evaluate", help="temporal holdout evaluation: recommenders (default) or churn")
     p.add_argument("what", nargs="?", choices=("recommenders", "churn"), default="recommenders",

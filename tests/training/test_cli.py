@@ -199,5 +199,18 @@ def test_churn_evaluation_and_customer_scores_with_a_model_version(
     stopped = table.sort_values("churn_probability").tail(10)
     assert all(len(r) >= 1 for r in stopped["churn_reasons"])
 
+    (tmp_path / "consent.csv").write_text("customer_id,consent_personalisation\nC001,no\n")
+    assert main(["ingest", str(tmp_path / "consent.csv"), "--kind", "customers"]) == 0
+    capsys.readouterr()
+    export = tmp_path / "crm" / "customers.csv"
+    assert main(["export", "customers", "--out", str(export)]) == 0
+    report = _last_json(capsys)
+    assert report["rows"] == 119 and report["opted_out"] == 1 and report["model_version"] == version
+    crm = pd.read_csv(export)
+    assert list(crm.columns) == ["customer_id", "segment", "value_tier", "churn_probability", "churn_reasons",
+                                 "expected_purchases_90d", "clv_12m", "model_version"]
+    assert "C001" not in set(crm["customer_id"]) and "recency_days" not in crm.columns  # only what a CRM needs
+    assert main(["export", "customers", "--out", str(tmp_path / "x.json")]) == 2
+
     assert main(["evaluate", "churn", "--test-cutoff", "soon"]) == 2
     assert "--test-cutoff 'soon' is not a date" in capsys.readouterr().err
