@@ -25,6 +25,18 @@ class SimilarItemsOut(BaseModel):
     items: list[RecommendedItemOut]
 
 
+class ProfileOut(BaseModel):
+    customer_id: str
+    model_version: str
+    churn_probability: float = Field(description="probability of no purchase within the churn horizon (90 days)")
+    churn_reasons: list[str] = Field(description="up to three plain-language reasons behind the churn risk")
+    expected_purchases_90d: float
+    p_alive: float = Field(description="BG/NBD probability that the customer is still active")
+    clv_12m: float | None = Field(description="discounted value of the next 12 months (BG/NBD x Gamma-Gamma)")
+    value_tier: str | None = Field(description="top (best 10% by CLV), high, medium or low")
+    segment: str = Field(description="new, champions, loyal, promising, at risk, hibernating or lost")
+
+
 class HealthOut(BaseModel):
     status: str
 

@@ -1,8 +1,10 @@
-"""What the API holds in memory: the event store and the loaded, promoted model version."""
+"""What the API holds in memory: the event store, the loaded promoted model version and its customer scores."""
 
 from __future__ import annotations
 
 import logging
+
+import pandas as pd
 
 from reco.exceptions import ModelNotFoundError, RecoError
 from reco.registry import ModelRegistry
@@ -19,6 +21,7 @@ class ServingState:
         self.store = store
         self.registry = registry
         self._service: RecommendationService | None = None
+        self._profiles: pd.DataFrame | None = None
 
     def load(self) -> None:
         """Load the promoted version; on failure keep whatever was serving before."""
@@ -31,9 +34,23 @@ class ServingState:
         except RecoError as exc:
             logger.error("model version failed to load, keeping the current one: %s", exc)
             return
-        self._service = service  # one reference swap: requests see the old or the new service, never a mix
+        try:
+            profiles: pd.DataFrame | None = self.registry.customer_scores(bundle.version).set_index("customer_id")
+        except ModelNotFoundError:
+            logger.info("model version %s has no customer scores; profiles are off until 'reco score customers'",
+                        bundle.version)
+            profiles = None
+        except RecoError as exc:
+            logger.error("customer scores of %s failed to load; profiles are off: %s", bundle.version, exc)
+            profiles = None
+        self._service, self._profiles = service, profiles  # swapped together: never a mix of two versions
         logger.info("serving model version %s", bundle.version)
 
     @property
     def service(self) -> RecommendationService | None:
         return self._service
+
+    @property
+    def profiles(self) -> pd.DataFrame | None:
+        """Customer scores of the serving version, indexed by customer_id (None when it has none)."""
+        return self._profiles

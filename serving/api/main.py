@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
-from serving.api.routes import health, recommendations
+from serving.api.routes import customers, health, recommendations
 
 api_router = APIRouter()
 api_router.include_router(health.router)
 api_router.include_router(recommendations.router)
+api_router.include_router(customers.router)

@@ -106,3 +106,40 @@ def test_openapi_lists_response_models(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/v1/customers/{customer_id}/recommendations" in spec["paths"]
     assert "RecommendationsOut" in spec["components"]["schemas"]
+
+
+@pytest.fixture
+def scored_client(settings_env: dict[str, str], store: EventStore, tmp_path: Path) -> Iterator[TestClient]:
+    from tests.factories import rhythm_log
+    from training.score import score_customers
+
+    log = rhythm_log(n=80)
+    log.assign(timestamp=log["timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S")).to_csv(tmp_path / "log.csv", index=False)
+    ingest(store, tmp_path / "log.csv")
+    (tmp_path / "people.csv").write_text("customer_id,consent_personalisation\nC002,no\n")
+    ingest(store, tmp_path / "people.csv", kind="customers")
+    registry = ModelRegistry(settings_env["RECO_MODEL_DIR"])
+    train(store, registry, params={"factors": 4, "iterations": 3, "cutoffs": 1})
+    with TestClient(app) as c:
+        assert c.get("/v1/customers/C001/profile").status_code == 503  # trained, not scored yet
+    score_customers(store, registry, horizon_days=60)
+    with TestClient(app) as c:
+        yield c
+
+
+def test_profile_shows_churn_risk_reasons_value_and_segment(scored_client: TestClient) -> None:
+    body = scored_client.get("/v1/customers/C001/profile").json()
+    assert set(body) == {"customer_id", "model_version", "churn_probability", "churn_reasons",
+                         "expected_purchases_90d", "p_alive", "clv_12m", "value_tier", "segment"}
+    assert 0 <= body["churn_probability"] <= 1 and isinstance(body["churn_reasons"], list)
+    assert body["segment"] in ("new", "champions", "loyal", "promising", "at risk", "hibernating", "lost")
+    profiles = [scored_client.get(f"/v1/customers/C{i:03d}/profile").json() for i in range(3, 80, 2)]
+    risky = max(profiles, key=lambda p: p["churn_probability"])
+    assert risky["churn_reasons"] and risky["churn_probability"] > 0.5
+
+
+def test_profile_errors_are_json(scored_client: TestClient) -> None:
+    missing = scored_client.get("/v1/customers/nobody/profile")
+    assert missing.status_code == 404 and "no profile for customer 'nobody'" in missing.json()["detail"]
+    opted_out = scored_client.get("/v1/customers/C002/profile")
+    assert opted_out.status_code == 403 and "opted out" in opted_out.json()["detail"]
