@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -35,6 +37,33 @@ class ProfileOut(BaseModel):
     clv_12m: float | None = Field(description="discounted value of the next 12 months (BG/NBD x Gamma-Gamma)")
     value_tier: str | None = Field(description="top (best 10% by CLV), high, medium or low")
     segment: str = Field(description="new, champions, loyal, promising, at risk, hibernating or lost")
+
+
+class ConsentIn(BaseModel):
+    personalisation: bool | None = Field(default=None, description="personal recommendations and profiling")
+    marketing: bool | None = Field(default=None, description="marketing contact (CRM exports of offers)")
+
+
+class ConsentOut(BaseModel):
+    customer_id: str
+    personalisation: bool
+    marketing: bool
+
+
+class ErasureOut(BaseModel):
+    customer_id: str
+    events_deleted: int
+    marketing_deleted: int
+    customer_deleted: bool
+    score_tables_changed: int = Field(description="model versions whose customer scores held this customer")
+
+
+class CustomerDataOut(BaseModel):
+    customer_id: str
+    customer: dict[str, Any] | None = Field(description="the customer row: consent and preferred channel")
+    events: list[dict[str, Any]]
+    marketing: list[dict[str, Any]]
+    profile: dict[str, Any] | None = Field(description="the serving version's scores of this customer")
 
 
 class HealthOut(BaseModel):

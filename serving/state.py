@@ -54,3 +54,9 @@ class ServingState:
     def profiles(self) -> pd.DataFrame | None:
         """Customer scores of the serving version, indexed by customer_id (None when it has none)."""
         return self._profiles
+
+    def forget(self, customer_id: str) -> None:
+        """Drop an erased customer's scores from memory (a new frame, swapped in one reference)."""
+        profiles = self._profiles
+        if profiles is not None and customer_id in profiles.index:
+            self._profiles = profiles.drop(index=customer_id)

@@ -138,7 +138,7 @@ class _Run:
                 kept, new = kept + kept_now, new + new_now
                 self._check_timestamps(ctx, rows, final=False)
             elif kind == "marketing":
-                rows_now = normalise_marketing(frame, ctx, dict(constants))
+                rows_now = self._not_erased(normalise_marketing(frame, ctx, dict(constants)), ctx)
                 rows_now = rows_now[~rows_now["marketing_id"].duplicated()].assign(source=Path(source).name[:255])
                 kept += len(rows_now)
                 new += self.store.insert_marketing(self.conn, rows_now)
@@ -148,7 +148,7 @@ class _Run:
                 kept += len(items)
                 new += self.store.upsert_items(self.conn, items)
             else:
-                customers = normalise_customers(frame, ctx)
+                customers = self._not_erased(normalise_customers(frame, ctx), ctx)
                 kept += len(customers)
                 new += self.store.upsert_customers(self.conn, customers, overwrite=True)
             logger.info("%s: %s rows read, %s kept, %s new (%.1fs)", Path(source).name or source,
@@ -175,9 +175,22 @@ class _Run:
         if kind == "events":
             self.report.date_format = ctx.date_format
 
+    def _not_erased(self, rows: pd.DataFrame, ctx: FileContext) -> pd.DataFrame:
+        """``rows`` without those of erased customers (counted as ``erased_customer``)."""
+        if rows.empty:
+            return rows
+        erased = self.store.erased_among(self.conn, rows["customer_id"].unique())
+        if not erased:
+            return rows
+        gone = rows["customer_id"].isin(erased)
+        ctx.dropped["erased_customer"] += int(gone.sum())
+        return rows[~gone]
+
     def _events(self, frame: pd.DataFrame, ctx: FileContext, constants: Mapping[str, str]) -> tuple[int, int]:
         batch = normalise_events(frame, ctx, dict(constants))
-        events = batch.events
+        events = self._not_erased(batch.events, ctx)
+        if len(events) < len(batch.events):
+            batch.customers = batch.customers[batch.customers["customer_id"].isin(events["customer_id"])]
         repeated = events["event_id"].duplicated(keep="first") | events["event_id"].isin(self.seen)
         within = int(repeated.sum())
         events = events[~repeated].assign(source=Path(ctx.source).name[:255])
@@ -186,7 +199,7 @@ class _Run:
         self.report.customers_new += self.store.upsert_customers(self.conn, batch.customers, overwrite=False)
         inserted = self.store.insert_events(self.conn, events)
         self.report.duplicates += within + (len(events) - inserted)
-        return len(batch.events), inserted
+        return len(events), inserted
 
     def _check_timestamps(self, ctx: FileContext, rows: int, final: bool) -> None:
         share = ctx.bad_timestamps / rows if rows else 0.0

@@ -162,3 +162,23 @@ class ModelRegistry:
             return pd.read_parquet(path)
         except (OSError, ValueError) as exc:
             raise ArtifactError(f"cannot read {path}: {exc}") from exc
+
+    def erase_customer(self, customer_id: str) -> int:
+        """Remove a customer's row from the customer scores of every version; returns how many held one."""
+        changed = 0
+        for version in self.versions():
+            path = self._path(version) / CUSTOMERS_DIR / "scores.parquet"
+            if not path.exists():
+                continue
+            table = pd.read_parquet(path)
+            keep = table["customer_id"].astype(str) != customer_id
+            if keep.all():
+                continue
+            tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+            try:
+                table[keep].to_parquet(tmp, index=False)
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            changed += 1
+        return changed

@@ -7,15 +7,16 @@ PostgreSQL the staging table is filled with ``COPY``, which is what keeps a full
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -26,6 +27,7 @@ from reco.store.tables import (
     ITEM_COLUMNS,
     MARKETING_COLUMNS,
     customers,
+    erasures,
     events,
     ingest_runs,
     items,
@@ -66,6 +68,11 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(parsed, pool_pre_ping=True)
+
+
+def erasure_key(customer_id: str) -> str:
+    """One-way hash of a customer id: lets ingest recognise an erased customer without keeping their id."""
+    return hashlib.blake2b(f"reco-erasure\x1f{customer_id}".encode(), digest_size=32).hexdigest()
 
 
 def _rows(df: pd.DataFrame, columns: Sequence[str], sqlite: bool) -> list[tuple]:
@@ -188,7 +195,7 @@ class EventStore:
 
     def count_rows(self, table: str) -> int:
         tables = {"events": events, "items": items, "customers": customers, "marketing": marketing,
-                  "ingest_runs": ingest_runs}
+                  "erasures": erasures, "ingest_runs": ingest_runs}
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(tables[table])).scalar_one())
 
@@ -242,11 +249,75 @@ class EventStore:
         return pd.DataFrame(rows, columns=list(CUSTOMER_COLUMNS))
 
     def personalisation_allowed(self, customer_id: str) -> bool:
-        """False only for a known customer who opted out of personalisation."""
+        """False for a known customer who opted out of personalisation, and for an erased one."""
         stmt = select(customers.c.consent_personalisation).where(customers.c.customer_id == customer_id)
         with self.engine.connect() as conn:
             value = conn.execute(stmt).scalar_one_or_none()
-        return value is None or bool(value)
+            if value is None:
+                return not self._erased(conn, customer_id)
+        return bool(value)
+
+    def _erased(self, conn: Connection, customer_id: str) -> bool:
+        stmt = select(erasures.c.customer_hash).where(erasures.c.customer_hash == erasure_key(customer_id))
+        return conn.execute(stmt).first() is not None
+
+    def is_erased(self, customer_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return self._erased(conn, customer_id)
+
+    def erased_among(self, conn: Connection, customer_ids: Iterable[str]) -> set[str]:
+        """Which of ``customer_ids`` were erased (ingest drops their rows)."""
+        ids = {str(c) for c in customer_ids}
+        if not ids or conn.execute(select(func.count()).select_from(erasures)).scalar_one() == 0:
+            return set()
+        keys = {erasure_key(c): c for c in ids}
+        found: set[str] = set()
+        chunk = list(keys)
+        for start in range(0, len(chunk), 1000):
+            stmt = select(erasures.c.customer_hash).where(erasures.c.customer_hash.in_(chunk[start:start + 1000]))
+            found.update(keys[r[0]] for r in conn.execute(stmt))
+        return found
+
+    def set_consent(self, customer_id: str, personalisation: bool | None = None,
+                    marketing: bool | None = None) -> dict[str, object]:
+        """Record a customer's consent (None keeps the stored value; a new customer starts from the defaults)."""
+        with self.transaction() as conn:
+            row = conn.execute(select(customers).where(customers.c.customer_id == customer_id)).mappings().first()
+            values = {"consent_personalisation": True, "consent_marketing": False, **(dict(row) if row else {})}
+            if personalisation is not None:
+                values["consent_personalisation"] = personalisation
+            if marketing is not None:
+                values["consent_marketing"] = marketing
+            values["customer_id"] = customer_id
+            if row is None:
+                conn.execute(insert(customers).values(**values))
+            else:
+                conn.execute(update(customers).where(customers.c.customer_id == customer_id).values(**values))
+        return values
+
+    def erase_customer(self, customer_id: str) -> dict[str, int]:
+        """Delete a customer's events, marketing rows and customer row in one transaction, and remember the
+        erasure (by hash) so that later ingests drop their rows. Returns what was deleted."""
+        with self.transaction() as conn:
+            counts = {
+                "events": conn.execute(delete(events).where(events.c.customer_id == customer_id)).rowcount,
+                "marketing": conn.execute(delete(marketing).where(marketing.c.customer_id == customer_id)).rowcount,
+                "customer": conn.execute(delete(customers).where(customers.c.customer_id == customer_id)).rowcount,
+            }
+            if not self._erased(conn, customer_id):
+                conn.execute(insert(erasures).values(customer_hash=erasure_key(customer_id),
+                                                     erased_at=datetime.now(UTC).replace(tzinfo=None)))
+        return {k: int(v) for k, v in counts.items()}
+
+    def customer_data(self, customer_id: str) -> dict[str, object]:
+        """Everything the store holds about one customer: customer row, events and marketing rows."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(customers).where(customers.c.customer_id == customer_id)).mappings().first()
+            ev = pd.DataFrame(conn.execute(select(events).where(events.c.customer_id == customer_id)).fetchall(),
+                              columns=list(EVENT_COLUMNS))
+            mk = pd.DataFrame(conn.execute(select(marketing).where(marketing.c.customer_id == customer_id))
+                              .fetchall(), columns=list(MARKETING_COLUMNS))
+        return {"customer": dict(row) if row else None, "events": ev, "marketing": mk}
 
     def opted_out_customers(self) -> set[str]:
         stmt = select(customers.c.customer_id).where(customers.c.consent_personalisation.is_(False))

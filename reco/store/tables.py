@@ -72,6 +72,14 @@ marketing = Table(
     Index("ix_marketing_customer", "customer_id"),
 )
 
+# Erased customers, by a one-way hash of their id: what keeps their data out of later ingests.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("customer_hash", String(64), primary_key=True),
+    Column("erased_at", DateTime, nullable=False),
+)
+
 ingest_runs = Table(
     "ingest_runs",
     metadata,

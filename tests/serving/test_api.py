@@ -143,3 +143,37 @@ def test_profile_errors_are_json(scored_client: TestClient) -> None:
     assert missing.status_code == 404 and "no profile for customer 'nobody'" in missing.json()["detail"]
     opted_out = scored_client.get("/v1/customers/C002/profile")
     assert opted_out.status_code == 403 and "opted out" in opted_out.json()["detail"]
+
+
+def test_consent_opt_out_and_back_in_takes_effect_at_once(scored_client: TestClient) -> None:
+    assert scored_client.get("/v1/customers/C005/recommendations").json()["personalised"] is True
+    put = scored_client.put("/v1/customers/C005/consent", json={"personalisation": False})
+    assert put.status_code == 200 and put.json() == {"customer_id": "C005", "personalisation": False,
+                                                     "marketing": False}
+    assert scored_client.get("/v1/customers/C005/recommendations").json()["personalised"] is False
+    assert scored_client.get("/v1/customers/C005/profile").status_code == 403
+    back = scored_client.put("/v1/customers/C005/consent", json={"personalisation": True, "marketing": True})
+    assert back.json()["marketing"] is True
+    assert scored_client.get("/v1/customers/C005/recommendations").json()["personalised"] is True
+    assert scored_client.put("/v1/customers/C005/consent", json={}).status_code == 422
+    assert scored_client.put("/v1/customers/C005/consent", json={"personalisation": "maybe"}).status_code == 422
+
+
+def test_erasure_removes_events_scores_and_personal_results_and_keeps_them_out(
+        scored_client: TestClient, store: EventStore, settings_env: dict[str, str], tmp_path: Path) -> None:
+    data = scored_client.get("/v1/customers/C007/data").json()
+    assert data["events"] and data["profile"]["customer_id"] == "C007" and data["customer"] is not None
+    erased = scored_client.delete("/v1/customers/C007").json()
+    assert erased["events_deleted"] == len(data["events"]) and erased["customer_deleted"] is True
+    assert erased["score_tables_changed"] == 1
+    after = scored_client.get("/v1/customers/C007/data").json()
+    assert after == {"customer_id": "C007", "customer": None, "events": [], "marketing": [], "profile": None}
+    assert scored_client.get("/v1/customers/C007/recommendations").json()["personalised"] is False
+    assert scored_client.get("/v1/customers/C007/profile").status_code == 403
+    registry = ModelRegistry(settings_env["RECO_MODEL_DIR"])
+    assert "C007" not in set(registry.customer_scores()["customer_id"])
+    # the same source file again: the erased customer's rows are dropped and counted, the rest is duplicate
+    report = ingest(store, tmp_path / "log.csv")
+    assert report.inserted == 0 and report.dropped == {"erased_customer": len(data["events"])}
+    assert store.customer_data("C007")["events"].empty and store.is_erased("C007")
+    assert scored_client.delete("/v1/customers/C007").json()["events_deleted"] == 0  # idempotent

@@ -1,14 +1,16 @@
-"""Customer profiles: churn risk with reasons, lifetime value and segment, from `reco score customers`."""
+"""Customers: profile (churn risk, value, segment), consent, erasure and a copy of everything stored."""
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Annotated
+from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, HTTPException, Path
 
 from serving.api.deps import ServiceDep, StateDep, StoreDep
-from serving.schemas import ErrorOut, ProfileOut
+from serving.schemas import ConsentIn, ConsentOut, CustomerDataOut, ErasureOut, ErrorOut, ProfileOut
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 
@@ -43,3 +45,41 @@ def customer_profile(customer_id: IdPath, state: StateDep, service: ServiceDep, 
         expected_purchases_90d=float(row["expected_purchases_90d"]), p_alive=float(row["p_alive"]),
         clv_12m=_number(row["clv_12m"]), value_tier=row["value_tier"], segment=str(row["segment"]),
     )
+
+
+@router.put("/customers/{customer_id}/consent", response_model=ConsentOut, responses={422: {"model": ErrorOut}})
+def set_consent(customer_id: IdPath, consent: ConsentIn, store: StoreDep) -> ConsentOut:
+    """Record consent to personalisation and to marketing; opting out of personalisation takes effect at once."""
+    if consent.personalisation is None and consent.marketing is None:
+        raise HTTPException(status_code=422, detail="give personalisation and/or marketing (true or false)")
+    values = store.set_consent(customer_id, consent.personalisation, consent.marketing)
+    return ConsentOut(customer_id=customer_id, personalisation=bool(values["consent_personalisation"]),
+                      marketing=bool(values["consent_marketing"]))
+
+
+@router.delete("/customers/{customer_id}", response_model=ErasureOut)
+def erase_customer(customer_id: IdPath, state: StateDep, store: StoreDep) -> ErasureOut:
+    """Erase a customer: events, marketing rows, customer row and scores in every model version, and
+    the in-memory profile. Later ingests drop their rows; from now on they get non-personal results."""
+    counts = store.erase_customer(customer_id)
+    changed = state.registry.erase_customer(customer_id)
+    state.forget(customer_id)
+    return ErasureOut(customer_id=customer_id, events_deleted=counts["events"],
+                      marketing_deleted=counts["marketing"], customer_deleted=bool(counts["customer"]),
+                      score_tables_changed=changed)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return json.loads(frame.to_json(orient="records", date_format="iso")) if len(frame) else []
+
+
+@router.get("/customers/{customer_id}/data", response_model=CustomerDataOut)
+def customer_data(customer_id: IdPath, state: StateDep, store: StoreDep) -> CustomerDataOut:
+    """Everything stored about a customer (their right of access), whatever their consent."""
+    data = store.customer_data(customer_id)
+    profiles = state.profiles
+    profile = None
+    if profiles is not None and customer_id in profiles.index:
+        profile = json.loads(profiles.loc[[customer_id]].reset_index().to_json(orient="records"))[0]
+    return CustomerDataOut(customer_id=customer_id, customer=data["customer"], events=_records(data["events"]),
+                           marketing=_records(data["marketing"]), profile=profile)
