@@ -114,13 +114,16 @@ class RecommendationService:
 
     def recommend(
         self, customer_id: str, history: pd.DataFrame | None, n: int = 10, personalise: bool = True,
-        mode: str = "new", filters: Filters | None = None,
+        mode: str = "new", filters: Filters | None = None, fresh: bool = True,
     ) -> Recommendations:
-        """Top-n for one customer from their history (item_id, timestamp; None: none); popular if not personal."""
+        """Top-n for one customer from their history (item_id, timestamp; None: none); popular if not personal.
+
+        With ``fresh`` (the default here) the customer's collaborative profile is solved again from
+        ``history`` instead of taken from training, so purchases sent since then count at once."""
         if history is None:
             history = pd.DataFrame({"item_id": pd.Series(dtype=object), "timestamp": pd.Series(dtype="datetime64[ns]")})
         return self.recommend_many([customer_id], history.assign(customer_id=customer_id), n, [personalise],
-                                   mode=mode, filters=filters)[0]
+                                   mode=mode, filters=filters, fresh=fresh)[0]
 
     def recommend_many(
         self,
@@ -130,6 +133,7 @@ class RecommendationService:
         personalise: Sequence[bool] | None = None,
         mode: str = "new",
         filters: Filters | None = None,
+        fresh: bool = False,
     ) -> list[Recommendations]:
         """Batched top-n; ``history`` holds the purchases (customer_id, item_id, timestamp) of all of them.
 
@@ -149,7 +153,10 @@ class RecommendationService:
 
         idx = np.flatnonzero(personal)
         if len(idx):
-            ids, scores = self.model.recommend(user_idx[idx], rows[idx], n=n, filter_already_purchased=new_only,
+            model_ids = user_idx[idx]
+            if fresh and self.model.supports_unknown_users:
+                model_ids = np.full(len(idx), -1, dtype=np.int64)  # solve the profile from the rows, as a new user
+            ids, scores = self.model.recommend(model_ids, rows[idx], n=n, filter_already_purchased=new_only,
                                                filter_items=filt)
             for j, i in enumerate(idx):
                 valid = ids[j] >= 0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -64,6 +65,26 @@ class CustomerDataOut(BaseModel):
     events: list[dict[str, Any]]
     marketing: list[dict[str, Any]]
     profile: dict[str, Any] | None = Field(description="the serving version's scores of this customer")
+
+
+class EventIn(BaseModel):
+    event_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                 description="your id for the event; sending it again stores nothing new")
+    customer_id: str = Field(min_length=1, max_length=128)
+    item_id: str = Field(min_length=1, max_length=128)
+    event_type: Literal["purchase", "return", "view", "add_to_cart"] = "purchase"
+    timestamp: datetime | None = Field(default=None, description="when it happened (default: now, UTC)")
+    quantity: float = Field(default=1.0, description="negative for a purchase means a return")
+    price: float | None = Field(default=None, ge=0)
+    order_id: str | None = Field(default=None, max_length=128)
+    channel: Literal["web", "app", "store", "email", "phone", "other"] = "web"
+
+
+class EventsOut(BaseModel):
+    received: int
+    stored: int = Field(description="new events stored")
+    duplicates: int = Field(description="events already stored (same event_id, or the same content)")
+    dropped: dict[str, int] = Field(description="events not stored, by reason (e.g. erased_customer)")
 
 
 class HealthOut(BaseModel):

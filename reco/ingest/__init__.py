@@ -1,6 +1,16 @@
 """Ingest: any purchase log (CSV, Parquet, SQL) mapped onto the canonical schema and stored atomically."""
 
-from reco.ingest.pipeline import DEMO_DATA, KINDS, IngestReport, ingest, parse_mappings
+from reco.ingest.pipeline import DEMO_DATA, KINDS, IngestReport, ingest, parse_mappings, record_events
 from reco.ingest.presets import PRESETS, Preset, get_preset
 
-__all__ = ["DEMO_DATA", "KINDS", "PRESETS", "IngestReport", "Preset", "get_preset", "ingest", "parse_mappings"]
+__all__ = [
+    "DEMO_DATA",
+    "KINDS",
+    "PRESETS",
+    "IngestReport",
+    "Preset",
+    "get_preset",
+    "ingest",
+    "parse_mappings",
+    "record_events",
+]

@@ -283,6 +283,25 @@ def ingest(
     return report
 
 
+def record_events(store: EventStore, frame: pd.DataFrame, source: str = "api") -> IngestReport:
+    """Store live events (canonical columns) with ingest's checks, ids and erasure rule, in one transaction.
+
+    Unlike ``ingest`` nothing goes to the audit log (this runs per request). Row numbers in errors are
+    positions in ``frame`` counted from 1.
+    """
+    store.create_schema()
+    frame = frame.reset_index(drop=True)
+    frame.index = frame.index + 1
+    with store.transaction() as conn:
+        run = _Run(store, conn, 0.0, ".")
+        ctx = FileContext(source=source, kind="events")
+        _, inserted = run._events(frame, ctx, {})
+    report = run.report
+    report.sources, report.rows_read, report.inserted = [source], len(frame), inserted
+    report.dropped = dict(sorted(ctx.dropped.items()))
+    return report
+
+
 def _safe(url: str) -> str:
     """A database URL with its password hidden, for reports and the audit log."""
     try:

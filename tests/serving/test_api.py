@@ -177,3 +177,51 @@ def test_erasure_removes_events_scores_and_personal_results_and_keeps_them_out(
     assert report.inserted == 0 and report.dropped == {"erased_customer": len(data["events"])}
     assert store.customer_data("C007")["events"].empty and store.is_erased("C007")
     assert scored_client.delete("/v1/customers/C007").json()["events_deleted"] == 0  # idempotent
+
+
+def test_posted_purchase_leaves_new_recommendations_on_the_next_call(client: TestClient) -> None:
+    first = client.get("/v1/customers/C000/recommendations", params={"n": 3}).json()["items"][0]["item_id"]
+    event = {"event_id": "web-1", "customer_id": "C000", "item_id": first, "channel": "app", "price": 2.5}
+    posted = client.post("/v1/events", json=event)
+    assert posted.status_code == 200 and posted.json() == {"received": 1, "stored": 1, "duplicates": 0,
+                                                           "dropped": {}}
+    assert client.post("/v1/events", json=[event]).json()["duplicates"] == 1  # idempotent by event_id
+    after = client.get("/v1/customers/C000/recommendations", params={"n": 10}).json()["items"]
+    assert first not in {i["item_id"] for i in after}
+    again = client.get("/v1/customers/C000/recommendations", params={"n": 3, "mode": "all"}).json()["items"]
+    assert first in {i["item_id"] for i in again}  # and in mode all it is what they just bought
+
+
+def test_a_new_customer_gets_personal_results_after_their_first_events(client: TestClient) -> None:
+    assert client.get("/v1/customers/web-42/recommendations").json()["personalised"] is False
+    batch = [{"customer_id": "web-42", "item_id": f"I{i:03d}", "channel": "web"} for i in (11, 12, 13, 14)]
+    batch.append({"customer_id": "web-42", "item_id": "I015", "event_type": "view"})
+    assert client.post("/v1/events", json=batch).json()["stored"] == 5
+    body = client.get("/v1/customers/web-42/recommendations", params={"n": 4}).json()
+    assert body["personalised"] is True
+    assert all(int(i["item_id"][1:]) >= 10 for i in body["items"])  # the taste group of what they bought
+
+
+def test_bad_event_batches_are_422(client: TestClient) -> None:
+    assert client.post("/v1/events", json=[]).status_code == 422
+    too_many = [{"customer_id": "a", "item_id": "I001"}] * 1001
+    assert "at most 1000" in client.post("/v1/events", json=too_many).json()["detail"]
+    wrong = client.post("/v1/events", json={"customer_id": "a", "item_id": "I001", "event_type": "like"})
+    assert wrong.status_code == 422
+    zero = client.post("/v1/events", json={"customer_id": "a", "item_id": "I001", "quantity": 0}).json()
+    assert zero["stored"] == 0 and zero["dropped"] == {"zero_quantity": 1}
+    client.delete("/v1/customers/C001")
+    erased = client.post("/v1/events", json={"customer_id": "C001", "item_id": "I001"}).json()
+    assert erased["stored"] == 0 and erased["dropped"] == {"erased_customer": 1}
+
+
+def test_a_known_customers_profile_follows_their_new_purchases_without_retraining(client: TestClient) -> None:
+    def groups(body: dict) -> list[int]:
+        return [int(i["item_id"][1:]) >= 10 for i in body["items"]]
+
+    before = client.get("/v1/customers/C000/recommendations", params={"n": 2}).json()
+    assert groups(before) == [False, False]  # trained on taste group one
+    switch = [{"customer_id": "C000", "item_id": f"I{i:03d}", "event_id": f"s{i}"} for i in range(10, 18)]
+    assert client.post("/v1/events", json=switch).json()["stored"] == 8
+    after = client.get("/v1/customers/C000/recommendations", params={"n": 2}).json()
+    assert groups(after) == [True, True], after  # now mostly group two: its last two items lead

@@ -1,0 +1,41 @@
+"""Live events from a site, an app or a store: one history across channels."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import pandas as pd
+from fastapi import APIRouter, Body, HTTPException
+
+from reco.exceptions import InputError
+from reco.ingest import record_events
+from serving.api.deps import StoreDep
+from serving.schemas import ErrorOut, EventIn, EventsOut
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+MAX_BATCH = 1000
+
+
+@router.post("/events", response_model=EventsOut, responses={422: {"model": ErrorOut}})
+def post_events(events: Annotated[EventIn | list[EventIn], Body()], store: StoreDep) -> EventsOut:
+    """Store one event or a batch (at most 1000), idempotently: a purchase counts for the customer's next
+    recommendations at once (their history is read fresh, their profile solved again from it)."""
+    batch = events if isinstance(events, list) else [events]
+    if not batch:
+        raise HTTPException(status_code=422, detail="no events in the batch")
+    if len(batch) > MAX_BATCH:
+        raise HTTPException(status_code=422, detail=f"{len(batch)} events in one batch; at most {MAX_BATCH}")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = [e.model_dump() for e in batch]
+    for row in rows:
+        ts = row["timestamp"] or now
+        row["timestamp"] = ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+    frame = pd.DataFrame(rows)
+    try:
+        report = record_events(store, frame, source="POST /v1/events")
+    except InputError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    return EventsOut(received=len(batch), stored=report.inserted, duplicates=report.duplicates,
+                     dropped=report.dropped)
