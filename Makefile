@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(BIN)/reco ingest --demo
 	OPENBLAS_NUM_THREADS=1 $(BIN)/reco train
 	OPENBLAS_NUM_THREADS=1 $(BIN)/reco score customers
+	$(BIN)/reco keys add --role admin --label "make run demo"
 	$(BIN)/reco serve
 
 ## Lint and run the whole test suite (SQLite and PostgreSQL).

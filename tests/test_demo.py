@@ -33,7 +33,7 @@ def test_demo_data_ingest_is_idempotent_and_serves_a_real_customer(
     assert second.inserted == 0 and second.events_total == first.events_total
     train(store, ModelRegistry(tmp_path / "models"))
     bought = set(store.customer_events("17850")["item_id"])
-    with TestClient(app) as client:
+    with TestClient(app, headers={"X-API-Key": store.add_api_key("site", "demo")}) as client:
         body = client.get("/v1/customers/17850/recommendations").json()
     assert body["personalised"] and len(body["items"]) == 10
     assert not bought & {i["item_id"] for i in body["items"]}

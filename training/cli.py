@@ -23,6 +23,7 @@ from reco.ingest import DEMO_DATA, KINDS, PRESETS, ingest, parse_mappings
 from reco.models import DEFAULT_MODEL
 from reco.registry import ModelRegistry
 from reco.store import EventStore
+from reco.store.tables import ROLES
 from training.evaluate import BASELINES
 from training.tune import TUNED_MODELS
 
@@ -210,13 +211,31 @@ def cmd_models(args: argparse.Namespace) -> dict[str, Any]:
     return {"promoted": promoted, "versions": versions}
 
 
+def cmd_keys(args: argparse.Namespace) -> dict[str, Any]:
+    store = EventStore(get_settings().database_url)
+    try:
+        store.create_schema()
+        if args.action == "add":
+            key = store.add_api_key(args.role, args.label or "")
+            sys.stderr.write(f"new {args.role} key (shown once; send it as the X-API-Key header):\n{key}\n")
+            return {"role": args.role, "label": args.label or "", "key": key}
+        if args.action == "revoke":
+            if not args.label:
+                raise ConfigurationError("reco keys revoke needs --label LABEL (see reco keys list)")
+            return {"revoked": store.revoke_api_keys(args.label), "label": args.label}
+        keys = store.api_keys()
+        return {"keys": keys.assign(created_at=keys["created_at"].astype(str)).to_dict(orient="records")}
+    finally:
+        store.dispose()
+
+
 def cmd_serve(args: argparse.Namespace) -> dict[str, Any]:
     import uvicorn
 
     settings = get_settings()
     host, port = args.host or settings.host, args.port or settings.port
-    logger.info("serving on http://%s:%s (docs at /docs); try /v1/customers/17850/recommendations",
-                host, port)
+    logger.info("serving on http://%s:%s (docs at /docs); try /v1/customers/17850/recommendations with an "
+                "X-API-Key header (create a key with: reco keys add --role site)", host, port)
     uvicorn.run("serving.main:app", host=host, port=port, workers=args.workers, log_level="info")
     return {"served": f"http://{host}:{port}"}
 
@@ -298,6 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list model versions; --promote VERSION to switch")
     p.add_argument("--promote", metavar="VERSION")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("keys", help="API keys: add (prints the key once), list (never the keys), revoke")
+    p.add_argument("action", choices=("add", "list", "revoke"))
+    p.add_argument("--role", choices=ROLES, default="site",
+                   help="site: recommendations, events, consent; marketer: + profiles; admin: everything")
+    p.add_argument("--label", help="a name to find and revoke the key by, e.g. 'shop frontend'")
+    p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("serve", help="start the HTTP API")
     p.add_argument("--host")

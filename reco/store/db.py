@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ from reco.store.tables import (
     EVENT_COLUMNS,
     ITEM_COLUMNS,
     MARKETING_COLUMNS,
+    ROLES,
+    api_keys,
     customers,
     erasures,
     events,
@@ -73,6 +76,10 @@ def make_engine(url: str) -> Engine:
 def erasure_key(customer_id: str) -> str:
     """One-way hash of a customer id: lets ingest recognise an erased customer without keeping their id."""
     return hashlib.blake2b(f"reco-erasure\x1f{customer_id}".encode(), digest_size=32).hexdigest()
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _rows(df: pd.DataFrame, columns: Sequence[str], sqlite: bool) -> list[tuple]:
@@ -328,6 +335,34 @@ class EventStore:
         with self.engine.connect() as conn:
             lo, hi = conn.execute(select(func.min(events.c.timestamp), func.max(events.c.timestamp))).one()
         return (_as_datetime(lo), _as_datetime(hi))
+
+    # ------------------------------------------------------------------ API keys
+    def add_api_key(self, role: str, label: str = "") -> str:
+        """A new random key for ``role`` (see ``ROLES``); only its hash is stored, so show it now or never."""
+        if role not in ROLES:
+            raise ConfigurationError(f"role {role!r} is not valid; valid: {', '.join(ROLES)}")
+        key = "reco_" + secrets.token_urlsafe(24)
+        with self.transaction() as conn:
+            conn.execute(insert(api_keys).values(key_hash=key_hash(key), role=role, label=label[:255],
+                                                 created_at=datetime.now(UTC).replace(tzinfo=None)))
+        return key
+
+    def role_for_key(self, key: str) -> str | None:
+        stmt = select(api_keys.c.role).where(api_keys.c.key_hash == key_hash(key))
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).scalar_one_or_none()
+
+    def api_keys(self) -> pd.DataFrame:
+        """Role, label, creation time and the first 8 characters of each key's hash (never the key)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(api_keys.c.key_hash, api_keys.c.role, api_keys.c.label,
+                                       api_keys.c.created_at)).fetchall()
+        df = pd.DataFrame(rows, columns=["key_hash", "role", "label", "created_at"])
+        return df.assign(key_hash=df["key_hash"].str[:8])
+
+    def revoke_api_keys(self, label: str) -> int:
+        with self.transaction() as conn:
+            return int(conn.execute(delete(api_keys).where(api_keys.c.label == label)).rowcount)
 
     def ping(self) -> bool:
         try:

@@ -80,6 +80,17 @@ erasures = Table(
     Column("erased_at", DateTime, nullable=False),
 )
 
+ROLES: tuple[str, ...] = ("site", "marketer", "admin")
+# API keys by their SHA-256 (the key itself is shown once, when created, and stored nowhere).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("label", String(255), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
 ingest_runs = Table(
     "ingest_runs",
     metadata,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
 
 from reco.config import Settings, get_settings
 from reco.service import RecommendationService
@@ -31,3 +32,30 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StateDep = Annotated[ServingState, Depends(get_state)]
 ServiceDep = Annotated[RecommendationService, Depends(get_service)]
 StoreDep = Annotated[EventStore, Depends(get_store)]
+
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="a key from `reco keys add --role ROLE`")
+
+
+def require(*roles: str) -> Any:
+    """A dependency that lets a request through only with an API key of one of ``roles`` (admin always)."""
+    allowed = {*roles, "admin"}
+
+    def check(store: StoreDep, key: Annotated[str | None, Security(_api_key)]) -> str:
+        if not key:
+            raise HTTPException(status_code=401, detail="missing API key: send it in the X-API-Key header",
+                                headers={"WWW-Authenticate": "APIKey"})
+        role = store.role_for_key(key)
+        if role is None:
+            raise HTTPException(status_code=401, detail="unknown API key", headers={"WWW-Authenticate": "APIKey"})
+        if role not in allowed:
+            raise HTTPException(status_code=403, detail=f"a {role} key cannot do this; it needs one of: "
+                                                        f"{', '.join(sorted(allowed))}")
+        return role
+
+    return Depends(check)
+
+
+SITE = require("site", "marketer")  # read recommendations and similar items
+EVENTS = require("site")  # send events, record consent
+MARKETER = require("marketer")  # customer profiles
+ADMIN = require()  # erasure, data access

@@ -27,7 +27,7 @@ def client(
     # Strong regularisation: on this tiny log the collaborative part learns the taste groups cleanly.
     params = {"factors": 4, "iterations": 15, "regularization": 1.0, "alpha": 1.0}
     train(store, ModelRegistry(settings_env["RECO_MODEL_DIR"]), params=params)
-    with TestClient(app) as c:
+    with TestClient(app, headers={"X-API-Key": store.add_api_key("admin", "tests")}) as c:
         yield c
 
 
@@ -95,7 +95,7 @@ def test_similar_items_and_unknown_item(client: TestClient) -> None:
 
 
 def test_no_model_yet_is_503_with_json(settings_env: dict[str, str], store: EventStore) -> None:
-    with TestClient(app) as c:
+    with TestClient(app, headers={"X-API-Key": store.add_api_key("site")}) as c:
         assert c.get("/health").status_code == 200
         assert c.get("/ready").status_code == 503
         response = c.get("/v1/customers/C000/recommendations")
@@ -120,10 +120,11 @@ def scored_client(settings_env: dict[str, str], store: EventStore, tmp_path: Pat
     ingest(store, tmp_path / "people.csv", kind="customers")
     registry = ModelRegistry(settings_env["RECO_MODEL_DIR"])
     train(store, registry, params={"factors": 4, "iterations": 3, "cutoffs": 1})
-    with TestClient(app) as c:
+    headers = {"X-API-Key": store.add_api_key("admin", "tests")}
+    with TestClient(app, headers=headers) as c:
         assert c.get("/v1/customers/C001/profile").status_code == 503  # trained, not scored yet
     score_customers(store, registry, horizon_days=60)
-    with TestClient(app) as c:
+    with TestClient(app, headers=headers) as c:
         yield c
 
 
@@ -225,3 +226,34 @@ def test_a_known_customers_profile_follows_their_new_purchases_without_retrainin
     assert client.post("/v1/events", json=switch).json()["stored"] == 8
     after = client.get("/v1/customers/C000/recommendations", params={"n": 2}).json()
     assert groups(after) == [True, True], after  # now mostly group two: its last two items lead
+
+
+def test_roles_401_without_a_key_403_for_the_wrong_one_and_keys_never_logged(
+        client: TestClient, store: EventStore, caplog: pytest.LogCaptureFixture) -> None:
+    site, marketer = store.add_api_key("site", "shop"), store.add_api_key("marketer", "crm team")
+    recs = "/v1/customers/C000/recommendations"
+    caplog.set_level("DEBUG")
+    missing = client.get(recs, headers={"X-API-Key": ""})
+    assert missing.status_code == 401 and "X-API-Key" in missing.json()["detail"]
+    assert client.get(recs, headers={"X-API-Key": "reco_guess"}).status_code == 401
+    as_site = {"X-API-Key": site}
+    assert client.get(recs, headers=as_site).status_code == 200
+    assert client.get("/v1/items/I011/similar", headers=as_site).status_code == 200
+    event = {"customer_id": "C000", "item_id": "I001"}
+    assert client.post("/v1/events", json=event, headers=as_site).status_code == 200
+    assert client.put("/v1/customers/C000/consent", json={"marketing": True}, headers=as_site).status_code == 200
+    denied = client.get("/v1/customers/C000/profile", headers=as_site)
+    assert denied.status_code == 403 and "a site key cannot do this" in denied.json()["detail"]
+    assert client.delete("/v1/customers/C000", headers=as_site).status_code == 403
+    assert client.get("/v1/customers/C000/data", headers=as_site).status_code == 403
+    as_marketer = {"X-API-Key": marketer}
+    assert client.get(recs, headers=as_marketer).status_code == 200
+    assert client.post("/v1/events", json=event, headers=as_marketer).status_code == 403
+    assert client.get("/v1/customers/C000/profile", headers=as_marketer).status_code == 503  # allowed; not scored
+    assert client.get("/health", headers={"X-API-Key": ""}).status_code == 200  # operations stay open
+    logged = caplog.text
+    assert site not in logged and marketer not in logged
+    keys = store.api_keys()
+    assert set(keys["role"]) == {"admin", "site", "marketer"} and not keys["key_hash"].str.len().gt(8).any()
+    assert store.revoke_api_keys("shop") == 1
+    assert client.get(recs, headers=as_site).status_code == 401

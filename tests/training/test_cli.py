@@ -214,3 +214,22 @@ def test_churn_evaluation_and_customer_scores_with_a_model_version(
 
     assert main(["evaluate", "churn", "--test-cutoff", "soon"]) == 2
     assert "--test-cutoff 'soon' is not a date" in capsys.readouterr().err
+
+
+def test_keys_add_list_revoke(settings_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    from reco.store import EventStore
+
+    assert main(["keys", "add", "--role", "marketer", "--label", "crm"]) == 0
+    out = capsys.readouterr()
+    added = json.loads(out.out.strip().splitlines()[-1])
+    assert added["role"] == "marketer" and added["key"].startswith("reco_") and added["key"] in out.err
+    assert EventStore(settings_env["RECO_DATABASE_URL"]).role_for_key(added["key"]) == "marketer"
+    assert main(["keys", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert added["key"] not in listing and json.loads(listing.strip().splitlines()[-1])["keys"][0]["label"] == "crm"
+    assert main(["keys", "revoke"]) == 2
+    assert main(["keys", "revoke", "--label", "crm"]) == 0
+    assert _last_json(capsys)["revoked"] == 1
+    with pytest.raises(SystemExit) as exited:
+        main(["keys", "add", "--role", "root"])
+    assert exited.value.code == 2 and "invalid choice: 'root'" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Path
 
-from serving.api.deps import ServiceDep, StateDep, StoreDep
+from serving.api.deps import ADMIN, EVENTS, MARKETER, ServiceDep, StateDep, StoreDep
 from serving.schemas import ConsentIn, ConsentOut, CustomerDataOut, ErasureOut, ErrorOut, ProfileOut
 
 router = APIRouter(prefix="/v1", tags=["customers"])
@@ -24,7 +24,8 @@ def _number(value: object) -> float | None:
 @router.get(
     "/customers/{customer_id}/profile",
     response_model=ProfileOut,
-    responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    dependencies=[MARKETER],
 )
 def customer_profile(customer_id: IdPath, state: StateDep, service: ServiceDep, store: StoreDep) -> ProfileOut:
     """Churn probability and reasons, expected purchases, CLV, value tier and segment of one customer."""
@@ -47,7 +48,8 @@ def customer_profile(customer_id: IdPath, state: StateDep, service: ServiceDep, 
     )
 
 
-@router.put("/customers/{customer_id}/consent", response_model=ConsentOut, responses={422: {"model": ErrorOut}})
+@router.put("/customers/{customer_id}/consent", response_model=ConsentOut, dependencies=[EVENTS],
+            responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 422: {"model": ErrorOut}})
 def set_consent(customer_id: IdPath, consent: ConsentIn, store: StoreDep) -> ConsentOut:
     """Record consent to personalisation and to marketing; opting out of personalisation takes effect at once."""
     if consent.personalisation is None and consent.marketing is None:
@@ -57,7 +59,8 @@ def set_consent(customer_id: IdPath, consent: ConsentIn, store: StoreDep) -> Con
                       marketing=bool(values["consent_marketing"]))
 
 
-@router.delete("/customers/{customer_id}", response_model=ErasureOut)
+@router.delete("/customers/{customer_id}", response_model=ErasureOut, dependencies=[ADMIN],
+               responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
 def erase_customer(customer_id: IdPath, state: StateDep, store: StoreDep) -> ErasureOut:
     """Erase a customer: events, marketing rows, customer row and scores in every model version, and
     the in-memory profile. Later ingests drop their rows; from now on they get non-personal results."""
@@ -73,7 +76,8 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records", date_format="iso")) if len(frame) else []
 
 
-@router.get("/customers/{customer_id}/data", response_model=CustomerDataOut)
+@router.get("/customers/{customer_id}/data", response_model=CustomerDataOut, dependencies=[ADMIN],
+            responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
 def customer_data(customer_id: IdPath, state: StateDep, store: StoreDep) -> CustomerDataOut:
     """Everything stored about a customer (their right of access), whatever their consent."""
     data = store.customer_data(customer_id)

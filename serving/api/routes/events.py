@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, HTTPException
 
 from reco.exceptions import InputError
 from reco.ingest import record_events
-from serving.api.deps import StoreDep
+from serving.api.deps import EVENTS, StoreDep
 from serving.schemas import ErrorOut, EventIn, EventsOut
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -18,7 +18,8 @@ router = APIRouter(prefix="/v1", tags=["events"])
 MAX_BATCH = 1000
 
 
-@router.post("/events", response_model=EventsOut, responses={422: {"model": ErrorOut}})
+@router.post("/events", response_model=EventsOut, dependencies=[EVENTS],
+             responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 422: {"model": ErrorOut}})
 def post_events(events: Annotated[EventIn | list[EventIn], Body()], store: StoreDep) -> EventsOut:
     """Store one event or a batch (at most 1000), idempotently: a purchase counts for the customer's next
     recommendations at once (their history is read fresh, their profile solved again from it)."""

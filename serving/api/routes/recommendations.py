@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from reco.exceptions import ConfigurationError, UnknownItemError
 from reco.service import Filters, RecommendedItem
-from serving.api.deps import ServiceDep, SettingsDep, StoreDep
+from serving.api.deps import SITE, ServiceDep, SettingsDep, StoreDep
 from serving.schemas import ErrorOut, RecommendationsOut, RecommendedItemOut, SimilarItemsOut
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
@@ -29,7 +29,8 @@ def _check_n(n: int, max_n: int) -> None:
 @router.get(
     "/customers/{customer_id}/recommendations",
     response_model=RecommendationsOut,
-    responses={503: {"model": ErrorOut}},
+    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    dependencies=[SITE],
 )
 def customer_recommendations(
     customer_id: IdPath,
@@ -60,7 +61,8 @@ def customer_recommendations(
 @router.get(
     "/items/{item_id}/similar",
     response_model=SimilarItemsOut,
-    responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    dependencies=[SITE],
 )
 def similar_items(
     item_id: IdPath,
