@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     default_n: int = 10
     max_n: int = 100
     log_level: str = "INFO"
+    reload_seconds: float = 5.0  # how often the API looks for a newly promoted model version (0: never)
 
 
 @lru_cache(maxsize=1)

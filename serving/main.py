@@ -15,6 +15,7 @@ from reco.exceptions import ConfigurationError, InputError, RecoError
 from reco.registry import ModelRegistry
 from reco.store import EventStore
 from serving.api.main import api_router
+from serving.metrics import observe
 from serving.state import ServingState
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,16 @@ app = FastAPI(
     lifespan=lifespan,
 )
 app.include_router(api_router)
+app.middleware("http")(observe)
+
+
+@app.middleware("http")
+async def reload_promoted(request: Request, call_next):  # type: ignore[no-untyped-def]
+    """Pick up a newly promoted model version without a restart (checked every RECO_RELOAD_SECONDS)."""
+    state = getattr(request.app.state, "serving", None)
+    if state is not None:
+        state.maybe_reload(get_settings().reload_seconds)
+    return await call_next(request)
 
 
 @app.exception_handler(RecoError)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import pandas as pd
 
@@ -10,6 +12,7 @@ from reco.exceptions import ModelNotFoundError, RecoError
 from reco.registry import ModelRegistry
 from reco.service import RecommendationService
 from reco.store import EventStore
+from serving import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +25,9 @@ class ServingState:
         self.registry = registry
         self._service: RecommendationService | None = None
         self._profiles: pd.DataFrame | None = None
+        self._checked = 0.0
+        self._loading = threading.Lock()
+        self._failed: str | None = None  # a promoted version that failed to load is not retried
 
     def load(self) -> None:
         """Load the promoted version; on failure keep whatever was serving before."""
@@ -33,6 +39,7 @@ class ServingState:
             return
         except RecoError as exc:
             logger.error("model version failed to load, keeping the current one: %s", exc)
+            self._failed = self._promoted_or_none()
             return
         try:
             profiles: pd.DataFrame | None = self.registry.customer_scores(bundle.version).set_index("customer_id")
@@ -43,8 +50,37 @@ class ServingState:
         except RecoError as exc:
             logger.error("customer scores of %s failed to load; profiles are off: %s", bundle.version, exc)
             profiles = None
+        previous = self._service.version if self._service is not None else None
         self._service, self._profiles = service, profiles  # swapped together: never a mix of two versions
+        metrics.set_model_version(bundle.version, previous)
         logger.info("serving model version %s", bundle.version)
+
+    def maybe_reload(self, every_seconds: float) -> None:
+        """At most every ``every_seconds``, look at the promoted pointer; if it moved, load the new version in a
+        background thread while requests keep being served by the current one (a failed load keeps it)."""
+        now = time.monotonic()
+        if every_seconds <= 0 or now - self._checked < every_seconds:
+            return
+        self._checked = now
+        try:
+            promoted = self.registry.promoted()
+        except RecoError:
+            return
+        current = self._service.version if self._service is not None else None
+        if promoted not in (current, self._failed) and self._loading.acquire(blocking=False):
+            threading.Thread(target=self._load_and_release, name="reco-reload", daemon=True).start()
+
+    def _promoted_or_none(self) -> str | None:
+        try:
+            return self.registry.promoted()
+        except RecoError:
+            return None
+
+    def _load_and_release(self) -> None:
+        try:
+            self.load()
+        finally:
+            self._loading.release()
 
     @property
     def service(self) -> RecommendationService | None:

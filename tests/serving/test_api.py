@@ -257,3 +257,52 @@ def test_roles_401_without_a_key_403_for_the_wrong_one_and_keys_never_logged(
     assert set(keys["role"]) == {"admin", "site", "marketer"} and not keys["key_hash"].str.len().gt(8).any()
     assert store.revoke_api_keys("shop") == 1
     assert client.get(recs, headers=as_site).status_code == 401
+
+
+def test_metrics_count_requests_per_route_and_show_the_model_version(client: TestClient) -> None:
+    for _ in range(3):
+        client.get("/v1/customers/C000/recommendations")
+    client.get("/v1/items/NOPE/similar")
+    text = client.get("/metrics").text
+    route = 'route="/v1/customers/{customer_id}/recommendations"'
+    assert any(line.startswith("reco_http_requests_total{") and route in line and 'status="200"' in line
+               for line in text.splitlines())
+    assert 'reco_http_request_duration_seconds_bucket{le="0.025",method="GET",' in text
+    assert any('status="404"' in line and "similar" in line for line in text.splitlines())
+    version = client.get("/ready").json()["model_version"]
+    assert f'reco_model_version_info{{version="{version}"}} 1.0' in text
+
+
+def test_a_newly_promoted_version_is_served_without_restart_and_a_broken_one_is_not(
+        settings_env: dict[str, str], store: EventStore, purchases_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from reco.config import get_settings
+
+    monkeypatch.setenv("RECO_RELOAD_SECONDS", "0.05")
+    get_settings.cache_clear()
+    ingest(store, purchases_csv)
+    registry = ModelRegistry(settings_env["RECO_MODEL_DIR"])
+    params = {"factors": 4, "iterations": 3, "cutoffs": 1}
+    first = train(store, registry, params=params)["version"]
+
+    def served_after(version: str, client: TestClient, seconds: float = 20) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            response = client.get("/v1/customers/C000/recommendations")
+            assert response.status_code == 200  # no failed request during the swap
+            if response.json()["model_version"] == version:
+                return True
+            time.sleep(0.05)
+        return False
+
+    with TestClient(app, headers={"X-API-Key": store.add_api_key("site")}) as client:
+        assert client.get("/ready").json()["model_version"] == first
+        second = train(store, registry, params=params)["version"]
+        assert served_after(second, client)
+        broken = train(store, registry, params=params, promote=False)["version"]
+        (Path(settings_env["RECO_MODEL_DIR"]) / broken / "ranker" / "model.npz").write_bytes(b"not a model")
+        registry.promote(broken)
+        assert not served_after(broken, client, seconds=3)  # the broken version never serves ...
+        assert client.get("/ready").json()["model_version"] == second  # ... the last good one does
+    get_settings.cache_clear()

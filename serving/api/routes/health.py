@@ -1,10 +1,11 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and Prometheus metrics."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
+from serving import metrics
 from serving.api.deps import StateDep
 from serving.schemas import HealthOut, ReadyOut
 
@@ -25,3 +26,10 @@ def ready(state: StateDep) -> ReadyOut | JSONResponse:
         body = ReadyOut(status="not ready", model_version=service.version if service else None)
         return JSONResponse(status_code=503, content=body.model_dump())
     return ReadyOut(status="ready", model_version=service.version)
+
+
+@router.get("/metrics", response_class=Response,
+            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
+def prometheus_metrics() -> Response:
+    """Latency histograms and counts per route and status, and the loaded model version (Prometheus)."""
+    return metrics.render()

@@ -1,0 +1,68 @@
+"""Prometheus metrics and one structured (JSON) log line per request.
+
+Latency histograms and counts per route template, method and status; the loaded model version as a
+labelled gauge. With several workers each process counts its own requests unless
+PROMETHEUS_MULTIPROC_DIR is set (prometheus_client's multiprocess mode), in which case /metrics
+aggregates them all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+logger = logging.getLogger("reco.access")
+
+REQUESTS = Counter("reco_http_requests_total", "HTTP requests answered", ["route", "method", "status"])
+LATENCY = Histogram("reco_http_request_duration_seconds", "Time to answer an HTTP request", ["route", "method"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0))
+MODEL_VERSION = Gauge("reco_model_version_info", "1 for the model version this process serves", ["version"],
+                      multiprocess_mode="liveall")
+
+
+def set_model_version(version: str, previous: str | None) -> None:
+    if previous is not None:
+        MODEL_VERSION.remove(previous)
+    MODEL_VERSION.labels(version=version).set(1)
+
+
+def render() -> Response:
+    """The metrics in Prometheus text format (all workers' in multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Middleware: time the request, count it under its route template, log one JSON line (no headers)."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        return response
+    finally:
+        seconds = time.perf_counter() - started
+        route = request.scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        REQUESTS.labels(route=template, method=request.method, status=str(status)).inc()
+        LATENCY.labels(route=template, method=request.method).observe(seconds)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(json.dumps({"event": "request", "method": request.method, "route": template,
+                                    "path": request.url.path, "status": status, "ms": round(1000 * seconds, 2)}))
