@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -230,14 +231,17 @@ def cmd_keys(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_serve(args: argparse.Namespace) -> dict[str, Any]:
-    import uvicorn
-
+    """Replace this process by uvicorn: a fresh interpreter, so the server's one-OpenMP-thread setting
+    (see ``serving/__init__.py``) applies before scikit-learn loads; this CLI has loaded it already."""
     settings = get_settings()
     host, port = args.host or settings.host, args.port or settings.port
     logger.info("serving on http://%s:%s (docs at /docs); try /v1/customers/17850/recommendations with an "
                 "X-API-Key header (create a key with: reco keys add --role site)", host, port)
-    uvicorn.run("serving.main:app", host=host, port=port, workers=args.workers, log_level="info")
-    return {"served": f"http://{host}:{port}"}
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    command = [sys.executable, "-m", "uvicorn", "serving.main:app", "--host", str(host), "--port", str(port),
+               "--workers", str(args.workers), "--log-level", "info"]
+    os.execve(sys.executable, command, env)
+    return {"served": f"http://{host}:{port}"}  # not reached: execve does not return
 
 
 def build_parser() -> argparse.ArgumentParser:
