@@ -16,7 +16,6 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 
 from reco.exceptions import ConfigurationError, UnknownItemError
-from reco.interactions import IdMapping
 from reco.registry import ModelBundle
 
 REASON_POPULAR = "popular"
@@ -103,7 +102,7 @@ class RecommendationService:
 
     def history_rows(self, customer_ids: Sequence[str], history: pd.DataFrame) -> csr_matrix:
         """One row per customer in the model's item space, weighted as the model expects."""
-        mapping = IdMapping(customer_ids, self.mapping.item_ids)
+        mapping = self.mapping.for_users(customer_ids)
         if history.empty:
             return csr_matrix((len(customer_ids), self.mapping.n_items), dtype=np.float32)
         now = pd.to_datetime(history["timestamp"]).max()
