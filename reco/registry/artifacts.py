@@ -164,9 +164,21 @@ class ModelRegistry:
             raise ArtifactError(f"cannot read {path}: {exc}") from exc
 
     def erase_customer(self, customer_id: str) -> int:
-        """Remove a customer's row from the customer scores of every version; returns how many held one."""
+        """Unlink a customer from every version: their id in the saved id mapping becomes an anonymous
+        placeholder (their learned factors can no longer be found by id, until retraining drops them), and
+        their row leaves the customer scores. Returns how many score tables held them."""
         changed = 0
         for version in self.versions():
+            mapping_path = self._path(version) / "id_mapping.json"
+            try:
+                ids = json.loads(mapping_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ArtifactError(f"cannot read {mapping_path}: {exc}") from exc
+            users = ids.get("users", [])
+            if customer_id in users:
+                position = users.index(customer_id)
+                users[position] = f"\u0000erased-{position}"
+                write_json(mapping_path, ids, indent=None)
             path = self._path(version) / CUSTOMERS_DIR / "scores.parquet"
             if not path.exists():
                 continue

@@ -173,6 +173,9 @@ def test_erasure_removes_events_scores_and_personal_results_and_keeps_them_out(
     assert scored_client.get("/v1/customers/C007/profile").status_code == 403
     registry = ModelRegistry(settings_env["RECO_MODEL_DIR"])
     assert "C007" not in set(registry.customer_scores()["customer_id"])
+    version = registry.promoted()
+    assert '"C007"' not in (Path(settings_env["RECO_MODEL_DIR"]) / version / "id_mapping.json").read_text()
+    assert registry.load(version).mapping.user_index("C007") is None  # the model can no longer find them
     # the same source file again: the erased customer's rows are dropped and counted, the rest is duplicate
     report = ingest(store, tmp_path / "log.csv")
     assert report.inserted == 0 and report.dropped == {"erased_customer": len(data["events"])}
