@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import reco
@@ -52,6 +53,18 @@ async def reload_promoted(request: Request, call_next):  # type: ignore[no-untyp
     if state is not None:
         state.maybe_reload(get_settings().reload_seconds)
     return await call_next(request)
+
+
+@app.exception_handler(RequestValidationError)
+def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """Every 4xx answers ``{"detail": "..."}``: a bad parameter too, named with the value it got."""
+    problems = []
+    for error in exc.errors():
+        where = " ".join(str(p) for p in error.get("loc", ()))
+        value = error.get("input")
+        shown = "" if isinstance(value, dict | list) or value is None else f" (got {str(value)[:100]!r})"
+        problems.append(f"{where}: {error.get('msg', 'invalid')}{shown}")
+    return JSONResponse(status_code=422, content={"detail": "; ".join(problems) or "invalid request"})
 
 
 @app.exception_handler(RecoError)

@@ -7,6 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+# Ids are text without NUL characters (PostgreSQL cannot store them; no real id has one).
+NO_NUL = r"^[^\x00]+$"
+
 
 class RecommendedItemOut(BaseModel):
     item_id: str
@@ -68,15 +71,15 @@ class CustomerDataOut(BaseModel):
 
 
 class EventIn(BaseModel):
-    event_id: str | None = Field(default=None, min_length=1, max_length=64,
+    event_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=NO_NUL,
                                  description="your id for the event; sending it again stores nothing new")
-    customer_id: str = Field(min_length=1, max_length=128)
-    item_id: str = Field(min_length=1, max_length=128)
+    customer_id: str = Field(min_length=1, max_length=128, pattern=NO_NUL)
+    item_id: str = Field(min_length=1, max_length=128, pattern=NO_NUL)
     event_type: Literal["purchase", "return", "view", "add_to_cart"] = "purchase"
     timestamp: datetime | None = Field(default=None, description="when it happened (default: now, UTC)")
     quantity: float = Field(default=1.0, description="negative for a purchase means a return")
     price: float | None = Field(default=None, ge=0)
-    order_id: str | None = Field(default=None, max_length=128)
+    order_id: str | None = Field(default=None, max_length=128, pattern=r"^[^\x00]*$")
     channel: Literal["web", "app", "store", "email", "phone", "other"] = "web"
 
 

@@ -85,7 +85,7 @@ def _clean_text(s: pd.Series) -> pd.Series:
     s = s.astype(object)
     if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
         s = s.map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(v))
-    s = s.str.strip()
+    s = s.str.replace("\x00", "", regex=False).str.strip()  # NUL: no database stores it, no real id has it
     return s.where(s.notna() & (s != ""), None)
 
 

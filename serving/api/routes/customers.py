@@ -10,11 +10,11 @@ import pandas as pd
 from fastapi import APIRouter, HTTPException, Path
 
 from serving.api.deps import ADMIN, EVENTS, MARKETER, ServiceDep, StateDep, StoreDep
-from serving.schemas import ConsentIn, ConsentOut, CustomerDataOut, ErasureOut, ErrorOut, ProfileOut
+from serving.schemas import NO_NUL, ConsentIn, ConsentOut, CustomerDataOut, ErasureOut, ErrorOut, ProfileOut
 
-router = APIRouter(prefix="/v1", tags=["customers"])
+router = APIRouter(prefix="/v1", tags=["customers"], responses={422: {"model": ErrorOut}})
 
-IdPath = Annotated[str, Path(min_length=1, max_length=128)]
+IdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_NUL)]
 
 
 def _number(value: object) -> float | None:
@@ -51,9 +51,8 @@ def customer_profile(customer_id: IdPath, state: StateDep, service: ServiceDep, 
 @router.put("/customers/{customer_id}/consent", response_model=ConsentOut, dependencies=[EVENTS],
             responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 422: {"model": ErrorOut}})
 def set_consent(customer_id: IdPath, consent: ConsentIn, store: StoreDep) -> ConsentOut:
-    """Record consent to personalisation and to marketing; opting out of personalisation takes effect at once."""
-    if consent.personalisation is None and consent.marketing is None:
-        raise HTTPException(status_code=422, detail="give personalisation and/or marketing (true or false)")
+    """Record consent to personalisation and to marketing (a field left out keeps its value); opting out of
+    personalisation takes effect at once. Answers the consent now on record."""
     values = store.set_consent(customer_id, consent.personalisation, consent.marketing)
     return ConsentOut(customer_id=customer_id, personalisation=bool(values["consent_personalisation"]),
                       marketing=bool(values["consent_marketing"]))

@@ -7,27 +7,27 @@ from typing import Annotated
 
 import pandas as pd
 from fastapi import APIRouter, Body, HTTPException
+from pydantic import Field
 
 from reco.exceptions import InputError
 from reco.ingest import record_events
 from serving.api.deps import EVENTS, StoreDep
 from serving.schemas import ErrorOut, EventIn, EventsOut
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], responses={422: {"model": ErrorOut}})
 
 MAX_BATCH = 1000
 
 
 @router.post("/events", response_model=EventsOut, dependencies=[EVENTS],
              responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 422: {"model": ErrorOut}})
-def post_events(events: Annotated[EventIn | list[EventIn], Body()], store: StoreDep) -> EventsOut:
-    """Store one event or a batch (at most 1000), idempotently: a purchase counts for the customer's next
+def post_events(
+    events: Annotated[EventIn | Annotated[list[EventIn], Field(min_length=1, max_length=MAX_BATCH)], Body()],
+    store: StoreDep,
+) -> EventsOut:
+    """Store one event or a batch (1 to 1000), idempotently: a purchase counts for the customer's next
     recommendations at once (their history is read fresh, their profile solved again from it)."""
     batch = events if isinstance(events, list) else [events]
-    if not batch:
-        raise HTTPException(status_code=422, detail="no events in the batch")
-    if len(batch) > MAX_BATCH:
-        raise HTTPException(status_code=422, detail=f"{len(batch)} events in one batch; at most {MAX_BATCH}")
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [e.model_dump() for e in batch]
     for row in rows:

@@ -9,12 +9,12 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from reco.exceptions import ConfigurationError, UnknownItemError
 from reco.service import Filters, RecommendedItem
 from serving.api.deps import SITE, ServiceDep, SettingsDep, StoreDep
-from serving.schemas import ErrorOut, RecommendationsOut, RecommendedItemOut, SimilarItemsOut
+from serving.schemas import NO_NUL, ErrorOut, RecommendationsOut, RecommendedItemOut, SimilarItemsOut
 
-router = APIRouter(prefix="/v1", tags=["recommendations"])
+router = APIRouter(prefix="/v1", tags=["recommendations"], responses={422: {"model": ErrorOut}})
 
 MAX_N = 100
-IdPath = Annotated[str, Path(min_length=1, max_length=128)]
+IdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_NUL)]
 
 
 def _out(items: list[RecommendedItem]) -> list[RecommendedItemOut]:
