@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -238,6 +239,12 @@ def cmd_serve(args: argparse.Namespace) -> dict[str, Any]:
     logger.info("serving on http://%s:%s (docs at /docs); try /v1/customers/17850/recommendations with an "
                 "X-API-Key header (create a key with: reco keys add --role site)", host, port)
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    if args.workers > 1 and not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several worker processes: /metrics adds up all of them from files in a fresh folder.
+        folder = Path("var") / "prometheus" / f"serve-{os.getpid()}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(folder.resolve())
     command = [sys.executable, "-m", "uvicorn", "serving.main:app", "--host", str(host), "--port", str(port),
                "--workers", str(args.workers), "--log-level", "info"]
     os.execve(sys.executable, command, env)

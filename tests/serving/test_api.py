@@ -310,3 +310,53 @@ def test_a_newly_promoted_version_is_served_without_restart_and_a_broken_one_is_
         assert not served_after(broken, client, seconds=3)  # the broken version never serves ...
         assert client.get("/ready").json()["model_version"] == second  # ... the last good one does
     get_settings.cache_clear()
+
+
+def test_reco_serve_with_two_workers_serves_and_adds_up_metrics(purchases_csv: Path, tmp_path: Path) -> None:
+    """The process model, once (SQLite): `reco serve --workers 2` as a real server."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    settings_env = {"RECO_DATABASE_URL": f"sqlite:///{tmp_path / 'reco.db'}",
+                    "RECO_MODEL_DIR": str(tmp_path / "models")}
+    store = EventStore(settings_env["RECO_DATABASE_URL"])
+    ingest(store, purchases_csv)
+    train(store, ModelRegistry(settings_env["RECO_MODEL_DIR"]), params={"factors": 4, "iterations": 3, "cutoffs": 1})
+    key = store.add_api_key("site")
+    store.dispose()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, **settings_env}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    server = subprocess.Popen([sys.executable, "-m", "training.cli", "serve", "--port", str(port), "--workers", "2"],
+                              cwd=tmp_path, env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        for _ in range(20):
+            response = httpx.get(f"{base}/v1/customers/C000/recommendations", headers={"X-API-Key": key}, timeout=10)
+            assert response.status_code == 200 and response.json()["personalised"] is True
+        metrics = httpx.get(f"{base}/metrics", timeout=10).text
+        counted = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                      if line.startswith("reco_http_requests_total{") and "recommendations" in line)
+        assert counted == 20  # every worker's requests, added up
+        pids = {line.split('pid="')[1].split('"')[0] for line in metrics.splitlines()
+                if line.startswith("reco_model_version_info{")}
+        assert len(pids) == 2  # both workers loaded the model, and /metrics reports both
+        assert (tmp_path / "var" / "prometheus").is_dir()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
