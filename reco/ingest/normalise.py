@@ -138,6 +138,26 @@ def parse_timestamps(raw: pd.Series, ctx: FileContext) -> pd.Series:
     return parsed.astype("datetime64[us]")
 
 
+def _timestamps(raw: pd.Series, ctx: FileContext, keep: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parsed timestamps and ``keep`` narrowed by missing and unparseable ones (counted; the first bad
+    value remembered for the error that names it)."""
+    ts = parse_timestamps(raw, ctx)
+    missing = raw.isna() if raw.dtype != object else _clean_text(raw).isna()
+    bad = ts.isna() & ~missing
+    if bad.any():
+        ctx.bad_timestamps += int(bad.sum())
+        if ctx.first_bad_timestamp is None:
+            row = int(bad.idxmax())
+            ctx.first_bad_timestamp = (row, raw.loc[row])
+    keep = ctx.flag(keep, missing, "missing_timestamp")
+    return ts, ctx.flag(keep, bad, "bad_timestamp")
+
+
+def _content_ids(key: pd.Series) -> pd.Series:
+    """A stable 32-hex id per row from its canonical content (so the same row always gets the same id)."""
+    return key.map(lambda k: hashlib.blake2b(k.encode("utf-8"), digest_size=16).hexdigest())
+
+
 def event_ids(df: pd.DataFrame) -> pd.Series:
     """A stable id per event from its canonical content, so the same row always gets the same id."""
     ts = df["timestamp"].astype("datetime64[us]").astype("int64").astype(str)
@@ -147,7 +167,7 @@ def event_ids(df: pd.DataFrame) -> pd.Series:
         df["customer_id"] + "\x1f" + df["item_id"] + "\x1f" + ts + "\x1f" + df["event_type"] + "\x1f"
         + qty + "\x1f" + price + "\x1f" + df["order_id"].fillna("") + "\x1f" + df["channel"]
     )
-    return key.map(lambda k: hashlib.blake2b(k.encode("utf-8"), digest_size=16).hexdigest())
+    return _content_ids(key)
 
 
 @dataclass
@@ -182,17 +202,7 @@ def normalise_events(df: pd.DataFrame, ctx: FileContext, constants: dict[str, st
     customer = _clean_text(col["customer_id"])
     keep = ctx.flag(keep, customer.isna(), "missing_customer_id")
 
-    ts_raw = col["timestamp"]
-    ts = parse_timestamps(ts_raw, ctx)
-    missing_ts = ts_raw.isna() if ts_raw.dtype != object else _clean_text(ts_raw).isna()
-    bad_ts = ts.isna() & ~missing_ts
-    if bad_ts.any():
-        ctx.bad_timestamps += int(bad_ts.sum())
-        if ctx.first_bad_timestamp is None:
-            row = int(bad_ts.idxmax())
-            ctx.first_bad_timestamp = (row, ts_raw.loc[row])
-    keep = ctx.flag(keep, missing_ts, "missing_timestamp")
-    keep = ctx.flag(keep, bad_ts, "bad_timestamp")
+    ts, keep = _timestamps(col["timestamp"], ctx, keep)
 
     etype_text = (
         _clean_text(col["event_type"]).map(lambda v: None if v is None else v.lower())
@@ -301,17 +311,7 @@ def normalise_marketing(df: pd.DataFrame, ctx: FileContext, constants: dict[str,
     if col["timestamp"] is None:
         raise InputError("required column 'timestamp' not found; name the source column with --map timestamp=COLUMN",
                          source=ctx.source, column="timestamp")
-    ts_raw = col["timestamp"]
-    ts = parse_timestamps(ts_raw, ctx)
-    missing_ts = ts_raw.isna() if ts_raw.dtype != object else _clean_text(ts_raw).isna()
-    bad_ts = ts.isna() & ~missing_ts
-    if bad_ts.any():
-        ctx.bad_timestamps += int(bad_ts.sum())
-        if ctx.first_bad_timestamp is None:
-            row = int(bad_ts.idxmax())
-            ctx.first_bad_timestamp = (row, ts_raw.loc[row])
-    keep = ctx.flag(keep, missing_ts, "missing_timestamp")
-    keep = ctx.flag(keep, bad_ts, "bad_timestamp")
+    ts, keep = _timestamps(col["timestamp"], ctx, keep)
     if col["kind"] is None:
         raise InputError(f"column 'kind' ({' or '.join(MARKETING_KINDS)}) is missing; map it with --map "
                          "kind=COLUMN or set it with --set kind=contact", source=ctx.source, column="kind")
@@ -327,5 +327,5 @@ def normalise_marketing(df: pd.DataFrame, ctx: FileContext, constants: dict[str,
                        index=index)[keep]
     key = (out["customer_id"] + "\x1f" + out["campaign_id"] + "\x1f" + out["kind"] + "\x1f"
            + out["timestamp"].astype("datetime64[us]").astype("int64").astype(str))
-    out.insert(0, "marketing_id", key.map(lambda k: hashlib.blake2b(k.encode("utf-8"), digest_size=16).hexdigest()))
+    out.insert(0, "marketing_id", _content_ids(key))
     return out
