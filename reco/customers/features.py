@@ -43,12 +43,17 @@ def check_events(events: pd.DataFrame, source: str = "events") -> pd.DataFrame:
     return out
 
 
+def line_values(events: pd.DataFrame) -> pd.Series:
+    """Money per event line: quantity x price, a missing or unreadable number counting as 0."""
+    return (pd.to_numeric(events["quantity"], errors="coerce").fillna(0.0)
+            * pd.to_numeric(events["price"], errors="coerce").fillna(0.0))
+
+
 def _orders(events: pd.DataFrame) -> pd.DataFrame:
     """One row per (customer, order): its time (first line), value, lines, channel, discount and coupon use."""
     day = events["timestamp"].dt.strftime("d%Y-%m-%d")
     key = events["order_id"].astype(object).where(events["order_id"].notna(), day)
-    value = pd.to_numeric(events["quantity"], errors="coerce").fillna(0.0) * pd.to_numeric(
-        events["price"], errors="coerce").fillna(0.0)
+    value = line_values(events)
     frame = pd.DataFrame({
         "customer_id": events["customer_id"].to_numpy(), "order": key.to_numpy(), "timestamp": events["timestamp"],
         "value": value.to_numpy(), "lines": 1, "channel": events["channel"].fillna("other").to_numpy(),
