@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, HTTPException, Path, Request, Security
 from fastapi.security import APIKeyHeader
 
 from reco.config import Settings, get_settings
 from reco.service import RecommendationService
 from reco.store import EventStore
+from serving.schemas import NO_NUL, ErrorOut
 from serving.state import ServingState
 
 
@@ -59,3 +60,9 @@ SITE = require("site", "marketer")  # read recommendations and similar items
 EVENTS = require("site")  # send events, record consent
 MARKETER = require("marketer")  # customer profiles
 ADMIN = require()  # erasure, data access
+
+IdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_NUL)]
+# What every keyed /v1 route can answer besides its own: no or unknown key, wrong role, bad input.
+KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 422: {"model": ErrorOut},
+}

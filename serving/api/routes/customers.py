@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Any
+from typing import Any
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException
 
-from serving.api.deps import ADMIN, EVENTS, MARKETER, ServiceDep, StateDep, StoreDep
-from serving.schemas import NO_NUL, ConsentIn, ConsentOut, CustomerDataOut, ErasureOut, ErrorOut, ProfileOut
+from serving.api.deps import ADMIN, EVENTS, KEYED_RESPONSES, MARKETER, IdPath, ServiceDep, StateDep, StoreDep
+from serving.schemas import ConsentIn, ConsentOut, CustomerDataOut, ErasureOut, ErrorOut, ProfileOut
 
-router = APIRouter(prefix="/v1", tags=["customers"], responses={422: {"model": ErrorOut}})
-
-IdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_NUL)]
+router = APIRouter(prefix="/v1", tags=["customers"], responses=KEYED_RESPONSES)
 
 
 def _number(value: object) -> float | None:
@@ -24,7 +22,7 @@ def _number(value: object) -> float | None:
 @router.get(
     "/customers/{customer_id}/profile",
     response_model=ProfileOut,
-    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
     dependencies=[MARKETER],
 )
 def customer_profile(customer_id: IdPath, state: StateDep, service: ServiceDep, store: StoreDep) -> ProfileOut:
@@ -48,8 +46,7 @@ def customer_profile(customer_id: IdPath, state: StateDep, service: ServiceDep, 
     )
 
 
-@router.put("/customers/{customer_id}/consent", response_model=ConsentOut, dependencies=[EVENTS],
-            responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+@router.put("/customers/{customer_id}/consent", response_model=ConsentOut, dependencies=[EVENTS])
 def set_consent(customer_id: IdPath, consent: ConsentIn, store: StoreDep) -> ConsentOut:
     """Record consent to personalisation and to marketing (a field left out keeps its value); opting out of
     personalisation takes effect at once. Answers the consent now on record."""
@@ -58,8 +55,7 @@ def set_consent(customer_id: IdPath, consent: ConsentIn, store: StoreDep) -> Con
                       marketing=bool(values["consent_marketing"]))
 
 
-@router.delete("/customers/{customer_id}", response_model=ErasureOut, dependencies=[ADMIN],
-               responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
+@router.delete("/customers/{customer_id}", response_model=ErasureOut, dependencies=[ADMIN])
 def erase_customer(customer_id: IdPath, state: StateDep, store: StoreDep) -> ErasureOut:
     """Erase a customer: events, marketing rows, customer row and scores in every model version, and
     the in-memory profile. Later ingests drop their rows; from now on they get non-personal results."""
@@ -75,8 +71,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records", date_format="iso")) if len(frame) else []
 
 
-@router.get("/customers/{customer_id}/data", response_model=CustomerDataOut, dependencies=[ADMIN],
-            responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
+@router.get("/customers/{customer_id}/data", response_model=CustomerDataOut, dependencies=[ADMIN])
 def customer_data(customer_id: IdPath, state: StateDep, store: StoreDep) -> CustomerDataOut:
     """Everything stored about a customer (their right of access), whatever their consent."""
     data = store.customer_data(customer_id)

@@ -11,16 +11,15 @@ from pydantic import Field
 
 from reco.exceptions import InputError
 from reco.ingest import record_events
-from serving.api.deps import EVENTS, StoreDep
-from serving.schemas import ErrorOut, EventIn, EventsOut
+from serving.api.deps import EVENTS, KEYED_RESPONSES, StoreDep
+from serving.schemas import EventIn, EventsOut
 
-router = APIRouter(prefix="/v1", tags=["events"], responses={422: {"model": ErrorOut}})
+router = APIRouter(prefix="/v1", tags=["events"], responses=KEYED_RESPONSES)
 
 MAX_BATCH = 1000
 
 
-@router.post("/events", response_model=EventsOut, dependencies=[EVENTS],
-             responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+@router.post("/events", response_model=EventsOut, dependencies=[EVENTS])
 def post_events(
     events: Annotated[EventIn | Annotated[list[EventIn], Field(min_length=1, max_length=MAX_BATCH)], Body()],
     store: StoreDep,

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Query
 
 from reco.exceptions import ConfigurationError, UnknownItemError
 from reco.service import Filters, RecommendedItem
-from serving.api.deps import SITE, ServiceDep, SettingsDep, StoreDep
-from serving.schemas import NO_NUL, ErrorOut, RecommendationsOut, RecommendedItemOut, SimilarItemsOut
+from serving.api.deps import KEYED_RESPONSES, SITE, IdPath, ServiceDep, SettingsDep, StoreDep
+from serving.schemas import ErrorOut, RecommendationsOut, RecommendedItemOut, SimilarItemsOut
 
-router = APIRouter(prefix="/v1", tags=["recommendations"], responses={422: {"model": ErrorOut}})
+router = APIRouter(prefix="/v1", tags=["recommendations"], responses=KEYED_RESPONSES)
 
 MAX_N = 100
-IdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_NUL)]
-
 
 def _out(items: list[RecommendedItem]) -> list[RecommendedItemOut]:
     return [RecommendedItemOut(item_id=i.item_id, name=i.name, score=i.score, reason=i.reason) for i in items]
@@ -29,7 +27,7 @@ def _check_n(n: int, max_n: int) -> None:
 @router.get(
     "/customers/{customer_id}/recommendations",
     response_model=RecommendationsOut,
-    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses={503: {"model": ErrorOut}},
     dependencies=[SITE],
 )
 def customer_recommendations(
@@ -61,7 +59,7 @@ def customer_recommendations(
 @router.get(
     "/items/{item_id}/similar",
     response_model=SimilarItemsOut,
-    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
     dependencies=[SITE],
 )
 def similar_items(
