@@ -28,7 +28,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from reco.atomic import write_json
+from reco.atomic import write_json, write_with
 from reco.customers.features import FEATURES, check_events, churn_labels, customer_features
 from reco.exceptions import ArtifactError, ConfigurationError, InputError, NotFittedError
 
@@ -238,8 +238,7 @@ class ChurnModel:
         self._check_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self.pipeline_, path / "pipeline.joblib.tmp")
-        Path(path / "pipeline.joblib.tmp").replace(path / "pipeline.joblib")
+        write_with(path / "pipeline.joblib", lambda tmp: joblib.dump(self.pipeline_, tmp))
         write_json(path / "churn.json", {
             "params": self.get_params(), "kind": self.kind_, "sklearn_version": sklearn.__version__,
             "features": list(FEATURES), "reference": {k: _num(v) for k, v in self.reference_.items()},

@@ -7,11 +7,11 @@ store (erased since the scores were computed). Written to a temp file and rename
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
+from reco.atomic import write_with
 from reco.exceptions import ConfigurationError
 from reco.store import EventStore
 
@@ -33,16 +33,9 @@ def export_customer_scores(store: EventStore, scores: pd.DataFrame, version: str
     table = scores.loc[keep].assign(
         churn_reasons=lambda d: d["churn_reasons"].map(lambda r: "; ".join(r) if r is not None else ""),
         model_version=version)[list(CUSTOMER_EXPORT_COLUMNS)]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        if suffix == ".csv":
-            table.to_csv(tmp, index=False)
-        else:
-            table.to_parquet(tmp, index=False)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    if suffix == ".csv":
+        write_with(out, lambda tmp: table.to_csv(tmp, index=False))
+    else:
+        write_with(out, lambda tmp: table.to_parquet(tmp, index=False))
     return {"out": str(out), "rows": len(table), "model_version": version,
             "opted_out": int((ids.isin(known) & ~keep).sum()), "not_in_store": int((~ids.isin(known)).sum())}

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from reco.atomic import write_json, write_text
+from reco.atomic import write_json, write_text, write_with
 from reco.exceptions import ArtifactError, ConfigurationError, ModelNotFoundError
 from reco.interactions import IdMapping
 from reco.models import Recommender
@@ -131,6 +131,9 @@ class ModelRegistry:
                                     f"its id mapping has {mapping.n_items}")
         return ModelBundle(version=version, models=models, mapping=mapping, metadata=meta)
 
+    def _scores_path(self, version: str) -> Path:
+        return self._path(version) / CUSTOMERS_DIR / "scores.parquet"
+
     def save_customers(self, version: str, write: Callable[[Path], None]) -> Path:
         """Store customer scores with ``version``: ``write`` fills a fresh folder that then replaces the old one."""
         self.metadata(version)
@@ -155,7 +158,7 @@ class ModelRegistry:
     def customer_scores(self, version: str | None = None) -> pd.DataFrame:
         """The customer table of ``version`` (default: the promoted one); ModelNotFoundError if never scored."""
         version = version or self.promoted()
-        path = self._path(version) / CUSTOMERS_DIR / "scores.parquet"
+        path = self._scores_path(version)
         if not path.exists():
             raise ModelNotFoundError(f"model version {version} has no customer scores; run 'reco score customers'")
         try:
@@ -170,27 +173,19 @@ class ModelRegistry:
         changed = 0
         for version in self.versions():
             mapping_path = self._path(version) / "id_mapping.json"
-            try:
-                ids = json.loads(mapping_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ArtifactError(f"cannot read {mapping_path}: {exc}") from exc
-            users = ids.get("users", [])
-            if customer_id in users:
-                position = users.index(customer_id)
+            mapping = IdMapping.load(mapping_path)
+            position = mapping.user_index(customer_id)
+            if position is not None:
+                users = mapping.user_ids.copy()
                 users[position] = f"\u0000erased-{position}"
-                write_json(mapping_path, ids, indent=None)
-            path = self._path(version) / CUSTOMERS_DIR / "scores.parquet"
+                IdMapping(users, mapping.item_ids).save(mapping_path)
+            path = self._scores_path(version)
             if not path.exists():
                 continue
             table = pd.read_parquet(path)
             keep = table["customer_id"].astype(str) != customer_id
             if keep.all():
                 continue
-            tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
-            try:
-                table[keep].to_parquet(tmp, index=False)
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
+            write_with(path, lambda tmp, rest=table[keep]: rest.to_parquet(tmp, index=False))
             changed += 1
         return changed
