@@ -31,15 +31,17 @@ class ServingState:
 
     def load(self) -> None:
         """Load the promoted version; on failure keep whatever was serving before."""
+        version: str | None = None
         try:
-            bundle = self.registry.load()
+            version = self.registry.promoted()
+            bundle = self.registry.load(version)
             service = RecommendationService(bundle, self.store.items())
         except ModelNotFoundError as exc:
             logger.warning("no model to serve yet: %s", exc)
             return
         except RecoError as exc:
             logger.error("model version failed to load, keeping the current one: %s", exc)
-            self._failed = self._promoted_or_none()
+            self._failed = version  # the version that failed, read once (not the pointer again)
             return
         try:
             profiles: pd.DataFrame | None = self.registry.customer_scores(bundle.version).set_index("customer_id")
@@ -65,16 +67,10 @@ class ServingState:
         try:
             promoted = self.registry.promoted()
         except RecoError:
-            return
+            return  # nothing promoted yet, or the pointer unreadable: keep serving
         current = self._service.version if self._service is not None else None
         if promoted not in (current, self._failed) and self._loading.acquire(blocking=False):
             threading.Thread(target=self._load_and_release, name="reco-reload", daemon=True).start()
-
-    def _promoted_or_none(self) -> str | None:
-        try:
-            return self.registry.promoted()
-        except RecoError:
-            return None
 
     def _load_and_release(self) -> None:
         try:
