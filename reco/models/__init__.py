@@ -4,7 +4,7 @@ from reco.models.als import ALSRecommender
 from reco.models.base import Recommender, model_classes
 from reco.models.bpr import BPRRecommender
 from reco.models.buy_again import BuyAgainRecommender
-from reco.models.ease import EASERecommender
+from reco.models.ease import DLAERecommender, EASERecommender
 from reco.models.hybrid import HybridRecommender
 from reco.models.item_knn import ItemKNNRecommender
 from reco.models.popularity import PopularityRecommender, RecentPopularityRecommender
@@ -17,6 +17,7 @@ __all__ = [
     "ALSRecommender",
     "BPRRecommender",
     "BuyAgainRecommender",
+    "DLAERecommender",
     "EASERecommender",
     "HybridRecommender",
     "ItemKNNRecommender",

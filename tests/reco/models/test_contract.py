@@ -20,6 +20,7 @@ SMALL_PARAMS: dict[str, dict] = {
     "ranker": {"factors": 8, "iterations": 10, "max_iter": 30, "cutoffs": 2, "label_days": 10},
     "bpr": {"factors": 8, "iterations": 20},
     "ease": {"regularization": 10.0},
+    "dlae": {"regularization": 10.0},
 }
 
 
@@ -36,7 +37,7 @@ def user_items(model: Recommender) -> csr_matrix:
 
 
 def test_every_model_class_is_covered() -> None:
-    assert {"als", "bpr", "ease", "item_knn", "hybrid", "popularity", "recent_popularity", "buy_again"} <= set(
+    assert {"als", "bpr", "ease", "dlae", "item_knn", "hybrid", "popularity", "recent_popularity", "buy_again"} <= set(
         model_classes())
 
 
