@@ -100,16 +100,36 @@ class RecommendationService:
     def version(self) -> str:
         return self.bundle.version
 
+    def _scoring_time(self, latest: np.datetime64 | pd.Timestamp | None) -> pd.Timestamp | None:
+        """The time a customer's history is weighed at: the later of the model's data and their last event."""
+        now = pd.Timestamp(latest) if latest is not None and not pd.isna(latest) else None
+        if self.data_end is not None and (now is None or self.data_end > now):
+            now = self.data_end
+        return now
+
     def history_rows(self, customer_ids: Sequence[str], history: pd.DataFrame) -> csr_matrix:
         """One row per customer in the model's item space, weighted as the model expects."""
         mapping = self.mapping.for_users(customer_ids)
         if history.empty:
-            return csr_matrix((len(customer_ids), self.mapping.n_items), dtype=np.float32)
-        now = pd.to_datetime(history["timestamp"]).max()
-        if self.data_end is not None and self.data_end > now:
-            now = self.data_end
+            return self._empty_rows(len(customer_ids))
+        now = self._scoring_time(pd.to_datetime(history["timestamp"]).max())
         rows, _ = self.model.input_spec.build(history, now=now, mapping=mapping, window=False)
         return rows
+
+    def history_row(self, history: pd.DataFrame) -> csr_matrix:
+        """One customer's row from their events (item_id, timestamp): ``history_rows`` for a single
+        customer, built with numpy only (the per-request path of the API)."""
+        if history.empty:
+            return self._empty_rows(1)
+        stamps = history["timestamp"].to_numpy(dtype="datetime64[ns]")
+        now = self._scoring_time(stamps.max())
+        age_days = (np.datetime64(now, "ns") - stamps) / np.timedelta64(1, "D")
+        return self.model.input_spec.row(self.mapping.item_indices(history["item_id"]), age_days,
+                                         self.mapping.n_items)
+
+    def _empty_rows(self, count: int) -> csr_matrix:
+        """Rows of customers with no history, as wide as the model's input (all its channel blocks)."""
+        return csr_matrix((count, self.mapping.n_items * self.model.input_spec.n_blocks), dtype=np.float32)
 
     def recommend(
         self, customer_id: str, history: pd.DataFrame | None, n: int = 10, personalise: bool = True,
@@ -119,10 +139,8 @@ class RecommendationService:
 
         With ``fresh`` (the default here) the customer's collaborative profile is solved again from
         ``history`` instead of taken from training, so purchases sent since then count at once."""
-        if history is None:
-            history = pd.DataFrame({"item_id": pd.Series(dtype=object), "timestamp": pd.Series(dtype="datetime64[ns]")})
-        return self.recommend_many([customer_id], history.assign(customer_id=customer_id), n, [personalise],
-                                   mode=mode, filters=filters, fresh=fresh)[0]
+        rows = self._empty_rows(1) if history is None else self.history_row(history)
+        return self._recommend_rows([customer_id], rows, n, [personalise], mode, filters, fresh)[0]
 
     def recommend_many(
         self,
@@ -138,10 +156,23 @@ class RecommendationService:
 
         Mode ``new`` never returns an item the customer bought; ``all`` may (reason 'bought before').
         """
+        rows = self.history_rows(customer_ids, history)
+        return self._recommend_rows(customer_ids, rows, n, personalise, mode, filters, fresh)
+
+    def _recommend_rows(
+        self,
+        customer_ids: Sequence[str],
+        rows: csr_matrix,
+        n: int,
+        personalise: Sequence[bool] | None,
+        mode: str,
+        filters: Filters | None,
+        fresh: bool,
+    ) -> list[Recommendations]:
+        """Top-n for customers whose history rows (the model's ``input_spec``) are built already."""
         if mode not in MODES:
             raise ConfigurationError(f"mode {mode!r} is not valid; valid: {', '.join(MODES)}")
         new_only = mode == "new"
-        rows = self.history_rows(customer_ids, history)
         allowed = np.ones(len(customer_ids), dtype=bool) if personalise is None else np.asarray(personalise)
         user_idx = self.mapping.user_indices(customer_ids)
         has_history = np.diff(rows.indptr) > 0

@@ -6,9 +6,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import reco
 from reco.config import get_settings
@@ -16,7 +18,7 @@ from reco.exceptions import ConfigurationError, InputError, RecoError
 from reco.registry import ModelRegistry
 from reco.store import EventStore
 from serving.api.main import api_router
-from serving.metrics import observe
+from serving.metrics import ObserveMiddleware
 from serving.state import ServingState
 
 logger = logging.getLogger(__name__)
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
     store = EventStore(settings.database_url)
     store.create_schema()
     state = ServingState(store, ModelRegistry(settings.model_dir))
@@ -42,17 +45,29 @@ app = FastAPI(
     description="Personal recommendations and similar items from purchase history.",
     lifespan=lifespan,
 )
+
+
+class ReloadMiddleware:
+    """Pure ASGI middleware: pick up a newly promoted model version without a restart.
+
+    The promoted pointer is looked at no more than every RECO_RELOAD_SECONDS; a new version loads in a
+    background thread while the current one keeps serving (see ServingState.maybe_reload).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            state = getattr(scope["app"].state, "serving", None)
+            if state is not None:
+                state.maybe_reload(get_settings().reload_seconds)
+        await self.app(scope, receive, send)
+
+
 app.include_router(api_router)
-app.middleware("http")(observe)
-
-
-@app.middleware("http")
-async def reload_promoted(request: Request, call_next):  # type: ignore[no-untyped-def]
-    """Pick up a newly promoted model version without a restart (checked every RECO_RELOAD_SECONDS)."""
-    state = getattr(request.app.state, "serving", None)
-    if state is not None:
-        state.maybe_reload(get_settings().reload_seconds)
-    return await call_next(request)
+app.add_middleware(ReloadMiddleware)
+app.add_middleware(ObserveMiddleware)  # added last, so outermost: it times and counts everything
 
 
 @app.exception_handler(RequestValidationError)

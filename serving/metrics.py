@@ -12,9 +12,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import Request, Response
+from fastapi import Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -24,6 +23,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("reco.access")
 
@@ -49,20 +49,37 @@ def render() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Middleware: time the request, count it under its route template, log one JSON line (no headers)."""
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        return response
-    finally:
-        seconds = time.perf_counter() - started
-        route = request.scope.get("route")
-        template = getattr(route, "path", None) or "unmatched"
-        REQUESTS.labels(route=template, method=request.method, status=str(status)).inc()
-        LATENCY.labels(route=template, method=request.method).observe(seconds)
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(json.dumps({"event": "request", "method": request.method, "route": template,
-                                    "path": request.url.path, "status": status, "ms": round(1000 * seconds, 2)}))
+class ObserveMiddleware:
+    """Pure ASGI middleware: time each HTTP request, count it under its route template, log one JSON line.
+
+    Pure ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware runs the app in a
+    separate task with memory streams, which costs more than /health itself. Headers are never logged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            seconds = time.perf_counter() - started
+            template = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope["method"]
+            REQUESTS.labels(route=template, method=method, status=str(status)).inc()
+            LATENCY.labels(route=template, method=method).observe(seconds)
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(json.dumps({"event": "request", "method": method, "route": template,
+                                        "path": scope["path"], "status": status, "ms": round(1000 * seconds, 2)}))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,6 +94,8 @@ def _number(s: pd.Series | None, index: pd.Index, decimal: str = ".") -> tuple[p
     """Parse numbers; returns (values, bad) where bad marks non-empty text that is not a number."""
     if s is None:
         return pd.Series(np.nan, index=index), pd.Series(False, index=index)
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return s.astype(float), pd.Series(False, index=index)  # exact: no round trip through text
     text = _clean_text(s)
     if decimal != ".":
         text = text.str.replace(".", "", regex=False).str.replace(decimal, ".", regex=False)
@@ -168,6 +171,12 @@ def event_ids(df: pd.DataFrame) -> pd.Series:
         + qty + "\x1f" + price + "\x1f" + df["order_id"].fillna("") + "\x1f" + df["channel"]
     )
     return _content_ids(key)
+
+
+EVENT_COLUMNS_OUT: tuple[str, ...] = (
+    "customer_id", "item_id", "timestamp", "event_type", "quantity", "price", "order_id", "channel",
+    "discount", "coupon_discount", "event_id",
+)
 
 
 @dataclass
@@ -248,6 +257,126 @@ def normalise_events(df: pd.DataFrame, ctx: FileContext, constants: dict[str, st
         events["event_id"] = pd.Series(dtype=object)
     customers = pd.DataFrame({"customer_id": events["customer_id"].drop_duplicates()})
     return EventBatch(events=events, items=items, customers=customers)
+
+
+def _clean_value(v: object) -> str | None:
+    """``_clean_text`` for one value."""
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    text = str(v).replace("\x00", "").strip()
+    return text or None
+
+
+def _number_value(v: object) -> tuple[float, bool]:
+    """``_number`` for one value: (value or NaN, whether it was non-empty text that is not a number)."""
+    if isinstance(v, bool):
+        v = int(v)
+    if isinstance(v, int | float | np.number):
+        return float(v), False
+    text = _clean_value(v)
+    if text is None:
+        return np.nan, False
+    try:
+        return float(text), False
+    except ValueError:
+        return np.nan, True
+
+
+def _timestamp_value(v: object) -> tuple[np.datetime64 | None, bool]:
+    """(naive UTC datetime64[us] or None, whether it was given but unparseable) for one value."""
+    if v is None or (isinstance(v, float) and v != v) or v is pd.NaT:
+        return None, False
+    if isinstance(v, str):
+        v = _clean_value(v)
+        if v is None:
+            return None, False
+    try:
+        ts = pd.Timestamp(v)  # type: ignore[arg-type]
+    except (ValueError, TypeError, OverflowError):
+        return None, True
+    if ts is pd.NaT:
+        return None, True
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return np.datetime64(ts.to_datetime64(), "us"), False
+
+
+def normalise_event_records(records: Sequence[Mapping[str, object]], ctx: FileContext,
+                            first_row: int = 1) -> EventBatch:
+    """``normalise_events`` for a few rows given as mappings (the live API's per-request path).
+
+    The same checks in the same order, drop reasons, catalogue rows and ids, without pandas per
+    column: for one event pandas' per-operation cost is most of the request. Values are Python
+    scalars; timestamps are datetimes (naive: UTC) or ISO text; numbers use ``.`` as the decimal
+    point. Row numbers count from ``first_row``. Tests check both paths give identical frames.
+    """
+    events: list[dict[str, object]] = []
+    catalogue: dict[str, dict[str, object]] = {}
+    for number, record in enumerate(records, start=first_row):
+        ts, bad_ts = _timestamp_value(record.get("timestamp"))
+        if bad_ts:  # counted over every row, as the share of bad timestamps is about the source
+            ctx.bad_timestamps += 1
+            if ctx.first_bad_timestamp is None:
+                ctx.first_bad_timestamp = (number, record.get("timestamp"))
+        item = _clean_value(record.get("item_id"))
+        if item is None:
+            ctx.dropped["missing_item_id"] += 1
+            continue
+        price, bad_price = _number_value(record.get("price"))
+        entry = catalogue.setdefault(item, {"item_id": item, "name": None, "category": None, "price": np.nan})
+        for key, value in (("name", _clean_value(record.get("name"))),
+                           ("category", _clean_value(record.get("category"))),
+                           ("price", price if not bad_price and price >= 0 else np.nan)):
+            if value is not None and value == value:
+                entry[key] = value  # the last non-empty value per column, as groupby().last()
+
+        customer = _clean_value(record.get("customer_id"))
+        if customer is None:
+            ctx.dropped["missing_customer_id"] += 1
+            continue
+        if ts is None:
+            ctx.dropped["bad_timestamp" if bad_ts else "missing_timestamp"] += 1
+            continue
+        text = _clean_value(record.get("event_type"))
+        etype = "purchase" if text is None else EVENT_TYPE_SYNONYMS.get(text.lower())
+        if etype is None:
+            ctx.dropped["unknown_event_type"] += 1
+            continue
+        qty, bad_qty = _number_value(record.get("quantity"))
+        qty = 1.0 if qty != qty else qty
+        reason = ("bad_quantity" if bad_qty else "zero_quantity" if qty == 0 else "bad_price" if bad_price
+                  else "negative_price" if price < 0 else None)
+        discount, bad_disc = _number_value(record.get("discount"))
+        coupon, bad_coupon = _number_value(record.get("coupon_discount"))
+        reason = reason or ("bad_discount" if bad_disc else "bad_coupon_discount" if bad_coupon else None)
+        if reason:
+            ctx.dropped[reason] += 1
+            continue
+        if qty < 0 and etype == "purchase":
+            etype = "return"
+        channel = _clean_value(record.get("channel"))
+        order = _clean_value(record.get("order_id"))
+        row: dict[str, object] = {
+            "customer_id": customer, "item_id": item, "timestamp": ts, "event_type": etype, "quantity": abs(qty),
+            "price": price, "order_id": order,
+            "channel": "other" if channel is None else CHANNEL_SYNONYMS.get(channel.lower(), "other"),
+            "discount": discount, "coupon_discount": coupon,
+        }
+        key = "\x1f".join((customer, item, str(ts.astype("int64")), etype, str(float(abs(qty))), str(float(price)),
+                           order or "", str(row["channel"])))
+        row["event_id"] = _clean_value(record.get("event_id")) or hashlib.blake2b(
+            key.encode("utf-8"), digest_size=16).hexdigest()
+        row["_row"] = number
+        events.append(row)
+    index = pd.Index([r["_row"] for r in events], dtype="int64")
+    dtypes = {"timestamp": "datetime64[us]", "quantity": float, "price": float, "discount": float,
+              "coupon_discount": float}
+    frame = pd.DataFrame({c: np.array([r[c] for r in events], dtype=dtypes.get(c, object))
+                          for c in EVENT_COLUMNS_OUT}, index=index)
+    items = pd.DataFrame(list(catalogue.values()), columns=["item_id", "name", "category", "price"])
+    items["price"] = items["price"].astype(float)
+    customers = pd.DataFrame({"customer_id": frame["customer_id"].drop_duplicates()})
+    return EventBatch(events=frame, items=items, customers=customers)
 
 
 def normalise_items(df: pd.DataFrame, ctx: FileContext) -> pd.DataFrame:

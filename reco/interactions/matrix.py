@@ -48,6 +48,15 @@ class MatrixSpec:
                                 now=now, mapping=mapping, window_days=self.window_days if window else None,
                                 channels=self.channels)
 
+    def row(self, item_indices: np.ndarray, age_days: np.ndarray, n_items: int) -> csr_matrix:
+        """One customer's full-history row from their events' item indices (-1: unknown, left out) and
+        ages in days: what ``build(..., window=False)`` gives for that customer, without pandas, for
+        the serving path where a DataFrame costs more than the arithmetic."""
+        known = np.asarray(item_indices) >= 0
+        cols = np.asarray(item_indices, dtype=np.int64)[known]
+        return _assemble(np.zeros(len(cols), dtype=np.int64), cols, np.asarray(age_days, dtype=float)[known],
+                         (1, n_items), self.weighting, self.half_life_days, None, self.channels)
+
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
         values["channels"] = list(self.channels)
@@ -96,22 +105,28 @@ def build_user_items(
     rows = mapping.user_indices(events["customer_id"].astype(str))
     cols = mapping.item_indices(events["item_id"].astype(str))
     known = (rows >= 0) & (cols >= 0)
-    rows, cols = rows[known], cols[known]
-
     age_days = np.zeros(len(rows))
     if weighting == "recency" or window_days is not None or channels:
         ts = pd.to_datetime(events["timestamp"]).to_numpy(dtype="datetime64[ns]")
         ref = np.datetime64(pd.Timestamp(now), "ns") if now is not None else (ts.max() if len(ts) else None)
         if ref is not None:
-            age_days = ((ref - ts) / np.timedelta64(1, "D"))[known]
+            age_days = (ref - ts) / np.timedelta64(1, "D")
+    matrix = _assemble(rows[known], cols[known], age_days[known], (mapping.n_users, mapping.n_items), weighting,
+                       half_life_days, window_days, channels)
+    return matrix, mapping
+
+
+def _assemble(
+    rows: np.ndarray, cols: np.ndarray, age_days: np.ndarray, shape: tuple[int, int], weighting: str,
+    half_life_days: float, window_days: float | None, channels: Sequence[str],
+) -> csr_matrix:
+    """The matrix from known (row, column, age in days) triples: the numpy core of ``build_user_items``."""
     if window_days is not None:
         recent = (age_days < window_days) & (age_days >= 0)
         rows, cols, age_days = rows[recent], cols[recent], age_days[recent]
     decayed = weighting == "recency"
     data = np.power(0.5, np.clip(age_days, 0, None) / half_life_days) if decayed else np.ones(len(rows))
-    matrix = csr_matrix(
-        (data.astype(np.float64), (rows, cols)), shape=(mapping.n_users, mapping.n_items)
-    )
+    matrix = csr_matrix((data.astype(np.float64), (rows, cols)), shape=shape)
     matrix.sum_duplicates()
     if weighting == "binary":
         matrix.data[:] = 1.0
@@ -122,7 +137,7 @@ def build_user_items(
     matrix.sort_indices()
     if channels:
         matrix = _with_channels(matrix, rows, cols, age_days, channels)
-    return matrix, mapping
+    return matrix
 
 
 def _with_channels(

@@ -14,22 +14,28 @@ from serving.schemas import NO_NUL, ErrorOut
 from serving.state import ServingState
 
 
-def get_state(request: Request) -> ServingState:
+# The dependencies that only read memory are ``async def``: FastAPI runs a plain ``def`` dependency in
+# the thread pool, and a hop there costs more than the work. Anything that blocks stays ``def``.
+async def get_state(request: Request) -> ServingState:
     return request.app.state.serving
 
 
-def get_service(state: Annotated[ServingState, Depends(get_state)]) -> RecommendationService:
+async def get_service(state: Annotated[ServingState, Depends(get_state)]) -> RecommendationService:
     service = state.service
     if service is None:
         raise HTTPException(status_code=503, detail="no model is loaded yet; run 'reco train' and retry")
     return service
 
 
-def get_store(state: Annotated[ServingState, Depends(get_state)]) -> EventStore:
+async def get_store(state: Annotated[ServingState, Depends(get_state)]) -> EventStore:
     return state.store
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+async def settings() -> Settings:
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(settings)]
 StateDep = Annotated[ServingState, Depends(get_state)]
 ServiceDep = Annotated[RecommendationService, Depends(get_service)]
 StoreDep = Annotated[EventStore, Depends(get_store)]

@@ -7,7 +7,7 @@ import pytest
 
 from reco.exceptions import ConfigurationError, UnknownItemError
 from reco.interactions import build_user_items
-from reco.models import ALSRecommender, PopularityRecommender
+from reco.models import ALSRecommender, PopularityRecommender, model_classes
 from reco.registry import ModelBundle
 from reco.service import REASON_BOUGHT_BEFORE, REASON_POPULAR, Filters, RecommendationService
 from tests.factories import make_purchases
@@ -91,3 +91,26 @@ def test_filters_apply_to_personal_and_popular_lists(service: RecommendationServ
 def test_min_price_above_max_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="min_price 9 is above max_price 3"):
         Filters(min_price=9, max_price=3)
+
+
+@pytest.mark.parametrize("model", ["als", "ranker"])
+def test_one_customer_path_equals_the_batch_path(model: str) -> None:
+    """recommend (the API's numpy row) and recommend_many (the export's pandas rows) agree, channels included."""
+    events = make_purchases()
+    cls = model_classes()[model]
+    params = {"factors": 4, "iterations": 10} | ({"max_iter": 20, "cutoffs": 2, "label_days": 10}
+                                                 if model == "ranker" else {})
+    recommender = cls(**params)
+    matrix, mapping = recommender.input_spec.build(events, window=False)
+    popularity = PopularityRecommender()
+    bundle = ModelBundle("20240101T000000Z-0000", {model: recommender.fit(matrix),
+                                                    "popularity": popularity.fit(build_user_items(events)[0])},
+                         mapping, {"default_model": model, "data": {"last_event": "2024-04-01T00:00:00"}})
+    service = RecommendationService(bundle, pd.DataFrame({"item_id": mapping.item_ids}))
+    for customer in ("C000", "C013", "someone-new"):
+        mine = events[events["customer_id"] == customer][["item_id", "timestamp"]]
+        if customer == "someone-new":
+            mine = _history(["I011", "I012"])
+        single = service.recommend(customer, mine, n=5, mode="all")
+        batch = service.recommend_many([customer], mine.assign(customer_id=customer), n=5, mode="all", fresh=True)[0]
+        assert single == batch

@@ -13,8 +13,8 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/health", response_model=HealthOut)
-def health() -> HealthOut:
-    """The process is up."""
+async def health() -> HealthOut:
+    """The process is up (answered on the event loop, so a busy thread pool cannot hide a live process)."""
     return HealthOut(status="ok")
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from reco.exceptions import ConfigurationError
 from reco.interactions import IdMapping, MatrixSpec, build_user_items
+from tests.factories import make_purchases
 
 EVENTS = pd.DataFrame({
     "customer_id": ["b", "a", "a", "a", "b"],
@@ -91,3 +92,23 @@ def test_unknown_channel_lists_valid_ones() -> None:
     events = pd.DataFrame({"customer_id": ["a"], "item_id": ["x"], "timestamp": [pd.Timestamp("2024-01-01")]})
     with pytest.raises(ConfigurationError, match=r"\['visits'\] are not valid; valid: days, last, first"):
         build_user_items(events, channels=("visits",))
+
+
+@pytest.mark.parametrize("spec", [
+    MatrixSpec("binary"), MatrixSpec("log1p"), MatrixSpec("count"),
+    MatrixSpec("recency", half_life_days=30.0, channels=("days", "last", "first")),
+])
+def test_one_customer_row_equals_that_customers_row_of_the_full_build(spec: MatrixSpec) -> None:
+    """The serving path (numpy, one customer) and the batch path (pandas, everyone) agree exactly."""
+    events = make_purchases(n_customers=12, n_items=15)
+    now = pd.Timestamp(events["timestamp"].max()) + pd.Timedelta(days=3)
+    matrix, mapping = spec.build(events, now=now, window=False)
+    for customer in ("C000", "C007"):
+        mine = events[events["customer_id"] == customer]
+        ages = (now - pd.to_datetime(mine["timestamp"])) / pd.Timedelta(days=1)
+        items = np.r_[mapping.item_indices(mine["item_id"]), -1]  # an item the model does not know: left out
+        row = spec.row(items, np.r_[ages.to_numpy(), 1.0], mapping.n_items)
+        expected = matrix[mapping.user_index(customer)]
+        assert row.shape == expected.shape
+        np.testing.assert_array_equal(row.indices, expected.indices)
+        np.testing.assert_allclose(row.data, expected.data, rtol=1e-6)
