@@ -156,9 +156,13 @@ def _timestamps(raw: pd.Series, ctx: FileContext, keep: pd.Series) -> tuple[pd.S
     return ts, ctx.flag(keep, bad, "bad_timestamp")
 
 
+def _content_id(key: str) -> str:
+    """A stable 32-hex id from a row's canonical content (so the same row always gets the same id)."""
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=16).hexdigest()
+
+
 def _content_ids(key: pd.Series) -> pd.Series:
-    """A stable 32-hex id per row from its canonical content (so the same row always gets the same id)."""
-    return key.map(lambda k: hashlib.blake2b(k.encode("utf-8"), digest_size=16).hexdigest())
+    return key.map(_content_id)
 
 
 def event_ids(df: pd.DataFrame) -> pd.Series:
@@ -269,9 +273,7 @@ def _clean_value(v: object) -> str | None:
 
 def _number_value(v: object) -> tuple[float, bool]:
     """``_number`` for one value: (value or NaN, whether it was non-empty text that is not a number)."""
-    if isinstance(v, bool):
-        v = int(v)
-    if isinstance(v, int | float | np.number):
+    if isinstance(v, int | float | np.number) and not isinstance(v, bool | np.bool_):  # a yes/no is no number
         return float(v), False
     text = _clean_value(v)
     if text is None:
@@ -364,8 +366,7 @@ def normalise_event_records(records: Sequence[Mapping[str, object]], ctx: FileCo
         }
         key = "\x1f".join((customer, item, str(ts.astype("int64")), etype, str(float(abs(qty))), str(float(price)),
                            order or "", str(row["channel"])))
-        row["event_id"] = _clean_value(record.get("event_id")) or hashlib.blake2b(
-            key.encode("utf-8"), digest_size=16).hexdigest()
+        row["event_id"] = _clean_value(record.get("event_id")) or _content_id(key)
         row["_row"] = number
         events.append(row)
     index = pd.Index([r["_row"] for r in events], dtype="int64")

@@ -30,6 +30,7 @@ ROWS = [
     _row(event_type="Buy"),  # synonym, any case
     _row(event_type=None),  # default purchase
     _row(quantity="lots"),  # bad_quantity
+    _row(quantity=True),  # bad_quantity: a yes/no is no number
     _row(quantity=0.0),  # zero_quantity
     _row(quantity=-1.0),  # a negative purchase is a return
     _row(event_type="return", quantity=-2.0),
@@ -80,9 +81,11 @@ def test_row_path_keeps_row_numbers_drop_reasons_and_utc() -> None:
     batch = normalise_event_records(rows, ctx)
     assert ctx.dropped["missing_item_id"] == 3 and ctx.dropped["bad_price"] == 1 and ctx.dropped["bad_timestamp"] == 1
     assert (ctx.bad_timestamps, ctx.first_bad_timestamp) == (2, (len(ROWS) + 1, "not a date"))
-    assert batch.events.loc[21, "timestamp"] == pd.Timestamp("2024-03-01 12:30")
+    aware = ROWS.index(_row(timestamp=datetime(2024, 3, 1, 14, 30, tzinfo=timezone(timedelta(hours=2))))) + 1
+    assert batch.events.loc[aware, "timestamp"] == pd.Timestamp("2024-03-01 12:30")
     assert batch.events.loc[len(ROWS) + 2, "timestamp"] == pd.Timestamp("2024-03-02 07:00")
-    assert batch.events.loc[12, "event_type"] == "return" and batch.events.loc[12, "quantity"] == 1.0
-    assert batch.events.loc[20, "event_id"] == "given-id"
+    negative = ROWS.index(_row(quantity=-1.0)) + 1
+    assert batch.events.loc[negative, "event_type"] == "return" and batch.events.loc[negative, "quantity"] == 1.0
+    assert batch.events.loc[ROWS.index(_row(event_id=" given-id ")) + 1, "event_id"] == "given-id"
     only = normalise_event_records(ROWS, FileContext("api", "events"))
     assert only.items.set_index("item_id").loc["i1", "price"] == 2.25  # the last non-empty price of i1
