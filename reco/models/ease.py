@@ -19,6 +19,7 @@ class EASERecommender(Recommender):
 
     name = "ease"
     supports_unknown_users = True
+    dense_copies = 2  # items x items float64 matrices alive at once while fitting (for the memory message)
 
     def __init__(self, regularization: float = 250.0, max_items: int = 20_000) -> None:
         self.regularization = regularization
@@ -35,7 +36,7 @@ class EASERecommender(Recommender):
 
     def _check_catalogue(self, n: int) -> None:
         if n > self.max_items:
-            gib = 2 * n * n * 8 / 2**30
+            gib = self.dense_copies * n * n * 8 / 2**30
             raise ConfigurationError(
                 f"{self.name} refuses a catalogue of {n:,} items (max_items={self.max_items:,}): it would need "
                 f"about {gib:,.1f} GiB; raise max_items if the memory is there, or use item_knn, als or hybrid")
@@ -83,6 +84,7 @@ class DLAERecommender(EASERecommender):
     """
 
     name = "dlae"
+    dense_copies = 3  # the Gram matrix, its penalised copy and the solution
 
     def __init__(self, regularization: float = 300.0, dropout: float = 0.5, max_items: int = 20_000) -> None:
         self.regularization = regularization
