@@ -45,12 +45,14 @@ def evaluate_churn(events: pd.DataFrame, test_cutoff: pd.Timestamp | None = None
     past = events[events["timestamp"] < cut]
     if marketing is not None:
         marketing = marketing[pd.to_datetime(marketing["timestamp"]) < cut]
-    model = ChurnModel(horizon_days=horizon_days, **params).fit_events(past, now=cut, marketing=marketing)
+    built: dict[pd.Timestamp, pd.DataFrame] = {}  # the model's training features, reused for the RFM rule
+    model = ChurnModel(horizon_days=horizon_days, **params).fit_events(past, now=cut, marketing=marketing,
+                                                                       features=built)
     fit_seconds = time.perf_counter() - started
     x = customer_features(events, cut, marketing)
     y = churn_labels(events, x.index, cut, horizon_days).to_numpy()
     p = model.predict_proba(x)
-    train_x, train_y = training_set(past, [pd.Timestamp(c) for c in model.cutoffs_], horizon_days, marketing)
+    train_x, train_y = training_set(past, [pd.Timestamp(c) for c in model.cutoffs_], horizon_days, marketing, built)
     rfm = make_pipeline(FunctionTransformer(signed_log1p), StandardScaler(), LogisticRegression(max_iter=2000))
     rfm.fit(train_x[RFM].fillna(0), train_y.to_numpy())
     rows = {

@@ -76,11 +76,15 @@ def make_pipeline(kind: str, random_state: int = 42) -> Pipeline:
 
 
 def training_set(events: pd.DataFrame, cutoffs: list[pd.Timestamp], horizon_days: float,
-                 marketing: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.Series]:
-    """Features and labels stacked over ``cutoffs`` (a customer appears once per cutoff)."""
+                 marketing: pd.DataFrame | None = None,
+                 features: dict[pd.Timestamp, pd.DataFrame] | None = None) -> tuple[pd.DataFrame, pd.Series]:
+    """Features and labels stacked over ``cutoffs`` (a customer appears once per cutoff).
+
+    ``features``: customer features by cutoff already built from these same events and marketing rows;
+    missing ones are built and added, so callers that stack overlapping cutoffs build each once."""
     xs, ys = [], []
     for cut in cutoffs:
-        x = customer_features(events, cut, marketing)
+        x = features_at(events, cut, marketing, features)
         if x.empty:
             continue
         xs.append(x)
@@ -89,6 +93,16 @@ def training_set(events: pd.DataFrame, cutoffs: list[pd.Timestamp], horizon_days
         raise InputError(f"no customer has a purchase before any of the cutoffs {[f'{c:%Y-%m-%d}' for c in cutoffs]}",
                          source="events")
     return pd.concat(xs), pd.concat(ys)
+
+
+def features_at(events: pd.DataFrame, cut: pd.Timestamp, marketing: pd.DataFrame | None,
+                features: dict[pd.Timestamp, pd.DataFrame] | None) -> pd.DataFrame:
+    """``customer_features`` at ``cut``, taken from / stored in ``features`` when given (see ``training_set``)."""
+    if features is None:
+        return customer_features(events, cut, marketing)
+    if cut not in features:
+        features[cut] = customer_features(events, cut, marketing)
+    return features[cut]
 
 
 class ChurnModel:
@@ -122,11 +136,15 @@ class ChurnModel:
         return [d for d in dates if d - first_event >= pd.Timedelta(days=30)]
 
     def fit_events(self, events: pd.DataFrame, now: pd.Timestamp | None = None,
-                   marketing: pd.DataFrame | None = None) -> Self:
+                   marketing: pd.DataFrame | None = None,
+                   features: dict[pd.Timestamp, pd.DataFrame] | None = None) -> Self:
         """Choose the estimator (unless fixed) on a validation cutoff, then fit it on cutoffs ending at now - H.
 
-        ``marketing`` (campaign contacts and redemptions, where the data has them) adds campaign features."""
+        ``marketing`` (campaign contacts and redemptions, where the data has them) adds campaign features.
+        ``features``: a dict to share customer features by cutoff with the caller (see ``training_set``);
+        the validation and the final fit share two of their cutoffs either way."""
         self._validate()
+        features = {} if features is None else features
         events = check_events(events)
         started = time.perf_counter()
         now = pd.Timestamp(now) if now is not None else events["timestamp"].max()
@@ -140,8 +158,8 @@ class ChurnModel:
         self.validation_: dict[str, float] = {}
         kind = self.estimator
         if kind == "auto":
-            kind = self._choose(events, last, first, marketing)
-        x, y = training_set(events, cutoffs, float(self.horizon_days), marketing)
+            kind = self._choose(events, last, first, marketing, features)
+        x, y = training_set(events, cutoffs, float(self.horizon_days), marketing, features)
         if y.nunique() < 2:
             raise InputError(f"every training customer has churn label {int(y.iloc[0])}; cannot learn", source="events")
         self.kind_ = kind
@@ -158,14 +176,14 @@ class ChurnModel:
         return self
 
     def _choose(self, events: pd.DataFrame, last: pd.Timestamp, first: pd.Timestamp,
-                marketing: pd.DataFrame | None) -> str:
+                marketing: pd.DataFrame | None, features: dict[pd.Timestamp, pd.DataFrame]) -> str:
         """The candidate with the best AUC at ``last`` when trained on cutoffs whose labels end before it."""
         train_cuts = self.training_cutoffs(last - pd.Timedelta(days=float(self.horizon_days)), first)
         if not train_cuts:
             logger.info("churn: too little history for a validation cutoff; using gbm")
             return "gbm"
-        x, y = training_set(events, train_cuts, float(self.horizon_days), marketing)
-        xv = customer_features(events, last, marketing)
+        x, y = training_set(events, train_cuts, float(self.horizon_days), marketing, features)
+        xv = features_at(events, last, marketing, features)
         yv = churn_labels(events, xv.index, last, float(self.horizon_days))
         if y.nunique() < 2 or yv.nunique() < 2:
             return "gbm"

@@ -11,7 +11,8 @@ import sklearn
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
-from reco.customers.churn import ChurnModel
+from reco.customers import churn
+from reco.customers.churn import ChurnModel, training_set
 from reco.customers.features import churn_labels, customer_features
 from reco.exceptions import ArtifactError, ConfigurationError, InputError, NotFittedError
 from tests.factories import START, rhythm_log
@@ -83,3 +84,29 @@ def test_errors_name_the_problem() -> None:
         ChurnModel(estimator="svm").fit_events(rhythm_log(n=10))
     with pytest.raises(InputError, match="too short for a 90-day horizon"):
         ChurnModel(horizon_days=90).fit_events(rhythm_log(n=10, days=100))
+
+
+def test_shared_features_are_built_once_per_cutoff_and_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The validation and final fit share cutoffs; a caller can reuse what the fit built (training_set)."""
+    events = rhythm_log()
+    cut = START + pd.Timedelta(days=330)
+    past = events[events["timestamp"] < cut]
+    alone = ChurnModel(horizon_days=60, cutoffs=4, spacing_days=30).fit_events(past, now=cut)
+    calls: list[pd.Timestamp] = []
+
+    def counted(events: pd.DataFrame, at: pd.Timestamp, marketing: pd.DataFrame | None = None) -> pd.DataFrame:
+        calls.append(at)
+        return customer_features(events, at, marketing)
+
+    monkeypatch.setattr(churn, "customer_features", counted)
+    built: dict[pd.Timestamp, pd.DataFrame] = {}
+    shared = ChurnModel(horizon_days=60, cutoffs=4, spacing_days=30).fit_events(past, now=cut, features=built)
+    cutoffs = [pd.Timestamp(c) for c in shared.cutoffs_]
+    assert set(cutoffs) <= set(built) and len(calls) == len(set(calls)) == len(built)  # each cutoff built once
+    x = customer_features(events, cut)
+    np.testing.assert_array_equal(shared.predict_proba(x), alone.predict_proba(x))
+    again, labels = training_set(past, cutoffs, 60, features=built)
+    assert len(calls) == len(built)  # all taken from what the fit built
+    fresh, fresh_labels = training_set(past, cutoffs, 60)
+    pd.testing.assert_frame_equal(again, fresh)
+    pd.testing.assert_series_equal(labels, fresh_labels)
