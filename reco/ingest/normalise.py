@@ -15,7 +15,7 @@ import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
 from reco.exceptions import InputError
-from reco.store.tables import CHANNELS, EVENT_TYPES, MARKETING_KINDS
+from reco.store.tables import CHANNELS, EVENT_COLUMNS, EVENT_TYPES, MARKETING_KINDS
 
 EVENT_FIELDS: tuple[str, ...] = (
     "customer_id", "item_id", "timestamp", "event_type", "quantity", "price", "order_id", "channel",
@@ -165,22 +165,25 @@ def _content_ids(key: pd.Series) -> pd.Series:
     return key.map(_content_id)
 
 
+def event_id(customer: str, item: str, timestamp_us: int, event_type: str, quantity: float, price: float,
+             order: str | None, channel: str) -> str:
+    """A stable id for one event from its canonical content, so the same row always gets the same id."""
+    return _content_id("\x1f".join((customer, item, str(timestamp_us), event_type, str(float(quantity)),
+                                    str(float(price)), order or "", channel)))
+
+
 def event_ids(df: pd.DataFrame) -> pd.Series:
-    """A stable id per event from its canonical content, so the same row always gets the same id."""
-    ts = df["timestamp"].astype("datetime64[us]").astype("int64").astype(str)
-    price = df["price"].astype(float).astype(str)
-    qty = df["quantity"].astype(float).astype(str)
-    key = (
-        df["customer_id"] + "\x1f" + df["item_id"] + "\x1f" + ts + "\x1f" + df["event_type"] + "\x1f"
-        + qty + "\x1f" + price + "\x1f" + df["order_id"].fillna("") + "\x1f" + df["channel"]
-    )
-    return _content_ids(key)
+    """``event_id`` for every canonical event row."""
+    ts = df["timestamp"].astype("datetime64[us]").astype("int64")
+    columns = (df["customer_id"], df["item_id"], ts, df["event_type"], df["quantity"], df["price"],
+               df["order_id"].fillna(""), df["channel"])
+    return pd.Series([event_id(*row) for row in zip(*(c.tolist() for c in columns), strict=True)],
+                     index=df.index, dtype=object)
 
 
-EVENT_COLUMNS_OUT: tuple[str, ...] = (
-    "customer_id", "item_id", "timestamp", "event_type", "quantity", "price", "order_id", "channel",
-    "discount", "coupon_discount", "event_id",
-)
+# The columns normalise_events returns, in its order: the stored ones but ``source`` (the ingest run adds it),
+# with the id last (it is computed from the others).
+EVENT_COLUMNS_OUT: tuple[str, ...] = (*(c for c in EVENT_COLUMNS if c not in ("event_id", "source")), "event_id")
 
 
 @dataclass
@@ -364,9 +367,8 @@ def normalise_event_records(records: Sequence[Mapping[str, object]], ctx: FileCo
             "channel": "other" if channel is None else CHANNEL_SYNONYMS.get(channel.lower(), "other"),
             "discount": discount, "coupon_discount": coupon,
         }
-        key = "\x1f".join((customer, item, str(ts.astype("int64")), etype, str(float(abs(qty))), str(float(price)),
-                           order or "", str(row["channel"])))
-        row["event_id"] = _clean_value(record.get("event_id")) or _content_id(key)
+        row["event_id"] = _clean_value(record.get("event_id")) or event_id(
+            customer, item, int(ts.astype("int64")), etype, abs(qty), price, order, str(row["channel"]))
         row["_row"] = number
         events.append(row)
     index = pd.Index([r["_row"] for r in events], dtype="int64")
