@@ -10,7 +10,8 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,6 +125,15 @@ class _Run:
         self.seen: set[str] = set()
 
     def ingest(
+        self, chunks: Generator[Chunk, None, None], source: str, kind: str, mapping: Mapping[str, str],
+        constants: Mapping[str, str], preset: Preset | None, date_format: str | None,
+    ) -> None:
+        """Read one source; its reader is closed as soon as this ends, also on an error (an open SQL query
+        would otherwise hold its connection, and locks, until the error object is garbage collected)."""
+        with closing(chunks):
+            self._read(chunks, source, kind, mapping, constants, preset, date_format)
+
+    def _read(
         self, chunks: Iterator[Chunk], source: str, kind: str, mapping: Mapping[str, str],
         constants: Mapping[str, str], preset: Preset | None, date_format: str | None,
     ) -> None:

@@ -11,7 +11,7 @@ import gzip
 import io
 import logging
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -75,7 +75,7 @@ def file_kind(path: Path) -> str:
     )
 
 
-def read_file(path: Path, chunk_rows: int, delimiter: str | None = None) -> Iterator[Chunk]:
+def read_file(path: Path, chunk_rows: int, delimiter: str | None = None) -> Generator[Chunk, None, None]:
     """Yield ``path`` in chunks; raises InputError for a missing, empty or unreadable file."""
     if not path.exists():
         raise InputError("file not found", source=str(path))
@@ -159,7 +159,7 @@ def _read_parquet(path: Path, chunk_rows: int) -> Iterator[Chunk]:
         raise InputError(f"not a readable Parquet file: {exc}", source=str(path)) from exc
 
 
-def read_sql(query: str, source_url: str, chunk_rows: int) -> Iterator[Chunk]:
+def read_sql(query: str, source_url: str, chunk_rows: int) -> Generator[Chunk, None, None]:
     """Yield the result of ``query`` on any SQLAlchemy database in chunks."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url

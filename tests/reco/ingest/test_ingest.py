@@ -199,6 +199,24 @@ def test_sql_source(store: EventStore, tmp_path: Path) -> None:
         ingest(store, sql="SELECT * FROM missing_table", source_url=source)
 
 
+def test_a_failed_sql_ingest_releases_the_source_at_once(store: EventStore, tmp_path: Path) -> None:
+    """The query's connection closes when the ingest fails, not when the error object is garbage collected:
+    an open read would keep locking the source database (and on PostgreSQL sit idle in a transaction)."""
+    from sqlalchemy import create_engine
+
+    source = f"sqlite:///{tmp_path / 'shop.db'}"
+    engine = create_engine(source, connect_args={"timeout": 0})
+    pd.DataFrame({"who": ["007"] * 5, "what": ["x"] * 5, "at": ["2024-05-01 09:00:00"] * 5}).to_sql(
+        "orders", engine, index=False)
+    with pytest.raises(InputError, match="required column 'timestamp' not found") as failed:
+        ingest(store, sql="SELECT who, what FROM orders", source_url=source, chunk_rows=2,
+               mapping=parse_mappings(["customer_id=who", "item_id=what"]))
+    with engine.begin() as conn:  # a writer needs no reader left on the file
+        conn.exec_driver_sql("DROP TABLE orders")
+    engine.dispose()
+    assert failed.value is not None
+
+
 def test_customer_and_item_files(store: EventStore, tmp_path: Path) -> None:
     items = _write(tmp_path / "items.csv",
                    "sku,title,cat,price,active\nA,Mug,Kitchen,3.5,yes\nB,Old mug,Kitchen,1,no\n")
