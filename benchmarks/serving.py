@@ -60,6 +60,7 @@ def prepare(tmp: Path, items: int | None) -> tuple[EventStore, list[str], list[s
         from reco.ingest import record_events
 
         store = EventStore(url)
+        store.create_schema()
         log = synthetic_log(purchases=items * 10, customers=items, items=items)
         for start in range(0, len(log), 200_000):
             record_events(store, log.iloc[start:start + 200_000], source="synthetic")

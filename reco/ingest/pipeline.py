@@ -306,7 +306,8 @@ def record_events(
     ``events`` is a DataFrame (checked column-wise, for large batches) or a sequence of mappings (checked
     row by row: for a few events a request, where pandas' per-column cost was most of the time; both
     give the same rows). Unlike ``ingest`` nothing goes to the audit log (this runs per request). Row
-    numbers in errors are positions in ``events`` counted from 1.
+    numbers in errors are positions in ``events`` counted from 1. The store's tables must exist
+    (``EventStore.create_schema``, which the API runs once at start-up, not per request).
     """
     ctx = FileContext(source=source, kind="events")
     if isinstance(events, pd.DataFrame):
@@ -315,7 +316,6 @@ def record_events(
         batch, rows = normalise_events(frame, ctx, {}), len(frame)
     else:
         batch, rows = normalise_event_records(events, ctx), len(events)
-    store.create_schema()
     with store.transaction() as conn:
         run = _Run(store, conn, 0.0, ".")
         _, inserted = run._store_events(batch, ctx)
