@@ -3,6 +3,10 @@
 Trains the default model on a copy of the Online Retail store (or, with --items N, on a synthetic log
 with an N-item catalogue), starts `uvicorn serving.main:app`, and drives each scenario for a fixed
 duration at a fixed concurrency: GET /health, GET recommendations, GET similar items, POST events.
+Recommendations are asked for customers drawn at random (each customer about once per run, so the
+server's top-list cache rarely helps) and, as `recommendations_visits`, in visits of
+VISIT_PAGES pages each (one customer, VISIT_PAGES requests in a row, as when a shopper browses):
+the cache hit rate of each run is read from /metrics and printed beside it.
 Prints requests/s and p50/p95/p99 latency per scenario, the ratio of recommendation throughput to
 /health throughput, and one final JSON line. Closed-loop latency at 32 connections is mostly queueing
 (32 / throughput), so recommendations are also sent open loop, at random times at --load (default
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -40,6 +45,7 @@ from reco.store import EventStore  # noqa: E402
 from training.train import train  # noqa: E402
 
 TARGET = {"p99_ms": 25.0, "ratio": 0.6, "p99_ms_100k_items": 50.0}
+VISIT_PAGES = 5  # recommendation pages a shopper views in one visit (scenario recommendations_visits)
 
 
 def free_port() -> int:
@@ -89,9 +95,10 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
 
 
 async def drive(port: int, key: str, scenario: str, seconds: float, concurrency: int, customers: list[str],
-                items: list[str], rate: float | None = None) -> dict[str, float]:
+                items: list[str], rate: float | None = None, seed: int = 0) -> dict[str, float]:
     """``concurrency`` clients sending requests back to back for ``seconds`` (or, with ``rate``, at that
     many requests a second on average over up to ``concurrency`` connections); latency of each answer.
+    Each run needs its own ``seed``: one that drew the same customers as its warm-up would find them cached.
 
     The client writes raw HTTP/1.1 on kept-alive connections: it shares the 2 cores with the server,
     and httpx spent about 1 ms of CPU per request there, more than /health costs the server.
@@ -101,12 +108,15 @@ async def drive(port: int, key: str, scenario: str, seconds: float, concurrency:
     deadline = time.perf_counter() + seconds
     auth = f"X-API-Key: {key}\r\n"
 
-    def request(rng: np.random.Generator) -> bytes:
+    def request(rng: np.random.Generator, visit: list[str | int]) -> bytes:
         if scenario == "health":
             return b"GET /health HTTP/1.1\r\nHost: bench\r\n\r\n"
-        if scenario == "recommendations":
-            customer = quote(customers[int(rng.integers(len(customers)))], safe="")
-            return f"GET /v1/customers/{customer}/recommendations?n=10 HTTP/1.1\r\nHost: bench\r\n{auth}\r\n".encode()
+        if scenario in ("recommendations", "recommendations_visits"):
+            if scenario == "recommendations" or visit[1] == 0:
+                visit[:] = [quote(customers[int(rng.integers(len(customers)))], safe=""), VISIT_PAGES]
+            visit[1] = int(visit[1]) - 1
+            return (f"GET /v1/customers/{visit[0]}/recommendations?n=10 HTTP/1.1\r\nHost: bench\r\n{auth}"
+                    "\r\n").encode()
         if scenario == "similar":
             item = quote(items[int(rng.integers(len(items)))], safe="")
             return f"GET /v1/items/{item}/similar HTTP/1.1\r\nHost: bench\r\n{auth}\r\n".encode()
@@ -130,11 +140,12 @@ async def drive(port: int, key: str, scenario: str, seconds: float, concurrency:
 
     async def one_client(worker: int) -> None:
         nonlocal errors
-        rng = np.random.default_rng(worker)
+        rng = np.random.default_rng((seed, worker))
+        visit: list[str | int] = ["", 0]  # customer, pages left in this visit
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while rate or time.perf_counter() < deadline:  # open loop: until every planned request is sent
-                message = request(rng)
+                message = request(rng, visit)
                 started = await planned.get() if rate else time.perf_counter()
                 if started < 0:
                     break
@@ -149,6 +160,23 @@ async def drive(port: int, key: str, scenario: str, seconds: float, concurrency:
     return {"requests": len(ms), "errors": errors, "rps": round(len(ms) / seconds, 1),
             "p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2),
             "p99_ms": round(float(np.percentile(ms, 99)), 2)}
+
+
+def cache_counts(base: str, key: str) -> dict[str, float]:
+    """The server's top-list cache counters (all workers), from /metrics."""
+    text = httpx.get(f"{base}/metrics", headers={"X-API-Key": key}, timeout=10).text
+    counts = {"hit": 0.0, "miss": 0.0}
+    for line in text.splitlines():
+        if line.startswith("reco_recommendation_cache_total{"):
+            for result in counts:
+                if f'result="{result}"' in line:
+                    counts[result] += float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def hit_rate(before: dict[str, float], after: dict[str, float]) -> float | None:
+    hits, misses = after["hit"] - before["hit"], after["miss"] - before["miss"]
+    return round(hits / (hits + misses), 3) if hits + misses else None
 
 
 def main() -> None:
@@ -168,8 +196,10 @@ def main() -> None:
         key = store.add_api_key("admin", "benchmark")
         store.dispose()
         port = free_port()
+        (tmp / "prometheus").mkdir()  # /metrics adds up all workers' counts (cache hits included)
         env = {**os.environ, "RECO_DATABASE_URL": f"sqlite:///{tmp / 'reco.db'}", "RECO_MODEL_DIR": str(tmp / "models"),
-               "RECO_LOG_LEVEL": "WARNING", "OPENBLAS_NUM_THREADS": "1"}
+               "RECO_LOG_LEVEL": "WARNING", "OPENBLAS_NUM_THREADS": "1",
+               "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus")}
         server = subprocess.Popen([sys.executable, "-m", "uvicorn", "serving.main:app", "--host", "127.0.0.1",
                                    "--port", str(port), "--workers", str(args.workers), "--no-access-log",
                                    "--log-level", "warning"], cwd=ROOT, env=env)
@@ -185,14 +215,22 @@ def main() -> None:
             else:
                 raise SystemExit("the server did not become ready in 120 s")
             results = {}
-            for scenario in ("health", "recommendations", "similar", "events"):
-                asyncio.run(drive(port, key, scenario, min(2.0, args.seconds), args.concurrency, customers, items))
+            runs = itertools.count(1)
+            for scenario in ("health", "recommendations", "recommendations_visits", "similar", "events"):
+                asyncio.run(drive(port, key, scenario, min(2.0, args.seconds), args.concurrency, customers, items,
+                                  seed=next(runs)))
+                before = cache_counts(base, key)
                 results[scenario] = asyncio.run(drive(port, key, scenario, args.seconds, args.concurrency,
-                                                      customers, items))
+                                                      customers, items, seed=next(runs)))
+                if scenario.startswith("recommendations"):
+                    results[scenario]["cache_hit_rate"] = hit_rate(before, cache_counts(base, key))
                 logging.info("%s: %s", scenario, results[scenario])
             rate = round(args.load * results["recommendations"]["rps"], 1)
+            before = cache_counts(base, key)
             results["recommendations_open_loop"] = asyncio.run(drive(
-                port, key, "recommendations", args.seconds, args.concurrency, customers, items, rate=rate))
+                port, key, "recommendations", args.seconds, args.concurrency, customers, items, rate=rate,
+                seed=next(runs)))
+            results["recommendations_open_loop"]["cache_hit_rate"] = hit_rate(before, cache_counts(base, key))
             results["recommendations_open_loop"]["offered_rps"] = rate
             logging.info("recommendations at %s req/s offered: %s", rate, results["recommendations_open_loop"])
         finally:
@@ -202,9 +240,10 @@ def main() -> None:
     catalogue = args.items or trained["items"]
     print(f"\nserving: {catalogue:,} items, {trained['customers']:,} customers, model {trained['model']}, "
           f"{args.concurrency} concurrent connections, {args.workers} worker(s), {args.seconds:g} s per scenario")
-    print(f"{'scenario':<18}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"{'scenario':<26}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'cache hits':>12}")
     for name, r in results.items():
-        print(f"{name:<18}{r['rps']:>9}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['p99_ms']:>9}{r['errors']:>8}")
+        hits = f"{r['cache_hit_rate']:.0%}" if r.get("cache_hit_rate") is not None else ""
+        print(f"{name:<26}{r['rps']:>9}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['p99_ms']:>9}{r['errors']:>8}{hits:>12}")
     p99_target = TARGET["p99_ms_100k_items"] if args.items and args.items >= 100_000 else TARGET["p99_ms"]
     print(f"recommendations / health throughput: {ratio:.2f} (target >= {TARGET['ratio']}); "
           f"recommendation p99 target <= {p99_target} ms")

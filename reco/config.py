@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     # Requests one API process computes side by side. More threads than cores only fight over the GIL:
     # at 32 connections on 2 cores, 40 threads (anyio's default) gave 49 recommendations/s, 2 gave 83.
     threads: int = Field(default=2, ge=1, le=64)
+    # Customers whose top lists (per mode) each API process keeps, and for how long; 0: no cache. A list
+    # is reused only for the exact history it was computed from (see reco.service), so never stale.
+    cache_size: int = Field(default=50_000, ge=0)
+    cache_seconds: float = Field(default=300.0, gt=0)
 
 
 @lru_cache(maxsize=1)

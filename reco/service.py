@@ -4,12 +4,21 @@ Shared by the API and the batch export so that both give the same answer for the
 Each customer is scored from their current purchase history (read fresh from the store), turned
 into a row the way the model's ``input_spec`` says, as of the later of the model's data and the
 customer's last purchase.
+
+The API may keep each customer's top list in a small in-process cache (``cache_size``), keyed by the
+customer, the mode and a fingerprint of the history it was computed from. The history is read on every
+request anyway, so a purchase, a return or an erasure changes the fingerprint and the list is computed
+again: a cached answer is always the one a fresh computation would give.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -22,6 +31,9 @@ REASON_POPULAR = "popular"
 REASON_FOR_YOU = "recommended for you"
 REASON_BOUGHT_BEFORE = "bought before"
 MODES: tuple[str, ...] = ("new", "all")
+# Items a cache miss computes and keeps per customer and mode, so requests for up to this many items
+# (and filtered requests that leave enough of them) are answered from the cache.
+CACHE_DEPTH = 30
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,11 @@ class Filters:
     max_price: float | None = None
     exclude: tuple[str, ...] = ()
 
+    @property
+    def empty(self) -> bool:
+        """True when nothing beyond inactive items is ruled out."""
+        return self.category is None and self.min_price is None and self.max_price is None and not self.exclude
+
     def __post_init__(self) -> None:
         if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
             raise ConfigurationError(f"min_price {self.min_price} is above max_price {self.max_price}")
@@ -53,12 +70,82 @@ class Recommendations:
     model_version: str
     personalised: bool
     items: list[RecommendedItem]
+    cached: bool = False  # answered from the top-list cache (same items as a fresh computation)
+
+
+# ``because`` code of a cached popular top-up item (-1 already means "recommended for you").
+_POPULAR = -2
+
+
+@dataclass(frozen=True)
+class _TopList:
+    """A customer's cached answer for one mode, as arrays (about 1.2 KB with its key): item indices,
+    scores and the item each is explained by (see ``RecommendationService._item``); the first
+    ``personal`` items come from the model, the rest are popular top-ups."""
+
+    fingerprint: bytes
+    indices: np.ndarray
+    scores: np.ndarray
+    because: np.ndarray
+    personal: int
+    stored: float
+
+
+class TopListCache:
+    """Bounded LRU of customers' top lists with an age limit; safe to share between request threads."""
+
+    def __init__(self, size: int, max_age_seconds: float) -> None:
+        self.size = size
+        self.max_age_seconds = max_age_seconds
+        self._entries: OrderedDict[tuple[str, str], _TopList] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[str, str], fingerprint: bytes) -> _TopList | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            fresh = (entry is not None and entry.fingerprint == fingerprint
+                     and time.monotonic() - entry.stored < self.max_age_seconds)
+            if fresh:
+                self._entries.move_to_end(key)
+            self.hits += fresh
+            self.misses += not fresh
+            return entry if fresh else None
+
+    def put(self, key: tuple[str, str], entry: _TopList) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def forget(self, customer_id: str) -> None:
+        with self._lock:
+            for mode in MODES:
+                self._entries.pop((customer_id, mode), None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def history_fingerprint(history: pd.DataFrame) -> bytes:
+    """A digest of a customer's events (item_id, timestamp) in the order given."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update("\x1f".join(map(str, history["item_id"])).encode())
+    digest.update(history["timestamp"].to_numpy(dtype="datetime64[us]").tobytes())
+    return digest.digest()
 
 
 class RecommendationService:
-    """Turns model output (indices, scores) into named items with a reason a person can read."""
+    """Turns model output (indices, scores) into named items with a reason a person can read.
 
-    def __init__(self, bundle: ModelBundle, catalogue: pd.DataFrame) -> None:
+    ``cache_size`` > 0 keeps that many customers' top lists per mode for ``cache_seconds`` (see the
+    module docstring); 0 computes every request."""
+
+    def __init__(self, bundle: ModelBundle, catalogue: pd.DataFrame, cache_size: int = 0,
+                 cache_seconds: float = 300.0) -> None:
+        self.cache = TopListCache(cache_size, cache_seconds) if cache_size > 0 else None
         self.bundle = bundle
         self.mapping = bundle.mapping
         self.model = bundle.models[bundle.default_model]
@@ -83,6 +170,9 @@ class RecommendationService:
 
     def blocked_items(self, filters: Filters | None) -> np.ndarray:
         """Indices never to show: inactive items plus whatever ``filters`` rule out."""
+        return np.flatnonzero(self._blocked_mask(filters))
+
+    def _blocked_mask(self, filters: Filters | None) -> np.ndarray:
         blocked = np.zeros(self.mapping.n_items, dtype=bool)
         blocked[self.inactive] = True
         if filters is not None:
@@ -94,7 +184,7 @@ class RecommendationService:
                 blocked |= ~(self.prices <= filters.max_price)
             excluded = self.mapping.item_indices(filters.exclude)
             blocked[excluded[excluded >= 0]] = True
-        return np.flatnonzero(blocked)
+        return blocked
 
     @property
     def version(self) -> str:
@@ -139,8 +229,57 @@ class RecommendationService:
 
         With ``fresh`` (the default here) the customer's collaborative profile is solved again from
         ``history`` instead of taken from training, so purchases sent since then count at once."""
+        if self.cache is not None and personalise and fresh and history is not None and len(history):
+            if mode not in MODES:
+                raise ConfigurationError(f"mode {mode!r} is not valid; valid: {', '.join(MODES)}")
+            return self._through_cache(customer_id, history, n, mode, filters)
         rows = self._empty_rows(1) if history is None else self.history_row(history)
         return self._recommend_rows([customer_id], rows, n, [personalise], mode, filters, fresh)[0]
+
+    def _through_cache(self, customer_id: str, history: pd.DataFrame, n: int, mode: str,
+                       filters: Filters | None) -> Recommendations:
+        """``recommend`` answered from the customer's cached top list where it holds the answer."""
+        assert self.cache is not None
+        key, fingerprint = (customer_id, mode), history_fingerprint(history)
+        entry = self.cache.get(key, fingerprint)
+        unfiltered = filters is None or filters.empty
+        if entry is not None:
+            keep: np.ndarray | None = None
+            if unfiltered and len(entry.indices) >= n:
+                keep = np.arange(n)
+            elif not unfiltered:
+                # Only the model's own items: a filtered request's popular fill differs from the cached one.
+                passing = np.flatnonzero(~self._blocked_mask(filters)[entry.indices[:entry.personal]])
+                keep = passing[:n] if len(passing) >= n else None
+            if keep is not None:
+                items = [self._cached_item(entry, int(i)) for i in keep]
+                return Recommendations(customer_id, self.version, True, items, cached=True)
+        row = self.history_row(history)
+        if not unfiltered:
+            return self._recommend_rows([customer_id], row, n, [True], mode, filters, True)[0]
+        result = self._recommend_rows([customer_id], row, max(n, CACHE_DEPTH), [True], mode, None, True)[0]
+        if result.personalised:
+            popular = np.array([i.reason == REASON_POPULAR for i in result.items], dtype=bool)
+            explained = np.array([i.because_item_id is not None for i in result.items], dtype=bool)
+            because = np.where(explained, self.mapping.item_indices([i.because_item_id or "" for i in result.items]),
+                               -1)
+            self.cache.put(key, _TopList(
+                fingerprint, self.mapping.item_indices([i.item_id for i in result.items]).astype(np.int32),
+                np.array([i.score for i in result.items], dtype=np.float64),
+                np.where(popular, _POPULAR, because).astype(np.int32), int((~popular).sum()), time.monotonic()))
+        return replace(result, items=result.items[:n])
+
+    def _cached_item(self, entry: _TopList, position: int) -> RecommendedItem:
+        index, because = int(entry.indices[position]), int(entry.because[position])
+        score = float(entry.scores[position])
+        if because == _POPULAR:
+            return RecommendedItem(str(self.mapping.item_ids[index]), self.names[index], score, REASON_POPULAR)
+        return self._item(index, score, because)
+
+    def forget(self, customer_id: str) -> None:
+        """Drop an erased customer's cached lists."""
+        if self.cache is not None:
+            self.cache.forget(customer_id)
 
     def recommend_many(
         self,

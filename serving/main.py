@@ -30,7 +30,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
     store = EventStore(settings.database_url)
     store.create_schema()
-    state = ServingState(store, ModelRegistry(settings.model_dir))
+    state = ServingState(store, ModelRegistry(settings.model_dir), cache_size=settings.cache_size,
+                         cache_seconds=settings.cache_seconds)
     state.load()
     app.state.serving = state
     try:

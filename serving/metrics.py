@@ -30,6 +30,8 @@ logger = logging.getLogger("reco.access")
 REQUESTS = Counter("reco_http_requests_total", "HTTP requests answered", ["route", "method", "status"])
 LATENCY = Histogram("reco_http_request_duration_seconds", "Time to answer an HTTP request", ["route", "method"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0))
+CACHE = Counter("reco_recommendation_cache_total", "Personal recommendation requests by top-list cache result",
+                ["result"])
 MODEL_VERSION = Gauge("reco_model_version_info", "1 for the model version this process serves", ["version"],
                       multiprocess_mode="liveall")
 

@@ -20,9 +20,12 @@ logger = logging.getLogger(__name__)
 class ServingState:
     """The store plus the recommendation service of the promoted version (None until one exists)."""
 
-    def __init__(self, store: EventStore, registry: ModelRegistry) -> None:
+    def __init__(self, store: EventStore, registry: ModelRegistry, cache_size: int = 0,
+                 cache_seconds: float = 300.0) -> None:
         self.store = store
         self.registry = registry
+        self.cache_size = cache_size
+        self.cache_seconds = cache_seconds
         self._service: RecommendationService | None = None
         self._profiles: pd.DataFrame | None = None
         self._checked = 0.0
@@ -35,7 +38,8 @@ class ServingState:
         try:
             version = self.registry.promoted()
             bundle = self.registry.load(version)
-            service = RecommendationService(bundle, self.store.items())
+            service = RecommendationService(bundle, self.store.items(), cache_size=self.cache_size,
+                                            cache_seconds=self.cache_seconds)
         except ModelNotFoundError as exc:
             logger.warning("no model to serve yet: %s", exc)
             return
@@ -88,7 +92,11 @@ class ServingState:
         return self._profiles
 
     def forget(self, customer_id: str) -> None:
-        """Drop an erased customer's scores from memory (a new frame, swapped in one reference)."""
+        """Drop an erased customer's scores and cached top lists from memory (a new frame, swapped in one
+        reference). Other worker processes never serve theirs (erased customers get non-personal
+        results) and drop them within ``cache_seconds``."""
+        if self._service is not None:
+            self._service.forget(customer_id)
         profiles = self._profiles
         if profiles is not None and customer_id in profiles.index:
             self._profiles = profiles.drop(index=customer_id)

@@ -247,9 +247,11 @@ class EventStore:
         return df
 
     def customer_events(self, customer_id: str, event_types: Sequence[str] = ("purchase",)) -> pd.DataFrame:
-        """A customer's events (item_id, timestamp), read fresh: what serving scores them from."""
+        """A customer's events (item_id, timestamp), read fresh: what serving scores them from. In time
+        then item order, so the same history always reads the same (serving fingerprints it)."""
         stmt = select(events.c.item_id, events.c.timestamp).where(
-            events.c.customer_id == customer_id, events.c.event_type.in_(list(event_types)))
+            events.c.customer_id == customer_id, events.c.event_type.in_(list(event_types))
+        ).order_by(events.c.timestamp, events.c.item_id)
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).fetchall()
         # Straight to numpy: pandas' datetime inference costs more than the query for one customer.

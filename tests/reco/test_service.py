@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 
@@ -114,3 +116,89 @@ def test_one_customer_path_equals_the_batch_path(model: str) -> None:
         single = service.recommend(customer, mine, n=5, mode="all")
         batch = service.recommend_many([customer], mine.assign(customer_id=customer), n=5, mode="all", fresh=True)[0]
         assert single == batch
+
+
+def _bundle_and_events(model: str) -> tuple[ModelBundle, pd.DataFrame]:
+    events = make_purchases(n_customers=50, n_items=70, per_customer=12)
+    cls = model_classes()[model]
+    params = {"factors": 6, "iterations": 10} | ({"max_iter": 20, "cutoffs": 2, "label_days": 10}
+                                                 if model == "ranker" else {})
+    recommender = cls(**params)
+    matrix, mapping = recommender.input_spec.build(events, window=False)
+    bundle = ModelBundle("20240101T000000Z-0000", {
+        model: recommender.fit(matrix), "popularity": PopularityRecommender().fit(build_user_items(events)[0])},
+        mapping, {"default_model": model, "data": {"last_event": "2024-04-01T00:00:00"}})
+    return bundle, events
+
+
+def _catalogue(bundle: ModelBundle) -> pd.DataFrame:
+    ids = bundle.mapping.item_ids
+    return pd.DataFrame({"item_id": ids, "name": [f"Item {i[1:]}" for i in ids],
+                         "active": [i not in ("I002", "I041") for i in ids],
+                         "category": ["odd" if int(i[1:]) % 2 else "even" for i in ids],
+                         "price": [float(i[1:]) for i in ids]})
+
+
+@pytest.mark.parametrize("model", ["als", "ranker"])
+def test_cached_answers_equal_fresh_ones_for_every_n_mode_and_filter(model: str) -> None:
+    """Each request is asked twice of a caching service (the second from the cache where it can be) and
+    once of a service without a cache: all three agree, reasons and popular top-ups included."""
+    bundle, events = _bundle_and_events(model)
+    cached = RecommendationService(bundle, _catalogue(bundle), cache_size=1000)
+    plain = RecommendationService(bundle, _catalogue(bundle))
+    filters = [None, Filters(), Filters(category="odd"), Filters(max_price=30.0), Filters(exclude=("I005", "I060")),
+               Filters(category="even", min_price=60.0)]
+    customers = ["C000", "C007", "C031", "someone-new"]
+    for customer in customers:
+        mine = events[events["customer_id"] == customer][["item_id", "timestamp"]]
+        if customer == "someone-new":
+            mine = _history(["I011", "I012"])
+        for mode in ("new", "all"):
+            for n in (3, 10, 30, 45):
+                for f in filters:
+                    want = plain.recommend(customer, mine, n=n, mode=mode, filters=f)
+                    for _ in range(2):
+                        got = cached.recommend(customer, mine, n=n, mode=mode, filters=f)
+                        assert (got.items, got.personalised) == (want.items, want.personalised), (customer, mode, n, f)
+    assert cached.cache is not None and cached.cache.hits > cached.cache.misses > 0
+
+
+def test_a_changed_history_is_computed_again_and_erasure_forgets() -> None:
+    bundle, events = _bundle_and_events("als")
+    service = RecommendationService(bundle, _catalogue(bundle), cache_size=10)
+    plain = RecommendationService(bundle, _catalogue(bundle))
+    mine = events[events["customer_id"] == "C000"][["item_id", "timestamp"]]
+    first = service.recommend("C000", mine, n=5)
+    assert not first.cached and service.recommend("C000", mine, n=5).cached
+    bought = first.items[0].item_id
+    more = pd.concat([mine, _history([bought])], ignore_index=True)
+    after = service.recommend("C000", more, n=5)
+    assert not after.cached and bought not in [i.item_id for i in after.items]
+    assert after.items == plain.recommend("C000", more, n=5).items
+    service.forget("C000")
+    assert len(service.cache) == 0 and not service.recommend("C000", more, n=5).cached
+
+
+def test_the_cache_is_bounded_and_entries_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle, events = _bundle_and_events("als")
+    service = RecommendationService(bundle, _catalogue(bundle), cache_size=3, cache_seconds=60)
+    histories = {c: events[events["customer_id"] == c][["item_id", "timestamp"]] for c in ("C000", "C001", "C002",
+                                                                                             "C003")}
+    for customer, history in histories.items():
+        service.recommend(customer, history, n=5)
+    assert len(service.cache) == 3
+    assert not service.recommend("C000", histories["C000"], n=5).cached  # the oldest was evicted
+    assert service.recommend("C003", histories["C003"], n=5).cached
+    clock = time.monotonic() + 61
+    monkeypatch.setattr("reco.service.time.monotonic", lambda: clock)
+    assert not service.recommend("C003", histories["C003"], n=5).cached
+
+
+def test_opted_out_and_historyless_requests_bypass_the_cache() -> None:
+    bundle, events = _bundle_and_events("als")
+    service = RecommendationService(bundle, _catalogue(bundle), cache_size=10)
+    mine = events[events["customer_id"] == "C000"][["item_id", "timestamp"]]
+    for _ in range(2):
+        assert not service.recommend("C000", mine, n=5, personalise=False).cached
+        assert not service.recommend("stranger", None, n=5).cached
+    assert len(service.cache) == 0

@@ -275,6 +275,9 @@ def test_metrics_count_requests_per_route_and_show_the_model_version(client: Tes
     assert any('status="404"' in line and "similar" in line for line in text.splitlines())
     version = client.get("/ready").json()["model_version"]
     assert f'reco_model_version_info{{version="{version}"}} 1.0' in text
+    hits = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line.startswith('reco_recommendation_cache_total{result="hit"}')]
+    assert hits and hits[0] >= 2  # the same customer and history twice more: answered from the cache
 
 
 def test_a_newly_promoted_version_is_served_without_restart_and_a_broken_one_is_not(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from reco.exceptions import ConfigurationError, UnknownItemError
 from reco.service import Filters, RecommendedItem
+from serving import metrics
 from serving.api.deps import KEYED_RESPONSES, SITE, IdPath, ServiceDep, SettingsDep, StoreDep
 from serving.schemas import ErrorOut, RecommendationsOut, RecommendedItemOut, SimilarItemsOut
 
@@ -52,6 +53,8 @@ def customer_recommendations(
     except ConfigurationError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     result = service.recommend(customer_id, history, n=n, personalise=allowed, mode=mode, filters=filters)
+    if service.cache is not None and result.personalised:
+        metrics.CACHE.labels(result="hit" if result.cached else "miss").inc()
     return RecommendationsOut(customer_id=customer_id, model_version=result.model_version,
                               personalised=result.personalised, items=_out(result.items))
 
