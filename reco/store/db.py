@@ -14,10 +14,25 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    type_coerce,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -39,6 +54,15 @@ from reco.store.tables import (
 )
 
 logger = logging.getLogger(__name__)
+
+# The per-request reads of the API, built once (SQLAlchemy then skips building their cache keys). The
+# timestamp is read untyped: SQLite hands back its stored text, which numpy parses far faster than
+# SQLAlchemy's row-by-row datetime parsing; PostgreSQL's driver hands back datetimes either way.
+_CUSTOMER_EVENTS = select(events.c.item_id, type_coerce(events.c.timestamp, String)).where(
+    events.c.customer_id == bindparam("customer"), events.c.event_type.in_(bindparam("types", expanding=True))
+).order_by(events.c.timestamp, events.c.item_id)
+_CONSENT = select(customers.c.consent_personalisation).where(customers.c.customer_id == bindparam("customer"))
+_ROLE = select(api_keys.c.role).where(api_keys.c.key_hash == bindparam("key_hash"))
 
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url``; plain ``postgresql://`` URLs use psycopg 3, SQLite gets WAL mode."""
@@ -249,15 +273,12 @@ class EventStore:
     def customer_events(self, customer_id: str, event_types: Sequence[str] = ("purchase",)) -> pd.DataFrame:
         """A customer's events (item_id, timestamp), read fresh: what serving scores them from. In time
         then item order, so the same history always reads the same (serving fingerprints it)."""
-        stmt = select(events.c.item_id, events.c.timestamp).where(
-            events.c.customer_id == customer_id, events.c.event_type.in_(list(event_types))
-        ).order_by(events.c.timestamp, events.c.item_id)
         with self.engine.connect() as conn:
-            rows = conn.execute(stmt).fetchall()
+            rows = conn.execute(_CUSTOMER_EVENTS, {"customer": customer_id, "types": list(event_types)}).fetchall()
         # Straight to numpy: pandas' datetime inference costs more than the query for one customer.
         return pd.DataFrame({
             "item_id": np.array([r[0] for r in rows], dtype=object),
-            "timestamp": np.array([r[1] for r in rows], dtype="datetime64[us]"),
+            "timestamp": _datetimes([r[1] for r in rows]),
         })
 
     def items(self) -> pd.DataFrame:
@@ -272,9 +293,8 @@ class EventStore:
 
     def personalisation_allowed(self, customer_id: str) -> bool:
         """False for a known customer who opted out of personalisation, and for an erased one."""
-        stmt = select(customers.c.consent_personalisation).where(customers.c.customer_id == customer_id)
         with self.engine.connect() as conn:
-            value = conn.execute(stmt).scalar_one_or_none()
+            value = conn.execute(_CONSENT, {"customer": customer_id}).scalar_one_or_none()
             if value is None:
                 return not self._erased(conn, customer_id)
         return bool(value)
@@ -363,9 +383,8 @@ class EventStore:
         return key
 
     def role_for_key(self, key: str) -> str | None:
-        stmt = select(api_keys.c.role).where(api_keys.c.key_hash == key_hash(key))
         with self.engine.connect() as conn:
-            return conn.execute(stmt).scalar_one_or_none()
+            return conn.execute(_ROLE, {"key_hash": key_hash(key)}).scalar_one_or_none()
 
     def api_keys(self) -> pd.DataFrame:
         """Role, label, creation time and the first 8 characters of each key's hash (never the key)."""
@@ -398,3 +417,11 @@ def _as_datetime(value: object) -> datetime | None:
 
 
 __all__ = ["EventStore", "make_engine"]
+
+
+def _datetimes(values: list[Any]) -> np.ndarray:
+    """datetime64[us] from datetimes or ISO text (SQLite); pandas parses any text numpy does not."""
+    try:
+        return np.array(values, dtype="datetime64[us]")
+    except ValueError:
+        return pd.to_datetime(pd.Series(values, dtype=object), format="mixed").to_numpy(dtype="datetime64[us]")

@@ -83,3 +83,30 @@ def test_plain_postgresql_url_uses_psycopg3() -> None:
     engine = make_engine("postgresql://u@127.0.0.1:1/db")
     assert engine.dialect.driver == "psycopg"
     engine.dispose()
+
+
+def test_customer_events_come_in_time_then_item_order_with_exact_times(store: EventStore) -> None:
+    stamps = ["2024-03-02 08:00:00", "2024-01-01 10:00:00.123456", "2024-03-02 08:00:00", "2023-12-31 23:59:59.5"]
+    rows = pd.DataFrame({
+        "event_id": list("abcd"), "customer_id": "c7", "item_id": ["z", "y", "a", "x"],
+        "timestamp": pd.to_datetime(stamps, format="ISO8601"),
+        "event_type": ["purchase", "purchase", "purchase", "return"],
+        "quantity": 1.0, "price": 2.5, "order_id": "o1", "channel": "web", "discount": None,
+        "coupon_discount": None, "source": "test",
+    })
+    with store.transaction() as conn:
+        store.insert_events(conn, rows)
+    purchases = store.customer_events("c7")
+    assert purchases["item_id"].tolist() == ["y", "a", "z"]
+    assert purchases["timestamp"].tolist() == [pd.Timestamp(s) for s in (stamps[1], stamps[0], stamps[0])]
+    both = store.customer_events("c7", event_types=("purchase", "return"))
+    assert both["item_id"].tolist() == ["x", "y", "a", "z"]
+    assert both["timestamp"].iloc[0] == pd.Timestamp("2023-12-31 23:59:59.5")
+
+
+def test_stored_times_in_another_text_layout_still_parse() -> None:
+    """SQLite keeps times as text; rows written by another tool may use a layout numpy does not read."""
+    from reco.store.db import _datetimes
+
+    got = _datetimes(["2024-01-01 10:00:00.000001", "2024/01/02 11:30"])
+    assert got.tolist() == [pd.Timestamp("2024-01-01 10:00:00.000001"), pd.Timestamp("2024-01-02 11:30")]
