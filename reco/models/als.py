@@ -69,16 +69,30 @@ class ALSRecommender(FactorModel):
         vectors[known] = self.user_factors_[user_ids[known]]
         unknown = np.flatnonzero(~known)
         if len(unknown):
-            model = self._model()
-            model.item_factors = self.item_factors_
-            model.user_factors = self.user_factors_
-            rows = user_items[unknown]
+            model = self._solver()
+            # Sparse row selection costs more than one customer's solve: skipped when it selects everything.
+            rows = user_items if len(unknown) == len(user_ids) else user_items[unknown]
             has_history = np.diff(rows.indptr) > 0
             if has_history.any():
-                solved = model.recalculate_user(np.arange(int(has_history.sum())), rows[has_history])
+                solve = rows if has_history.all() else rows[has_history]
+                solved = model.recalculate_user(np.arange(int(has_history.sum())), solve)
                 vectors[unknown[has_history]] = np.asarray(solved, dtype=np.float32).reshape(
                     int(has_history.sum()), -1)
         return vectors
+
+    def _solver(self) -> AlternatingLeastSquares:
+        """implicit's model holding the item factors, kept for solving users' vectors: a fresh one would
+        recompute Y'Y (items x factors^2) on every call, most of a live request's solve on a large catalogue."""
+        key = (self.regularization, self.alpha)
+        cached = getattr(self, "_solver_cache", None)
+        if cached is not None and cached[0] is self.item_factors_ and cached[1] == key:
+            return cached[2]
+        model = self._model()
+        model.item_factors = self.item_factors_
+        model.user_factors = self.user_factors_
+        _ = model.YtY  # computed once here, read by every later solve (threads included)
+        self._solver_cache = (self.item_factors_, key, model)
+        return model
 
     def _scores(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False) -> np.ndarray:
         return self._user_vectors(user_ids, user_items) @ self.item_factors_.T

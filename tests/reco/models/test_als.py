@@ -63,3 +63,26 @@ def test_recent_popularity_learns_only_from_its_window() -> None:
     history, _ = model.input_spec.build(events, now=pd.Timestamp("2024-03-31"), mapping=mapping, window=False)
     ids, _ = model.fit(matrix).recommend(-1, history[mapping.user_index("a")], n=2)
     assert [mapping.item_ids[i] for i in ids if i >= 0] == ["new"], "'old' sold more, but not recently"
+
+
+def test_solving_a_new_customer_reuses_the_item_side_and_follows_refits_and_settings() -> None:
+    """The implicit model that solves unseen customers is kept (Y'Y once, not per request), yet a refit
+    or a new regularization gives what a freshly built solver gives."""
+    matrix, _ = _data()
+    model = ALSRecommender(factors=4, iterations=15, regularization=1.0, alpha=2.0).fit(matrix)
+    rows = matrix[:5]
+    unseen = np.full(5, -1)
+
+    def fresh() -> np.ndarray:
+        solver = model._model()
+        solver.item_factors, solver.user_factors = model.item_factors_, model.user_factors_
+        return np.asarray(solver.recalculate_user(np.arange(5), rows))
+
+    first = model._user_vectors(unseen, rows)
+    assert model._solver() is model._solver()
+    np.testing.assert_allclose(first, fresh(), rtol=1e-6)
+    model.set_params(regularization=50.0)
+    np.testing.assert_allclose(model._user_vectors(unseen, rows), fresh(), rtol=1e-6)
+    assert not np.allclose(model._user_vectors(unseen, rows), first)
+    model.set_params(regularization=1.0, iterations=5).fit(matrix[::-1])
+    np.testing.assert_allclose(model._user_vectors(unseen, rows), fresh(), rtol=1e-6)
