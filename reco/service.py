@@ -6,9 +6,9 @@ into a row the way the model's ``input_spec`` says, as of the later of the model
 customer's last purchase.
 
 The API may keep each customer's top list in a small in-process cache (``cache_size``), keyed by the
-customer, the mode and a fingerprint of the history it was computed from. The history is read on every
-request anyway, so a purchase, a return or an erasure changes the fingerprint and the list is computed
-again: a cached answer is always the one a fresh computation would give.
+customer, the mode and a fingerprint of the purchase history it was computed from. That history is
+read on every request anyway, so a new purchase or an erasure changes the fingerprint and the list is
+computed again: a cached answer is always the one a fresh computation would give.
 """
 
 from __future__ import annotations
