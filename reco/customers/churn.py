@@ -259,7 +259,7 @@ class ChurnModel:
         write_with(path / "pipeline.joblib", lambda tmp: joblib.dump(self.pipeline_, tmp))
         write_json(path / "churn.json", {
             "params": self.get_params(), "kind": self.kind_, "sklearn_version": sklearn.__version__,
-            "features": list(FEATURES), "reference": {k: _num(v) for k, v in self.reference_.items()},
+            "features": list(FEATURES), "reference": {k: optional_float(v) for k, v in self.reference_.items()},
             "validation_auc": self.validation_, "cutoffs": self.cutoffs_,
             "trained_until": self.trained_until_.isoformat(),
             "training_rows": self.training_rows_, "training_churn_rate": self.training_churn_rate_,
@@ -290,8 +290,9 @@ class ChurnModel:
         return model
 
 
-def _num(value: float) -> float | None:
-    return None if pd.isna(value) else float(value)
+def optional_float(value: object) -> float | None:
+    """A float, or None for a missing value (None, NaN, NaT): what JSON and API responses carry."""
+    return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
 
 
 def describe(group: str, row: pd.Series, reference: pd.Series) -> str | None:

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import pandas as pd
 from fastapi import APIRouter, HTTPException
 
+from reco.customers.churn import optional_float
 from serving.api.deps import ADMIN, EVENTS, KEYED_RESPONSES, MARKETER, IdPath, ServiceDep, StateDep, StoreDep
 from serving.schemas import ConsentIn, ConsentOut, CustomerDataOut, ErasureOut, ErrorOut, ProfileOut
 
 router = APIRouter(prefix="/v1", tags=["customers"], responses=KEYED_RESPONSES)
-
-
-def _number(value: object) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
 @router.get(
@@ -42,7 +38,7 @@ def customer_profile(customer_id: IdPath, state: StateDep, service: ServiceDep, 
         customer_id=customer_id, model_version=service.version,
         churn_probability=float(row["churn_probability"]), churn_reasons=[str(r) for r in row["churn_reasons"]],
         expected_purchases_90d=float(row["expected_purchases_90d"]), p_alive=float(row["p_alive"]),
-        clv_12m=_number(row["clv_12m"]), value_tier=row["value_tier"], segment=str(row["segment"]),
+        clv_12m=optional_float(row["clv_12m"]), value_tier=row["value_tier"], segment=str(row["segment"]),
     )
 
 
