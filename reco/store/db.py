@@ -64,6 +64,7 @@ _CUSTOMER_EVENTS = select(events.c.item_id, type_coerce(events.c.timestamp, Stri
 _CONSENT = select(customers.c.consent_personalisation).where(customers.c.customer_id == bindparam("customer"))
 _ROLE = select(api_keys.c.role).where(api_keys.c.key_hash == bindparam("key_hash"))
 
+
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url``; plain ``postgresql://`` URLs use psycopg 3, SQLite gets WAL mode."""
     try:
@@ -416,12 +417,12 @@ def _as_datetime(value: object) -> datetime | None:
     return None if ts is pd.NaT else ts.to_pydatetime()
 
 
-__all__ = ["EventStore", "make_engine"]
-
-
 def _datetimes(values: list[Any]) -> np.ndarray:
     """datetime64[us] from datetimes or ISO text (SQLite); pandas parses any text numpy does not."""
     try:
         return np.array(values, dtype="datetime64[us]")
     except ValueError:
         return pd.to_datetime(pd.Series(values, dtype=object), format="mixed").to_numpy(dtype="datetime64[us]")
+
+
+__all__ = ["EventStore", "make_engine"]
