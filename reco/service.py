@@ -17,7 +17,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -124,6 +124,14 @@ class TopListCache:
         with self._lock:
             for mode in MODES:
                 self._entries.pop((customer_id, mode), None)
+
+    def forget_where(self, customer: Callable[[str], bool]) -> int:
+        """Drop the lists of every customer for whom ``customer(id)`` is true; returns how many were dropped."""
+        with self._lock:
+            gone = [key for key in self._entries if customer(key[0])]
+            for key in gone:
+                del self._entries[key]
+        return len(gone)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -258,16 +266,46 @@ class RecommendationService:
         if not unfiltered:
             return self._recommend_rows([customer_id], row, n, [True], mode, filters, True)[0]
         result = self._recommend_rows([customer_id], row, max(n, CACHE_DEPTH), [True], mode, None, True)[0]
-        if result.personalised:
-            popular = np.array([i.reason == REASON_POPULAR for i in result.items], dtype=bool)
-            explained = np.array([i.because_item_id is not None for i in result.items], dtype=bool)
-            because = np.where(explained, self.mapping.item_indices([i.because_item_id or "" for i in result.items]),
-                               -1)
-            self.cache.put(key, _TopList(
-                fingerprint, self.mapping.item_indices([i.item_id for i in result.items]).astype(np.int32),
-                np.array([i.score for i in result.items], dtype=np.float64),
-                np.where(popular, _POPULAR, because).astype(np.int32), int((~popular).sum()), time.monotonic()))
+        self._remember(key, fingerprint, result)
         return replace(result, items=result.items[:n])
+
+    def _remember(self, key: tuple[str, str], fingerprint: bytes, result: Recommendations) -> None:
+        """Cache a personal, unfiltered top list as arrays (non-personal answers are never cached)."""
+        if self.cache is None or not result.personalised:
+            return
+        popular = np.array([i.reason == REASON_POPULAR for i in result.items], dtype=bool)
+        explained = np.array([i.because_item_id is not None for i in result.items], dtype=bool)
+        because = np.where(explained, self.mapping.item_indices([i.because_item_id or "" for i in result.items]), -1)
+        self.cache.put(key, _TopList(
+            fingerprint, self.mapping.item_indices([i.item_id for i in result.items]).astype(np.int32),
+            np.array([i.score for i in result.items], dtype=np.float64),
+            np.where(popular, _POPULAR, because).astype(np.int32), int((~popular).sum()), time.monotonic()))
+
+    def warm(self, history: pd.DataFrame) -> int:
+        """Cache the top lists (both modes) of the customers in ``history`` (customer_id, item_id,
+        timestamp; each customer's rows as ``EventStore.customer_events`` reads them), computed in one
+        batch exactly as their first request would; returns how many customers were cached.
+
+        A request scores a customer as of the later of the model's data and their last purchase, so
+        only customers with nothing after the model's data share one scoring time and are batched here;
+        the others (and everyone, when the model does not record its data's end) wait for a request.
+        """
+        if self.cache is None or self.data_end is None or history.empty:
+            return 0
+        last = history.groupby("customer_id", sort=False)["timestamp"].max()
+        ready = last.index[last.to_numpy() <= np.datetime64(self.data_end, "us")].tolist()
+        if not ready:
+            return 0
+        history = history[history["customer_id"].isin(ready)]
+        fingerprints = {c: history_fingerprint(h) for c, h in history.groupby("customer_id", sort=False)}
+        rows = self.history_rows(ready, history)
+        personal = 0
+        for mode in MODES:
+            results = self._recommend_rows(ready, rows, CACHE_DEPTH, None, mode, None, True)
+            for customer_id, result in zip(ready, results, strict=True):
+                self._remember((customer_id, mode), fingerprints[customer_id], result)
+            personal = sum(r.personalised for r in results)
+        return personal
 
     def _cached_item(self, entry: _TopList, position: int) -> RecommendedItem:
         index, because = int(entry.indices[position]), int(entry.because[position])

@@ -31,7 +31,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     store = EventStore(settings.database_url)
     store.create_schema()
     state = ServingState(store, ModelRegistry(settings.model_dir), cache_size=settings.cache_size,
-                         cache_seconds=settings.cache_seconds)
+                         cache_seconds=settings.cache_seconds, warm=settings.cache_warm)
     state.load()
     app.state.serving = state
     try:

@@ -5,31 +5,41 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime
 
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from reco.exceptions import ModelNotFoundError, RecoError
 from reco.registry import ModelRegistry
-from reco.service import RecommendationService
+from reco.service import MODES, RecommendationService
 from reco.store import EventStore
+from reco.store.db import erasure_key
 from serving import metrics
 
 logger = logging.getLogger(__name__)
+
+WARM_BATCH = 1_000  # customers whose lists one warm-up step computes (bounds its memory and GIL hold)
 
 
 class ServingState:
     """The store plus the recommendation service of the promoted version (None until one exists)."""
 
     def __init__(self, store: EventStore, registry: ModelRegistry, cache_size: int = 0,
-                 cache_seconds: float = 300.0) -> None:
+                 cache_seconds: float = 86_400.0, warm: bool = False) -> None:
         self.store = store
         self.registry = registry
         self.cache_size = cache_size
         self.cache_seconds = cache_seconds
+        self.warm = warm
+        self.warming: threading.Thread | None = None
+        self._erasures_seen = self._latest_erasure()  # before the first load: later erasures are swept
+        self._erased: set[str] = set()
         self._service: RecommendationService | None = None
         self._profiles: pd.DataFrame | None = None
         self._checked = 0.0
         self._loading = threading.Lock()
+        self._swap = threading.Lock()  # held while the service or the profiles are replaced
         self._failed: str | None = None  # a promoted version that failed to load is not retried
 
     def load(self) -> None:
@@ -57,9 +67,63 @@ class ServingState:
             logger.error("customer scores of %s failed to load; profiles are off: %s", bundle.version, exc)
             profiles = None
         previous = self._service.version if self._service is not None else None
-        self._service, self._profiles = service, profiles  # swapped together: never a mix of two versions
+        with self._swap:  # swapped together: never a mix of two versions
+            self._service, self._profiles = service, profiles
         metrics.set_model_version(bundle.version, previous)
         logger.info("serving model version %s", bundle.version)
+        if self.warm and service.cache is not None:
+            self.warming = threading.Thread(target=self._warm, args=(service,), name="reco-warm", daemon=True)
+            self.warming.start()
+
+    def _warm(self, service: RecommendationService) -> None:
+        """Fill a new version's top-list cache with the most recent customers' lists, in batches, while it
+        serves (requests for customers not reached yet are computed as usual). Stops if the version is
+        swapped out; a failure leaves the cache as far as it got."""
+        assert service.cache is not None
+        started = time.perf_counter()
+        try:
+            customers = self.store.recent_customers(service.cache.size // len(MODES))
+            cached = 0
+            for start in range(0, len(customers), WARM_BATCH):
+                if self._service is not service:
+                    logger.info("cache warm-up of %s stopped: another version is serving", service.version)
+                    return
+                cached += service.warm(self.store.customers_events(customers[start:start + WARM_BATCH]))
+                logger.info("cache warm-up of %s: %d of %d customers read, %d cached (%.1fs)", service.version,
+                            min(start + WARM_BATCH, len(customers)), len(customers), cached,
+                            time.perf_counter() - started)
+        except Exception:
+            logger.exception("cache warm-up of %s failed; lists are computed on request", service.version)
+
+    def _latest_erasure(self) -> datetime | None:
+        try:
+            return self.store.latest_erasure()
+        except (RecoError, SQLAlchemyError) as exc:
+            logger.warning("cannot read erasures: %s", exc)
+            return None
+
+    def sweep_erasures(self) -> set[str]:
+        """Erasures recorded by any process (another worker's DELETE) since the last sweep, as hashes; their
+        cached lists and scores are dropped from this process's memory by ``forget_erased``."""
+        erased = [(key, when) for key, when in self.store.erasures_since(self._erasures_seen)
+                  if key not in self._erased]
+        if erased:
+            self._erasures_seen = max(when for _, when in erased)
+        self._erased.update(key for key, _ in erased)  # read again next time (at or after): not new then
+        return {key for key, _ in erased}
+
+    def forget_erased(self, hashes: set[str]) -> None:
+        """``forget`` for customers known only by their erasure hash: every cached id is hashed, so this
+        runs off the event loop (a background thread) when the sweep finds any."""
+        service = self._service
+        if service is not None and service.cache is not None:
+            service.cache.forget_where(lambda customer: erasure_key(customer) in hashes)
+        with self._swap:
+            profiles = self._profiles
+            if profiles is not None:
+                gone = [c for c in profiles.index if erasure_key(str(c)) in hashes]
+                if gone:
+                    self._profiles = profiles.drop(index=gone)
 
     def maybe_reload(self, every_seconds: float) -> None:
         """At most every ``every_seconds``, look at the promoted pointer; if it moved, load the new version in a
@@ -68,6 +132,13 @@ class ServingState:
         if every_seconds <= 0 or now - self._checked < every_seconds:
             return
         self._checked = now
+        try:
+            erased = self.sweep_erasures()
+        except (RecoError, SQLAlchemyError) as exc:
+            logger.warning("cannot read erasures: %s", exc)
+        else:
+            if erased:
+                threading.Thread(target=self.forget_erased, args=(erased,), name="reco-erase", daemon=True).start()
         try:
             promoted = self.registry.promoted()
         except RecoError:
@@ -94,9 +165,10 @@ class ServingState:
     def forget(self, customer_id: str) -> None:
         """Drop an erased customer's scores and cached top lists from memory (a new frame, swapped in one
         reference). Other worker processes never serve theirs (erased customers get non-personal
-        results) and drop them within ``cache_seconds``."""
+        results) and drop them at their next ``sweep_erasures``, within RECO_RELOAD_SECONDS."""
         if self._service is not None:
             self._service.forget(customer_id)
-        profiles = self._profiles
-        if profiles is not None and customer_id in profiles.index:
-            self._profiles = profiles.drop(index=customer_id)
+        with self._swap:
+            profiles = self._profiles
+            if profiles is not None and customer_id in profiles.index:
+                self._profiles = profiles.drop(index=customer_id)

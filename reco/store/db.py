@@ -61,6 +61,10 @@ logger = logging.getLogger(__name__)
 _CUSTOMER_EVENTS = select(events.c.item_id, type_coerce(events.c.timestamp, String)).where(
     events.c.customer_id == bindparam("customer"), events.c.event_type.in_(bindparam("types", expanding=True))
 ).order_by(events.c.timestamp, events.c.item_id)
+_CUSTOMERS_EVENTS = select(events.c.customer_id, events.c.item_id, type_coerce(events.c.timestamp, String)).where(
+    events.c.customer_id.in_(bindparam("customers", expanding=True)),
+    events.c.event_type.in_(bindparam("types", expanding=True)),
+).order_by(events.c.customer_id, events.c.timestamp, events.c.item_id)
 _CONSENT = select(customers.c.consent_personalisation).where(customers.c.customer_id == bindparam("customer"))
 _ROLE = select(api_keys.c.role).where(api_keys.c.key_hash == bindparam("key_hash"))
 
@@ -282,6 +286,32 @@ class EventStore:
             "timestamp": _datetimes([r[1] for r in rows]),
         })
 
+    def customers_events(self, customer_ids: Sequence[str], event_types: Sequence[str] = ("purchase",)
+                         ) -> pd.DataFrame:
+        """``customer_events`` for many customers at once (customer_id, item_id, timestamp), each
+        customer's rows in the same order and with the same values as their own read gives."""
+        ids = list(dict.fromkeys(str(c) for c in customer_ids))
+        rows: list[Any] = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 1000):
+                rows += conn.execute(_CUSTOMERS_EVENTS, {"customers": ids[start:start + 1000],
+                                                         "types": list(event_types)}).fetchall()
+        return pd.DataFrame({
+            "customer_id": np.array([r[0] for r in rows], dtype=object),
+            "item_id": np.array([r[1] for r in rows], dtype=object),
+            "timestamp": _datetimes([r[2] for r in rows]),
+        })
+
+    def recent_customers(self, limit: int) -> list[str]:
+        """Up to ``limit`` customers who may be personalised, latest purchase first (what serving warms)."""
+        last = func.max(events.c.timestamp)
+        opted_out = select(customers.c.customer_id).where(customers.c.consent_personalisation.is_(False))
+        stmt = (select(events.c.customer_id).where(events.c.event_type == "purchase",
+                                                   events.c.customer_id.not_in(opted_out))
+                .group_by(events.c.customer_id).order_by(last.desc(), events.c.customer_id).limit(limit))
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(stmt)]
+
     def items(self) -> pd.DataFrame:
         with self.engine.connect() as conn:
             rows = conn.execute(select(items)).fetchall()
@@ -366,6 +396,20 @@ class EventStore:
         stmt = select(customers.c.customer_id).where(customers.c.consent_personalisation.is_(False))
         with self.engine.connect() as conn:
             return {r[0] for r in conn.execute(stmt)}
+
+    def latest_erasure(self) -> datetime | None:
+        """When the most recent erasure was recorded (None: never)."""
+        with self.engine.connect() as conn:
+            return _as_datetime(conn.execute(select(func.max(erasures.c.erased_at))).scalar_one())
+
+    def erasures_since(self, when: datetime | None) -> list[tuple[str, datetime]]:
+        """(customer hash, erased at) of erasures recorded at or after ``when`` (all of them for None)."""
+        stmt = select(erasures.c.customer_hash, erasures.c.erased_at)
+        if when is not None:
+            stmt = stmt.where(erasures.c.erased_at >= when)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).fetchall()
+        return [(r[0], at) for r in rows if (at := _as_datetime(r[1])) is not None]
 
     def event_time_range(self) -> tuple[datetime | None, datetime | None]:
         with self.engine.connect() as conn:

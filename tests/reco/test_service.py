@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -202,3 +204,51 @@ def test_opted_out_and_historyless_requests_bypass_the_cache() -> None:
         assert not service.recommend("C000", mine, n=5, personalise=False).cached
         assert not service.recommend("stranger", None, n=5).cached
     assert len(service.cache) == 0
+
+
+def _in_store_order(events: pd.DataFrame) -> pd.DataFrame:
+    """Purchases as EventStore.customers_events returns them: by customer, then time, then item."""
+    return events.sort_values(["customer_id", "timestamp", "item_id"])[["customer_id", "item_id", "timestamp"]]
+
+
+@pytest.mark.parametrize("model", ["als", "ranker"])
+def test_a_warmed_cache_answers_first_requests_as_they_would_be_computed(model: str) -> None:
+    bundle, events = _bundle_and_events(model)
+    history = _in_store_order(events)
+    late = pd.DataFrame({"customer_id": ["C031"], "item_id": ["I003"], "timestamp": [pd.Timestamp("2024-05-01")]})
+    history = _in_store_order(pd.concat([history, late], ignore_index=True))  # C031 bought after the model's data
+    warmed = RecommendationService(bundle, _catalogue(bundle), cache_size=1000)
+    plain = RecommendationService(bundle, _catalogue(bundle))
+    customers = history["customer_id"].unique()
+    assert warmed.warm(history) == len(customers) - 1
+    assert warmed.cache is not None and len(warmed.cache) == 2 * (len(customers) - 1)
+    for customer in ("C000", "C007", "C031", "C049"):
+        mine = history[history["customer_id"] == customer][["item_id", "timestamp"]].reset_index(drop=True)
+        for mode in ("new", "all"):
+            for n in (1, 10, 30):
+                for f in (None, Filters(category="odd")):
+                    got = warmed.recommend(customer, mine, n=n, mode=mode, filters=f)
+                    want = plain.recommend(customer, mine, n=n, mode=mode, filters=f)
+                    assert [replace(i, score=0.0) for i in got.items] == [replace(i, score=0.0) for i in want.items]
+                    # one batch sums in another order than one customer: scores agree to float32 rounding
+                    np.testing.assert_allclose([i.score for i in got.items], [i.score for i in want.items],
+                                               rtol=1e-5, atol=1e-6)
+                    # C031 was left to its first request, which then fills the cache like any miss
+                    listed = customer != "C031" or (n, f) != (1, None)
+                    assert got.cached == (listed and (n < 30 or f is None)), (customer, mode, n, f)
+
+
+def test_warming_needs_the_models_data_end_and_a_cache() -> None:
+    bundle, events = _bundle_and_events("als")
+    history = _in_store_order(events)
+    assert RecommendationService(bundle, _catalogue(bundle)).warm(history) == 0
+    bundle.metadata["data"] = {}
+    assert RecommendationService(bundle, _catalogue(bundle), cache_size=10).warm(history) == 0
+
+
+def test_forget_where_drops_matching_customers() -> None:
+    bundle, events = _bundle_and_events("als")
+    service = RecommendationService(bundle, _catalogue(bundle), cache_size=100)
+    service.warm(_in_store_order(events[events["customer_id"].isin(["C000", "C001", "C002"])]))
+    assert service.cache is not None and service.cache.forget_where(lambda c: c in ("C001", "C002")) == 4
+    assert {key[0] for key in service.cache._entries} == {"C000"}

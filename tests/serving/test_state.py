@@ -7,6 +7,7 @@ from pathlib import Path
 from reco.ingest import ingest
 from reco.registry import ModelRegistry
 from reco.store import EventStore
+from reco.store.db import erasure_key
 from serving.state import ServingState
 from training.train import train
 
@@ -25,4 +26,43 @@ def test_broken_promoted_version_leaves_the_old_one_serving(tmp_path: Path, purc
     (tmp_path / "models" / bad / "id_mapping.json").write_text("{broken")
     state.load()
     assert state.service.version == good
+    store.dispose()
+
+
+def test_a_loaded_version_warms_its_cache_and_erasures_elsewhere_are_swept(tmp_path: Path) -> None:
+    """Two processes' states on one store: one warms its cache at load; the other erases a customer, and
+    the first drops that customer's cached lists and profile at its next sweep."""
+    from tests.factories import rhythm_log
+    from training.score import score_customers
+
+    store = EventStore(f"sqlite:///{tmp_path / 'reco.db'}")
+    log = rhythm_log(n=40)
+    log.assign(timestamp=log["timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S")).to_csv(tmp_path / "log.csv", index=False)
+    ingest(store, tmp_path / "log.csv")
+    (tmp_path / "people.csv").write_text("customer_id,consent_personalisation\nC002,no\n")
+    ingest(store, tmp_path / "people.csv", kind="customers")
+    registry = ModelRegistry(tmp_path / "models")
+    train(store, registry, params={"factors": 4, "iterations": 3, "cutoffs": 1})
+    score_customers(store, registry, horizon_days=60)
+    first = ServingState(store, registry, cache_size=1000, warm=True)
+    first.load()
+    assert first.warming is not None
+    first.warming.join(timeout=60)
+    service = first.service
+    assert service is not None and service.cache is not None
+    customers = {key[0] for key in service.cache._entries}
+    assert customers == set(store.recent_customers(1000)) and "C002" not in customers and "C005" in customers
+    history = store.customer_events("C005")
+    assert service.recommend("C005", history, n=5).cached
+    assert first.profiles is not None and "C005" in first.profiles.index
+
+    other = ServingState(store, registry)
+    other.load()
+    assert first.sweep_erasures() == set()
+    store.erase_customer("C005")  # what the other process's DELETE does to the store
+    erased = first.sweep_erasures()
+    assert erased == {erasure_key("C005")} and first.sweep_erasures() == set()
+    first.forget_erased(erased)
+    assert "C005" not in {key[0] for key in service.cache._entries} and "C005" not in first.profiles.index
+    assert {key[0] for key in service.cache._entries} == customers - {"C005"}
     store.dispose()

@@ -73,7 +73,7 @@ def customer_data(customer_id: IdPath, state: StateDep, store: StoreDep) -> Cust
     data = store.customer_data(customer_id)
     profiles = state.profiles
     profile = None
-    if profiles is not None and customer_id in profiles.index:
+    if profiles is not None and customer_id in profiles.index and not store.is_erased(customer_id):
         profile = json.loads(profiles.loc[[customer_id]].reset_index().to_json(orient="records"))[0]
     return CustomerDataOut(customer_id=customer_id, customer=data["customer"], events=_records(data["events"]),
                            marketing=_records(data["marketing"]), profile=profile)

@@ -7,6 +7,7 @@ import pytest
 
 from reco.exceptions import ConfigurationError
 from reco.store import EventStore, make_engine
+from reco.store.db import erasure_key
 
 
 def _events(ids: list[str], customer: str = "c1") -> pd.DataFrame:
@@ -110,3 +111,47 @@ def test_stored_times_in_another_text_layout_still_parse() -> None:
 
     got = _datetimes(["2024-01-01 10:00:00.000001", "2024/01/02 11:30"])
     assert got.tolist() == [pd.Timestamp("2024-01-01 10:00:00.000001"), pd.Timestamp("2024-01-02 11:30")]
+
+
+def test_many_customers_read_as_each_reads_alone(store: EventStore) -> None:
+    """The warm-up's bulk read gives every customer exactly the rows (order and times) of their own read."""
+    stamps = pd.to_datetime(["2024-03-02 08:00:00", "2024-01-01 10:00:00.123456", "2024-03-02 08:00:00",
+                             "2023-12-31 23:59:59.5", "2024-02-01 00:00:00"], format="ISO8601")
+    rows = pd.DataFrame({
+        "event_id": list("abcde"), "customer_id": ["c7", "c7", "c7", "c2", "c2"], "item_id": ["z", "y", "a", "x", "y"],
+        "timestamp": stamps, "event_type": ["purchase", "purchase", "purchase", "purchase", "return"],
+        "quantity": 1.0, "price": 2.5, "order_id": "o1", "channel": "web", "discount": None,
+        "coupon_discount": None, "source": "test",
+    })
+    with store.transaction() as conn:
+        store.insert_events(conn, rows)
+    many = store.customers_events(["c7", "c2", "nobody", "c7"])
+    assert sorted(many["customer_id"].unique()) == ["c2", "c7"]
+    for customer, mine in many.groupby("customer_id"):
+        alone = store.customer_events(customer)
+        assert mine["item_id"].tolist() == alone["item_id"].tolist()
+        assert mine["timestamp"].to_numpy().tolist() == alone["timestamp"].to_numpy().tolist()
+    assert store.customers_events([]).empty
+
+
+def test_recent_customers_come_latest_first_without_the_opted_out(store: EventStore) -> None:
+    rows = pd.concat([_events(["a"], customer="old"), _events(["b"], customer="new"),
+                      _events(["c"], customer="shy")], ignore_index=True)
+    rows["timestamp"] = pd.to_datetime(["2024-01-01", "2024-03-01", "2024-02-01"])
+    with store.transaction() as conn:
+        store.insert_events(conn, rows)
+    assert store.recent_customers(10) == ["new", "shy", "old"]
+    assert store.recent_customers(1) == ["new"]
+    store.set_consent("shy", personalisation=False)
+    assert store.recent_customers(10) == ["new", "old"]
+
+
+def test_erasures_since_a_time(store: EventStore) -> None:
+    assert store.latest_erasure() is None and store.erasures_since(None) == []
+    with store.transaction() as conn:
+        store.insert_events(conn, _events(["a"], customer="gone"))
+    store.erase_customer("gone")
+    when = store.latest_erasure()
+    assert when is not None
+    assert store.erasures_since(when) == [(erasure_key("gone"), when)]
+    assert store.erasures_since(when + pd.Timedelta(seconds=1).to_pytimedelta()) == []
