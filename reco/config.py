@@ -22,12 +22,15 @@ class Settings(BaseSettings):
     max_n: int = 100
     log_level: str = "INFO"
     reload_seconds: float = 5.0  # how often the API looks for a newly promoted model version (0: never)
+    # How often each API process re-reads API keys and erasures recorded by other processes: a revoked
+    # key stops working, and an erased customer's cached lists leave memory, in every worker within this.
+    sync_seconds: float = Field(default=5.0, gt=0)
     # Requests one API process computes side by side. More threads than cores only fight over the GIL:
     # at 32 connections on 2 cores, 40 threads (anyio's default) gave 49 recommendations/s, 2 gave 83.
     threads: int = Field(default=2, ge=1, le=64)
     # Top lists (one per customer and mode) each API process keeps, and for how long; 0: no cache. A list
     # is reused only for the exact history it was computed from (see reco.service), so never stale; an
-    # erasure drops it in every process within reload_seconds. With cache_warm, a newly loaded version
+    # erasure drops it in every process within sync_seconds. With cache_warm, a newly loaded version
     # computes the lists of the cache_size / 2 most recent customers in the background.
     cache_size: int = Field(default=50_000, ge=0)
     cache_seconds: float = Field(default=86_400.0, gt=0)

@@ -48,11 +48,13 @@ app = FastAPI(
 )
 
 
-class ReloadMiddleware:
-    """Pure ASGI middleware: pick up a newly promoted model version without a restart.
+class RefreshMiddleware:
+    """Pure ASGI middleware: pick up a newly promoted model version without a restart, and what other
+    processes changed (API keys, erasures).
 
     The promoted pointer is looked at no more than every RECO_RELOAD_SECONDS; a new version loads in a
-    background thread while the current one keeps serving (see ServingState.maybe_reload).
+    background thread while the current one keeps serving (see ServingState.maybe_reload). Keys and
+    erasures are read again every RECO_SYNC_SECONDS (ServingState.maybe_sync).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -62,12 +64,14 @@ class ReloadMiddleware:
         if scope["type"] == "http":
             state = getattr(scope["app"].state, "serving", None)
             if state is not None:
-                state.maybe_reload(get_settings().reload_seconds)
+                settings = get_settings()
+                state.maybe_sync(settings.sync_seconds)
+                state.maybe_reload(settings.reload_seconds)
         await self.app(scope, receive, send)
 
 
 app.include_router(api_router)
-app.add_middleware(ReloadMiddleware)
+app.add_middleware(RefreshMiddleware)
 app.add_middleware(ObserveMiddleware)  # added last, so outermost: it times and counts everything
 
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 # Ids are text without NUL characters (PostgreSQL cannot store them; no real id has one).
 NO_NUL = r"^[^\x00]+$"
+
+
+def json_response(body: BaseModel) -> Response:
+    """``body`` as JSON, for the hot routes: the model was validated when it was built, and FastAPI would
+    validate it again against the route's response_model (0.26 ms of a 1.0 ms similar-items request)."""
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 class RecommendedItemOut(BaseModel):

@@ -14,7 +14,7 @@ from reco.exceptions import ModelNotFoundError, RecoError
 from reco.registry import ModelRegistry
 from reco.service import MODES, RecommendationService
 from reco.store import EventStore
-from reco.store.db import erasure_key
+from reco.store.db import erasure_key, key_hash
 from serving import metrics
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ class ServingState:
         self.warming: threading.Thread | None = None
         self._erasures_seen = self._latest_erasure()  # before the first load: later erasures are swept
         self._erased: set[str] = set()
+        self._keys: dict[str, str] = {}  # API key hash -> role, as of the last sync
+        self._synced = float("-inf")
         self._service: RecommendationService | None = None
         self._profiles: pd.DataFrame | None = None
         self._checked = 0.0
@@ -125,6 +127,33 @@ class ServingState:
                 if gone:
                     self._profiles = profiles.drop(index=gone)
 
+    def maybe_sync(self, every_seconds: float) -> None:
+        """At most every ``every_seconds``, catch up with what other processes changed in the store: API keys
+        added or revoked (``role_for_key`` answers from memory) and erasures (``sweep_erasures``)."""
+        now = time.monotonic()
+        if now - self._synced < every_seconds:
+            return
+        self._synced = now
+        try:
+            self._keys = self.store.api_key_roles()
+            erased = self.sweep_erasures()
+        except (RecoError, SQLAlchemyError) as exc:
+            logger.warning("cannot read API keys or erasures: %s", exc)
+            return
+        if erased:
+            threading.Thread(target=self.forget_erased, args=(erased,), name="reco-erase", daemon=True).start()
+
+    def role_for_key(self, key: str) -> str | None:
+        """The role of an API key, from the keys read at the last sync; a key added since is looked up in
+        the store (and kept). A revoked key stops working at the next sync, within RECO_SYNC_SECONDS."""
+        hashed = key_hash(key)
+        role = self._keys.get(hashed)
+        if role is None:
+            role = self.store.role_for_key(key)
+            if role is not None:
+                self._keys = {**self._keys, hashed: role}
+        return role
+
     def maybe_reload(self, every_seconds: float) -> None:
         """At most every ``every_seconds``, look at the promoted pointer; if it moved, load the new version in a
         background thread while requests keep being served by the current one (a failed load keeps it)."""
@@ -132,13 +161,6 @@ class ServingState:
         if every_seconds <= 0 or now - self._checked < every_seconds:
             return
         self._checked = now
-        try:
-            erased = self.sweep_erasures()
-        except (RecoError, SQLAlchemyError) as exc:
-            logger.warning("cannot read erasures: %s", exc)
-        else:
-            if erased:
-                threading.Thread(target=self.forget_erased, args=(erased,), name="reco-erase", daemon=True).start()
         try:
             promoted = self.registry.promoted()
         except RecoError:

@@ -431,6 +431,11 @@ class EventStore:
         with self.engine.connect() as conn:
             return conn.execute(_ROLE, {"key_hash": key_hash(key)}).scalar_one_or_none()
 
+    def api_key_roles(self) -> dict[str, str]:
+        """Every key's hash and role: what the API checks keys against between syncs."""
+        with self.engine.connect() as conn:
+            return {r[0]: r[1] for r in conn.execute(select(api_keys.c.key_hash, api_keys.c.role))}
+
     def api_keys(self) -> pd.DataFrame:
         """Role, label, creation time and the first 8 characters of each key's hash (never the key)."""
         with self.engine.connect() as conn:

@@ -47,11 +47,12 @@ def require(*roles: str) -> Any:
     """A dependency that lets a request through only with an API key of one of ``roles`` (admin always)."""
     allowed = {*roles, "admin"}
 
-    def check(store: StoreDep, key: Annotated[str | None, Security(_api_key)]) -> str:
+    async def check(state: StateDep, key: Annotated[str | None, Security(_api_key)]) -> str:
+        # async: the keys are in memory (ServingState.role_for_key); only a key unknown there reads the store
         if not key:
             raise HTTPException(status_code=401, detail="missing API key: send it in the X-API-Key header",
                                 headers={"WWW-Authenticate": "APIKey"})
-        role = store.role_for_key(key)
+        role = state.role_for_key(key)
         if role is None:
             raise HTTPException(status_code=401, detail="unknown API key", headers={"WWW-Authenticate": "APIKey"})
         if role not in allowed:

@@ -66,3 +66,20 @@ def test_a_loaded_version_warms_its_cache_and_erasures_elsewhere_are_swept(tmp_p
     assert "C005" not in {key[0] for key in service.cache._entries} and "C005" not in first.profiles.index
     assert {key[0] for key in service.cache._entries} == customers - {"C005"}
     store.dispose()
+
+
+def test_keys_are_checked_from_memory_new_ones_at_once_revoked_ones_after_a_sync(tmp_path: Path) -> None:
+    store = EventStore(f"sqlite:///{tmp_path / 'reco.db'}")
+    store.create_schema()
+    state = ServingState(store, ModelRegistry(tmp_path / "models"))
+    old = store.add_api_key("site", "shop")
+    state.maybe_sync(5.0)
+    new = store.add_api_key("marketer", "crm")  # added after the sync: read from the store once, then kept
+    assert state.role_for_key(old) == "site" and state.role_for_key(new) == "marketer"
+    assert state.role_for_key("reco_not-a-key") is None
+    store.revoke_api_keys("shop")
+    state.maybe_sync(5.0)  # not due yet
+    assert state.role_for_key(old) == "site"
+    state.maybe_sync(0.0)
+    assert state.role_for_key(old) is None and state.role_for_key(new) == "marketer"
+    store.dispose()

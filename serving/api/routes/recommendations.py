@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from reco.exceptions import ConfigurationError, UnknownItemError
 from reco.service import Filters, RecommendedItem
 from serving import metrics
 from serving.api.deps import KEYED_RESPONSES, SITE, IdPath, ServiceDep, SettingsDep, StoreDep
-from serving.schemas import ErrorOut, RecommendationsOut, RecommendedItemOut, SimilarItemsOut
+from serving.schemas import ErrorOut, RecommendationsOut, RecommendedItemOut, SimilarItemsOut, json_response
 
 router = APIRouter(prefix="/v1", tags=["recommendations"], responses=KEYED_RESPONSES)
 
@@ -43,7 +43,7 @@ def customer_recommendations(
     min_price: Annotated[float | None, Query(ge=0)] = None,
     max_price: Annotated[float | None, Query(ge=0)] = None,
     exclude: Annotated[list[str] | None, Query(max_length=500, description="item ids never to show")] = None,
-) -> RecommendationsOut:
+) -> Response:
     """Top-n items for a customer (in mode new never one they bought); popular items for unknown customers."""
     _check_n(n, settings.max_n)
     allowed = store.personalisation_allowed(customer_id)
@@ -55,8 +55,8 @@ def customer_recommendations(
     result = service.recommend(customer_id, history, n=n, personalise=allowed, mode=mode, filters=filters)
     if service.cache is not None and result.personalised:
         metrics.CACHE.labels(result="hit" if result.cached else "miss").inc()
-    return RecommendationsOut(customer_id=customer_id, model_version=result.model_version,
-                              personalised=result.personalised, items=_out(result.items))
+    return json_response(RecommendationsOut(customer_id=customer_id, model_version=result.model_version,
+                                            personalised=result.personalised, items=_out(result.items)))
 
 
 @router.get(
@@ -70,11 +70,11 @@ def similar_items(
     service: ServiceDep,
     settings: SettingsDep,
     n: Annotated[int, Query(ge=1, le=MAX_N)] = 10,
-) -> SimilarItemsOut:
+) -> Response:
     """Items most like this one."""
     _check_n(n, settings.max_n)
     try:
         items = service.similar(item_id, n=n)
     except UnknownItemError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
-    return SimilarItemsOut(item_id=item_id, model_version=service.version, items=_out(items))
+    return json_response(SimilarItemsOut(item_id=item_id, model_version=service.version, items=_out(items)))
