@@ -104,6 +104,8 @@ class HealthOut(BaseModel):
 class ReadyOut(BaseModel):
     status: str
     model_version: str | None
+    cache_warming: bool = Field(default=False, description="the loaded version is still filling its top-list "
+                                                           "cache (it serves meanwhile, computing on request)")
 
 
 class ErrorOut(BaseModel):

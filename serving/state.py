@@ -43,6 +43,7 @@ class ServingState:
         self._loading = threading.Lock()
         self._swap = threading.Lock()  # held while the service or the profiles are replaced
         self._failed: str | None = None  # a promoted version that failed to load is not retried
+        self._closing = False
 
     def load(self) -> None:
         """Load the promoted version; on failure keep whatever was serving before."""
@@ -87,8 +88,9 @@ class ServingState:
             customers = self.store.recent_customers(service.cache.size // len(MODES))
             cached = 0
             for start in range(0, len(customers), WARM_BATCH):
-                if self._service is not service:
-                    logger.info("cache warm-up of %s stopped: another version is serving", service.version)
+                if self._service is not service or self._closing:
+                    logger.info("cache warm-up of %s stopped: %s", service.version,
+                                "shutting down" if self._closing else "another version is serving")
                     return
                 cached += service.warm(self.store.customers_events(customers[start:start + WARM_BATCH]))
                 logger.info("cache warm-up of %s: %d of %d customers read, %d cached (%.1fs)", service.version,
@@ -174,6 +176,17 @@ class ServingState:
             self.load()
         finally:
             self._loading.release()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop a running warm-up (after its current batch) before the store goes away."""
+        self._closing = True
+        if self.warming is not None:
+            self.warming.join(timeout)
+
+    @property
+    def cache_warming(self) -> bool:
+        """True while a loaded version's cache warm-up runs."""
+        return self.warming is not None and self.warming.is_alive()
 
     @property
     def service(self) -> RecommendationService | None:

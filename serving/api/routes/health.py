@@ -25,7 +25,7 @@ def ready(state: StateDep) -> ReadyOut | JSONResponse:
     if service is None or not state.store.ping():
         body = ReadyOut(status="not ready", model_version=service.version if service else None)
         return JSONResponse(status_code=503, content=body.model_dump())
-    return ReadyOut(status="ready", model_version=service.version)
+    return ReadyOut(status="ready", model_version=service.version, cache_warming=state.cache_warming)
 
 
 @router.get("/metrics", response_class=Response,
