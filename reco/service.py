@@ -137,11 +137,31 @@ class TopListCache:
         return len(self._entries)
 
 
-def history_fingerprint(history: pd.DataFrame) -> bytes:
+@dataclass(frozen=True)
+class CustomerHistory:
+    """One customer's purchases as arrays, item ids and datetime64[us] times, in the order the store reads
+    them: the API's per-request path builds no DataFrame (0.14 ms of a cached answer's 1 ms)."""
+
+    item_ids: np.ndarray
+    timestamps: np.ndarray
+
+    @classmethod
+    def of(cls, history: pd.DataFrame | CustomerHistory) -> CustomerHistory:
+        """``history`` as arrays (a frame's item_id and timestamp columns)."""
+        if isinstance(history, CustomerHistory):
+            return history
+        return cls(history["item_id"].to_numpy(dtype=object), history["timestamp"].to_numpy(dtype="datetime64[us]"))
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+
+def history_fingerprint(history: pd.DataFrame | CustomerHistory) -> bytes:
     """A digest of a customer's events (item_id, timestamp) in the order given."""
+    history = CustomerHistory.of(history)
     digest = hashlib.blake2b(digest_size=16)
-    digest.update("\x1f".join(map(str, history["item_id"])).encode())
-    digest.update(history["timestamp"].to_numpy(dtype="datetime64[us]").tobytes())
+    digest.update("\x1f".join(map(str, history.item_ids)).encode())
+    digest.update(history.timestamps.astype("datetime64[us]", copy=False).tobytes())
     return digest.digest()
 
 
@@ -214,15 +234,16 @@ class RecommendationService:
         rows, _ = self.model.input_spec.build(history, now=now, mapping=mapping, window=False)
         return rows
 
-    def history_row(self, history: pd.DataFrame) -> csr_matrix:
+    def history_row(self, history: pd.DataFrame | CustomerHistory) -> csr_matrix:
         """One customer's row from their events (item_id, timestamp): ``history_rows`` for a single
         customer, built with numpy only (the per-request path of the API)."""
-        if history.empty:
+        history = CustomerHistory.of(history)
+        if not len(history):
             return self._empty_rows(1)
-        stamps = history["timestamp"].to_numpy(dtype="datetime64[ns]")
+        stamps = history.timestamps.astype("datetime64[ns]")
         now = self._scoring_time(stamps.max())
         age_days = (np.datetime64(now, "ns") - stamps) / np.timedelta64(1, "D")
-        return self.model.input_spec.row(self.mapping.item_indices(history["item_id"]), age_days,
+        return self.model.input_spec.row(self.mapping.item_indices(history.item_ids), age_days,
                                          self.mapping.n_items)
 
     def _empty_rows(self, count: int) -> csr_matrix:
@@ -230,7 +251,7 @@ class RecommendationService:
         return csr_matrix((count, self.mapping.n_items * self.model.input_spec.n_blocks), dtype=np.float32)
 
     def recommend(
-        self, customer_id: str, history: pd.DataFrame | None, n: int = 10, personalise: bool = True,
+        self, customer_id: str, history: pd.DataFrame | CustomerHistory | None, n: int = 10, personalise: bool = True,
         mode: str = "new", filters: Filters | None = None, fresh: bool = True,
     ) -> Recommendations:
         """Top-n for one customer from their history (item_id, timestamp; None: none); popular if not personal.
@@ -244,7 +265,7 @@ class RecommendationService:
         rows = self._empty_rows(1) if history is None else self.history_row(history)
         return self._recommend_rows([customer_id], rows, n, [personalise], mode, filters, fresh)[0]
 
-    def _through_cache(self, customer_id: str, history: pd.DataFrame, n: int, mode: str,
+    def _through_cache(self, customer_id: str, history: pd.DataFrame | CustomerHistory, n: int, mode: str,
                        filters: Filters | None) -> Recommendations:
         """``recommend`` answered from the customer's cached top list where it holds the answer."""
         assert self.cache is not None

@@ -26,6 +26,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    exists,
     func,
     insert,
     select,
@@ -65,7 +66,12 @@ _CUSTOMERS_EVENTS = select(events.c.customer_id, events.c.item_id, type_coerce(e
     events.c.customer_id.in_(bindparam("customers", expanding=True)),
     events.c.event_type.in_(bindparam("types", expanding=True)),
 ).order_by(events.c.customer_id, events.c.timestamp, events.c.item_id)
-_CONSENT = select(customers.c.consent_personalisation).where(customers.c.customer_id == bindparam("customer"))
+# A customer's consent (NULL: no customer row) and whether they were erased, in one round trip.
+_CONSENT = select(
+    select(customers.c.consent_personalisation).where(customers.c.customer_id == bindparam("customer"))
+    .scalar_subquery(),
+    exists().where(erasures.c.customer_hash == bindparam("customer_hash")),
+)
 _ROLE = select(api_keys.c.role).where(api_keys.c.key_hash == bindparam("key_hash"))
 
 
@@ -278,13 +284,16 @@ class EventStore:
     def customer_events(self, customer_id: str, event_types: Sequence[str] = ("purchase",)) -> pd.DataFrame:
         """A customer's events (item_id, timestamp), read fresh: what serving scores them from. In time
         then item order, so the same history always reads the same (serving fingerprints it)."""
+        item_ids, timestamps = self.customer_event_arrays(customer_id, event_types)
+        return pd.DataFrame({"item_id": item_ids, "timestamp": timestamps})
+
+    def customer_event_arrays(self, customer_id: str, event_types: Sequence[str] = ("purchase",)
+                              ) -> tuple[np.ndarray, np.ndarray]:
+        """``customer_events`` as two arrays, item ids and datetime64[us] times (the API's per-request read)."""
         with self.engine.connect() as conn:
             rows = conn.execute(_CUSTOMER_EVENTS, {"customer": customer_id, "types": list(event_types)}).fetchall()
         # Straight to numpy: pandas' datetime inference costs more than the query for one customer.
-        return pd.DataFrame({
-            "item_id": np.array([r[0] for r in rows], dtype=object),
-            "timestamp": _datetimes([r[1] for r in rows]),
-        })
+        return np.array([r[0] for r in rows], dtype=object), _datetimes([r[1] for r in rows])
 
     def customers_events(self, customer_ids: Sequence[str], event_types: Sequence[str] = ("purchase",)
                          ) -> pd.DataFrame:
@@ -323,12 +332,11 @@ class EventStore:
         return pd.DataFrame(rows, columns=list(CUSTOMER_COLUMNS))
 
     def personalisation_allowed(self, customer_id: str) -> bool:
-        """False for a known customer who opted out of personalisation, and for an erased one."""
+        """False for a known customer who opted out of personalisation, and for an erased one (one query)."""
         with self.engine.connect() as conn:
-            value = conn.execute(_CONSENT, {"customer": customer_id}).scalar_one_or_none()
-            if value is None:
-                return not self._erased(conn, customer_id)
-        return bool(value)
+            consent, erased = conn.execute(_CONSENT, {"customer": customer_id,
+                                                      "customer_hash": erasure_key(customer_id)}).one()
+        return bool(consent) if consent is not None else not erased
 
     def _erased(self, conn: Connection, customer_id: str) -> bool:
         stmt = select(erasures.c.customer_hash).where(erasures.c.customer_hash == erasure_key(customer_id))

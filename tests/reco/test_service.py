@@ -13,7 +13,14 @@ from reco.exceptions import ConfigurationError, UnknownItemError
 from reco.interactions import build_user_items
 from reco.models import ALSRecommender, PopularityRecommender, model_classes
 from reco.registry import ModelBundle
-from reco.service import REASON_BOUGHT_BEFORE, REASON_POPULAR, Filters, RecommendationService
+from reco.service import (
+    REASON_BOUGHT_BEFORE,
+    REASON_POPULAR,
+    CustomerHistory,
+    Filters,
+    RecommendationService,
+    history_fingerprint,
+)
 from tests.factories import make_purchases
 
 
@@ -252,3 +259,17 @@ def test_forget_where_drops_matching_customers() -> None:
     service.warm(_in_store_order(events[events["customer_id"].isin(["C000", "C001", "C002"])]))
     assert service.cache is not None and service.cache.forget_where(lambda c: c in ("C001", "C002")) == 4
     assert {key[0] for key in service.cache._entries} == {"C000"}
+
+
+def test_a_history_as_arrays_reads_like_the_frame() -> None:
+    """The API passes the store's arrays (CustomerHistory), other callers a frame: same rows, same cache key."""
+    bundle, events = _bundle_and_events("als")
+    service = RecommendationService(bundle, _catalogue(bundle), cache_size=10)
+    mine = events[events["customer_id"] == "C000"][["item_id", "timestamp"]]
+    arrays = CustomerHistory(mine["item_id"].to_numpy(dtype=object), mine["timestamp"].to_numpy(dtype="datetime64[us]"))
+    assert history_fingerprint(arrays) == history_fingerprint(mine)
+    assert (service.history_row(arrays) != service.history_row(mine)).nnz == 0
+    first = service.recommend("C000", mine, n=5)
+    again = service.recommend("C000", arrays, n=5)
+    assert again.cached and again.items == first.items
+    assert not service.recommend("C000", CustomerHistory.of(mine.iloc[:-1]), n=5).cached

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from reco.exceptions import ConfigurationError, UnknownItemError
-from reco.service import Filters, RecommendedItem
+from reco.service import CustomerHistory, Filters, RecommendedItem
 from serving import metrics
 from serving.api.deps import KEYED_RESPONSES, SITE, IdPath, ServiceDep, SettingsDep, StoreDep
 from serving.schemas import ErrorOut, RecommendationsOut, RecommendedItemOut, SimilarItemsOut, json_response
@@ -47,7 +47,7 @@ def customer_recommendations(
     """Top-n items for a customer (in mode new never one they bought); popular items for unknown customers."""
     _check_n(n, settings.max_n)
     allowed = store.personalisation_allowed(customer_id)
-    history = store.customer_events(customer_id) if allowed else None
+    history = CustomerHistory(*store.customer_event_arrays(customer_id)) if allowed else None
     try:
         filters = Filters(category=category, min_price=min_price, max_price=max_price, exclude=tuple(exclude or ()))
     except ConfigurationError as exc:
