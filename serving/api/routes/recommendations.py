@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from reco.exceptions import ConfigurationError, UnknownItemError
 from reco.service import CustomerHistory, Filters, RecommendedItem
 from serving import metrics
-from serving.api.deps import KEYED_RESPONSES, SITE, IdPath, ServiceDep, SettingsDep, StoreDep
+from serving.api.deps import KEYED_RESPONSES, IdPath, ReadingDep
 from serving.schemas import ErrorOut, RecommendationsOut, RecommendedItemOut, SimilarItemsOut, json_response
 
 router = APIRouter(prefix="/v1", tags=["recommendations"], responses=KEYED_RESPONSES)
@@ -29,13 +29,10 @@ def _check_n(n: int, max_n: int) -> None:
     "/customers/{customer_id}/recommendations",
     response_model=RecommendationsOut,
     responses={503: {"model": ErrorOut}},
-    dependencies=[SITE],
 )
 def customer_recommendations(
     customer_id: IdPath,
-    service: ServiceDep,
-    store: StoreDep,
-    settings: SettingsDep,
+    reading: ReadingDep,
     n: Annotated[int, Query(ge=1, le=MAX_N, description="how many items")] = 10,
     mode: Annotated[Literal["new", "all"], Query(description="new: never-bought items only; all: buying again "
                                                               "allowed")] = "new",
@@ -45,7 +42,8 @@ def customer_recommendations(
     exclude: Annotated[list[str] | None, Query(max_length=500, description="item ids never to show")] = None,
 ) -> Response:
     """Top-n items for a customer (in mode new never one they bought); popular items for unknown customers."""
-    _check_n(n, settings.max_n)
+    service, store = reading.service, reading.store
+    _check_n(n, reading.settings.max_n)
     allowed = store.personalisation_allowed(customer_id)
     history = CustomerHistory(*store.customer_event_arrays(customer_id)) if allowed else None
     try:
@@ -63,16 +61,15 @@ def customer_recommendations(
     "/items/{item_id}/similar",
     response_model=SimilarItemsOut,
     responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
-    dependencies=[SITE],
 )
 def similar_items(
     item_id: IdPath,
-    service: ServiceDep,
-    settings: SettingsDep,
+    reading: ReadingDep,
     n: Annotated[int, Query(ge=1, le=MAX_N)] = 10,
 ) -> Response:
     """Items most like this one."""
-    _check_n(n, settings.max_n)
+    service = reading.service
+    _check_n(n, reading.settings.max_n)
     try:
         items = service.similar(item_id, n=n)
     except UnknownItemError as exc:
