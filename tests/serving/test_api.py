@@ -35,6 +35,10 @@ def test_health_and_ready(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready")
     assert ready.status_code == 200 and ready.json()["model_version"]
+    warming = client.app.state.serving.warming  # type: ignore[attr-defined]
+    assert warming is not None  # the default settings warm the cache
+    warming.join(60)
+    assert client.get("/ready").json()["cache_warming"] is False
 
 
 def test_known_customer_never_sees_what_they_bought(client: TestClient, purchases: pd.DataFrame) -> None:
