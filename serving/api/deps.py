@@ -32,11 +32,6 @@ async def get_store(state: Annotated[ServingState, Depends(get_state)]) -> Event
     return state.store
 
 
-async def settings() -> Settings:
-    return get_settings()
-
-
-SettingsDep = Annotated[Settings, Depends(settings)]
 StateDep = Annotated[ServingState, Depends(get_state)]
 ServiceDep = Annotated[RecommendationService, Depends(get_service)]
 StoreDep = Annotated[EventStore, Depends(get_store)]
@@ -83,7 +78,7 @@ class Reading:
 
 async def _reading(request: Request, key: Annotated[str | None, Security(_api_key)]) -> Reading:
     """The key checked (site, marketer or admin), then the loaded service (503 when none is)."""
-    state: ServingState = request.app.state.serving
+    state = await get_state(request)
     _authorise(state, key, {"site", "marketer", "admin"})
     return Reading(await get_service(state), state.store, get_settings())
 
