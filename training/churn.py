@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from reco.customers.churn import ChurnModel, signed_log1p, training_set
-from reco.customers.features import check_events, churn_labels, customer_features
+from reco.customers.features import check_events, churn_labels
 from reco.evaluation import calibration_table, classification_metrics
 from reco.exceptions import InputError
 
@@ -49,7 +49,7 @@ def evaluate_churn(events: pd.DataFrame, test_cutoff: pd.Timestamp | None = None
     model = ChurnModel(horizon_days=horizon_days, **params).fit_events(past, now=cut, marketing=marketing,
                                                                        features=built)
     fit_seconds = time.perf_counter() - started
-    x = customer_features(events, cut, marketing)
+    x = model.features(events, cut, marketing)
     y = churn_labels(events, x.index, cut, horizon_days).to_numpy()
     p = model.predict_proba(x)
     train_x, train_y = training_set(past, [pd.Timestamp(c) for c in model.cutoffs_], horizon_days, marketing, built)

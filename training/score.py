@@ -19,7 +19,7 @@ import pandas as pd
 from reco.atomic import write_json
 from reco.customers.churn import ChurnModel
 from reco.customers.clv import BetaGeoFitter, GammaGammaFitter, clv, rfm_summary
-from reco.customers.features import check_events, customer_features, line_values
+from reco.customers.features import check_events, line_values
 from reco.customers.segments import rfm_segments, value_tiers
 from reco.exceptions import InputError
 from reco.registry import ModelRegistry
@@ -43,7 +43,7 @@ def customer_table(events: pd.DataFrame, now: pd.Timestamp | None = None, horizo
     if marketing is not None:
         marketing = marketing[pd.to_datetime(marketing["timestamp"]) <= now]
     churn = ChurnModel(horizon_days=horizon_days).fit_events(events, now=now, marketing=marketing)
-    features = customer_features(events, now + pd.Timedelta(seconds=1), marketing)
+    features = churn.features(events, now + pd.Timedelta(seconds=1), marketing)
     scored = churn.score_features(features)
     purchases = events[events["event_type"] == "purchase"]
     purchases = purchases.assign(value=line_values(purchases))
