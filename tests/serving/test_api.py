@@ -358,13 +358,18 @@ def test_reco_serve_with_two_workers_serves_and_adds_up_metrics(purchases_csv: P
         for _ in range(20):
             response = httpx.get(f"{base}/v1/customers/C000/recommendations", headers={"X-API-Key": key}, timeout=10)
             assert response.status_code == 200 and response.json()["personalised"] is True
-        metrics = httpx.get(f"{base}/metrics", timeout=10).text
+        deadline = time.monotonic() + 60  # /ready answered from one worker; the other may still be starting
+        while True:
+            metrics = httpx.get(f"{base}/metrics", timeout=10).text
+            pids = {line.split('pid="')[1].split('"')[0] for line in metrics.splitlines()
+                    if line.startswith("reco_model_version_info{")}
+            if len(pids) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert len(pids) == 2  # both workers loaded the model, and /metrics reports both
         counted = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                       if line.startswith("reco_http_requests_total{") and "recommendations" in line)
         assert counted == 20  # every worker's requests, added up
-        pids = {line.split('pid="')[1].split('"')[0] for line in metrics.splitlines()
-                if line.startswith("reco_model_version_info{")}
-        assert len(pids) == 2  # both workers loaded the model, and /metrics reports both
         assert (tmp_path / "var" / "prometheus").is_dir()
     finally:
         server.terminate()
