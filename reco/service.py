@@ -270,25 +270,36 @@ class RecommendationService:
         """``recommend`` answered from the customer's cached top list where it holds the answer."""
         assert self.cache is not None
         key, fingerprint = (customer_id, mode), history_fingerprint(history)
-        entry = self.cache.get(key, fingerprint)
-        unfiltered = filters is None or filters.empty
-        if entry is not None:
-            keep: np.ndarray | None = None
-            if unfiltered and len(entry.indices) >= n:
-                keep = np.arange(n)
-            elif not unfiltered:
-                # Only the model's own items: a filtered request's popular fill differs from the cached one.
-                passing = np.flatnonzero(~self._blocked_mask(filters)[entry.indices[:entry.personal]])
-                keep = passing[:n] if len(passing) >= n else None
-            if keep is not None:
-                items = [self._cached_item(entry, int(i)) for i in keep]
-                return Recommendations(customer_id, self.version, True, items, cached=True)
+        answer = self.cached(customer_id, fingerprint, n, mode, filters)
+        if answer is not None:
+            return answer
         row = self.history_row(history)
-        if not unfiltered:
+        if not (filters is None or filters.empty):
             return self._recommend_rows([customer_id], row, n, [True], mode, filters, True)[0]
         result = self._recommend_rows([customer_id], row, max(n, CACHE_DEPTH), [True], mode, None, True)[0]
         self._remember(key, fingerprint, result)
         return replace(result, items=result.items[:n])
+
+    def cached(self, customer_id: str, fingerprint: bytes, n: int = 10, mode: str = "new",
+               filters: Filters | None = None) -> Recommendations | None:
+        """``recommend``'s personal answer from the customer's cached top list for the history with this
+        ``history_fingerprint``, or None when the cache cannot answer it (nothing is computed)."""
+        if self.cache is None:
+            return None
+        entry = self.cache.get((customer_id, mode), fingerprint)
+        if entry is None:
+            return None
+        keep: np.ndarray | None = None
+        if (filters is None or filters.empty) and len(entry.indices) >= n:
+            keep = np.arange(n)
+        elif not (filters is None or filters.empty):
+            # Only the model's own items: a filtered request's popular fill differs from the cached one.
+            passing = np.flatnonzero(~self._blocked_mask(filters)[entry.indices[:entry.personal]])
+            keep = passing[:n] if len(passing) >= n else None
+        if keep is None:
+            return None
+        items = [self._cached_item(entry, int(i)) for i in keep]
+        return Recommendations(customer_id, self.version, True, items, cached=True)
 
     def _remember(self, key: tuple[str, str], fingerprint: bytes, result: Recommendations) -> None:
         """Cache a personal, unfiltered top list as arrays (non-personal answers are never cached)."""

@@ -12,10 +12,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from reco.exceptions import ModelNotFoundError, RecoError
 from reco.registry import ModelRegistry
-from reco.service import MODES, RecommendationService
+from reco.service import MODES, CustomerHistory, Filters, Recommendations, RecommendationService, history_fingerprint
 from reco.store import EventStore
 from reco.store.db import erasure_key, key_hash
 from serving import metrics
+from serving.freshness import FreshCustomers
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,9 @@ class ServingState:
     def __init__(self, store: EventStore, registry: ModelRegistry, cache_size: int = 0,
                  cache_seconds: float = 86_400.0, warm: bool = False) -> None:
         self.store = store
+        watcher = store.change_watcher() if cache_size else None
+        # Customers whose consent and history this process knows to be current (SQLite stores only).
+        self.fresh = FreshCustomers(watcher, cache_size) if watcher is not None else None
         self.registry = registry
         self.cache_size = cache_size
         self.cache_seconds = cache_seconds
@@ -92,12 +96,26 @@ class ServingState:
                     logger.info("cache warm-up of %s stopped: %s", service.version,
                                 "shutting down" if self._closing else "another version is serving")
                     return
-                cached += service.warm(self.store.customers_events(customers[start:start + WARM_BATCH]))
+                batch = customers[start:start + WARM_BATCH]
+                since = self.fresh.begin() if self.fresh is not None else 0
+                history = self.store.customers_events(batch)
+                cached += service.warm(history)
+                if self.fresh is not None:
+                    self._remember_batch(batch, history, since)
                 logger.info("cache warm-up of %s: %d of %d customers read, %d cached (%.1fs)", service.version,
                             min(start + WARM_BATCH, len(customers)), len(customers), cached,
                             time.perf_counter() - started)
         except Exception:
             logger.exception("cache warm-up of %s failed; lists are computed on request", service.version)
+
+    def _remember_batch(self, customers: list[str], history: pd.DataFrame, since: int) -> None:
+        """``FreshCustomers.remember`` for a warm-up batch: their consent read at once, their histories as read."""
+        assert self.fresh is not None
+        denied = self.store.personalisation_denied(customers)
+        fingerprints = {c: history_fingerprint(h) for c, h in history.groupby("customer_id", sort=False)}
+        for customer in customers:
+            allowed = customer not in denied
+            self.fresh.remember(customer, allowed, fingerprints.get(customer) if allowed else None, since)
 
     def _latest_erasure(self) -> datetime | None:
         try:
@@ -182,6 +200,37 @@ class ServingState:
         self._closing = True
         if self.warming is not None:
             self.warming.join(timeout)
+        if self.fresh is not None:
+            self.fresh.watcher.close()
+
+    def cached_recommendations(self, customer_id: str, n: int, mode: str, filters: Filters | None
+                               ) -> Recommendations | None:
+        """The personal answer from memory alone, when this process knows the customer's consent and
+        history are unchanged since it read them and has their top list; else None. Reads no table
+        (only the change feed's version), so it may run on the event loop."""
+        service = self._service
+        if self.fresh is None or service is None:
+            return None
+        self.fresh.refresh()
+        known = self.fresh.get(customer_id)
+        if known is None or not known[0] or known[1] is None:
+            return None
+        return service.cached(customer_id, known[1], n, mode, filters)
+
+    def recommendations(self, customer_id: str, n: int, mode: str, filters: Filters | None) -> Recommendations:
+        """Read the customer's consent and history, then recommend (blocking: run it in a worker thread);
+        what was read is remembered for ``cached_recommendations`` until the change feed names them."""
+        service = self._service
+        if service is None:
+            raise ModelNotFoundError("no model is loaded yet; run 'reco train' and retry")
+        since = self.fresh.begin() if self.fresh is not None else 0
+        allowed = self.store.personalisation_allowed(customer_id)
+        history = CustomerHistory(*self.store.customer_event_arrays(customer_id)) if allowed else None
+        result = service.recommend(customer_id, history, n=n, personalise=allowed, mode=mode, filters=filters)
+        if self.fresh is not None:
+            fingerprint = history_fingerprint(history) if history is not None and len(history) else None
+            self.fresh.remember(customer_id, allowed, fingerprint, since)
+        return result
 
     @property
     def cache_warming(self) -> bool:
@@ -203,6 +252,8 @@ class ServingState:
         results) and drop them at their next ``sweep_erasures``, within RECO_RELOAD_SECONDS."""
         if self._service is not None:
             self._service.forget(customer_id)
+        if self.fresh is not None:
+            self.fresh.forget(customer_id)
         with self._swap:
             profiles = self._profiles
             if profiles is not None and customer_id in profiles.index:

@@ -38,13 +38,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from reco.exceptions import ConfigurationError, StoreError
+from reco.store.changes import ChangeWatcher
 from reco.store.tables import (
+    CHANGES_KEPT,
     CUSTOMER_COLUMNS,
     EVENT_COLUMNS,
+    EVERYONE,
     ITEM_COLUMNS,
     MARKETING_COLUMNS,
     ROLES,
     api_keys,
+    customer_changes,
     customers,
     erasures,
     events,
@@ -55,6 +59,8 @@ from reco.store.tables import (
 )
 
 logger = logging.getLogger(__name__)
+
+CHANGE_BATCH = 1_000  # a write touching more customers than this is noted as a change for everyone
 
 # The per-request reads of the API, built once (SQLAlchemy then skips building their cache keys). The
 # timestamp is read untyped: SQLite hands back its stored text, which numpy parses far faster than
@@ -201,7 +207,30 @@ class EventStore:
 
     def insert_events(self, conn: Connection, df: pd.DataFrame) -> int:
         """Insert canonical events; an event whose id is already stored is skipped. Returns new rows."""
-        return self._stage_insert(conn, "events", EVENT_COLUMNS, df, "ON CONFLICT (event_id) DO NOTHING")
+        inserted = self._stage_insert(conn, "events", EVENT_COLUMNS, df, "ON CONFLICT (event_id) DO NOTHING")
+        if inserted:
+            self.record_changes(conn, df["customer_id"])
+        return inserted
+
+    def record_changes(self, conn: Connection, customer_ids: Iterable[str]) -> None:
+        """Note in ``customer_changes``, inside the caller's transaction, that these customers changed (a
+        batch of more than CHANGE_BATCH customers is noted as everyone); SQLite only (see the table)."""
+        if self.dialect != "sqlite":
+            return
+        ids = {str(c) for c in customer_ids}
+        if not ids:
+            return
+        hashes = [EVERYONE] if len(ids) > CHANGE_BATCH else [erasure_key(c) for c in ids]
+        conn.execute(insert(customer_changes), [{"customer_hash": h} for h in hashes])
+        conn.execute(delete(customer_changes).where(
+            customer_changes.c.seq <= select(func.max(customer_changes.c.seq)).scalar_subquery() - CHANGES_KEPT))
+
+    def change_watcher(self) -> ChangeWatcher | None:
+        """A watcher of ``customer_changes`` for a file-backed SQLite store; None elsewhere (PostgreSQL, memory)."""
+        database = self.engine.url.database
+        if self.dialect != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return ChangeWatcher(database)
 
     def insert_marketing(self, conn: Connection, df: pd.DataFrame) -> int:
         """Insert campaign contacts and redemptions; a row whose id is already stored is skipped."""
@@ -237,7 +266,10 @@ class EventStore:
             on_conflict = f"ON CONFLICT (customer_id) DO UPDATE SET {update}"
         else:
             on_conflict = "ON CONFLICT (customer_id) DO NOTHING"
-        return self._stage_insert(conn, "customers", CUSTOMER_COLUMNS, df, on_conflict)
+        changed = self._stage_insert(conn, "customers", CUSTOMER_COLUMNS, df, on_conflict)
+        if changed and overwrite and given:
+            self.record_changes(conn, df["customer_id"])
+        return changed
 
     def record_ingest_run(self, conn: Connection, **values: object) -> None:
         conn.execute(ingest_runs.insert().values(**values))
@@ -374,6 +406,7 @@ class EventStore:
                 conn.execute(insert(customers).values(**values))
             else:
                 conn.execute(update(customers).where(customers.c.customer_id == customer_id).values(**values))
+            self.record_changes(conn, [customer_id])
         return values
 
     def erase_customer(self, customer_id: str) -> dict[str, int]:
@@ -388,6 +421,7 @@ class EventStore:
             if not self._erased(conn, customer_id):
                 conn.execute(insert(erasures).values(customer_hash=erasure_key(customer_id),
                                                      erased_at=datetime.now(UTC).replace(tzinfo=None)))
+            self.record_changes(conn, [customer_id])
         return {k: int(v) for k, v in counts.items()}
 
     def customer_data(self, customer_id: str) -> dict[str, object]:
@@ -399,6 +433,21 @@ class EventStore:
             mk = pd.DataFrame(conn.execute(select(marketing).where(marketing.c.customer_id == customer_id))
                               .fetchall(), columns=list(MARKETING_COLUMNS))
         return {"customer": dict(row) if row else None, "events": ev, "marketing": mk}
+
+    def personalisation_denied(self, customer_ids: Iterable[str]) -> set[str]:
+        """Which of ``customer_ids`` ``personalisation_allowed`` says no to: a customer row's consent
+        decides, and without one an erasure does (as there)."""
+        ids = list(dict.fromkeys(str(c) for c in customer_ids))
+        denied: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 1000):
+                chunk = ids[start:start + 1000]
+                stmt = select(customers.c.customer_id, customers.c.consent_personalisation).where(
+                    customers.c.customer_id.in_(chunk))
+                consent = dict(conn.execute(stmt).tuples().all())
+                denied.update(c for c, allowed in consent.items() if not allowed)
+                denied.update(self.erased_among(conn, [c for c in chunk if c not in consent]))
+        return denied
 
     def opted_out_customers(self) -> set[str]:
         stmt = select(customers.c.customer_id).where(customers.c.consent_personalisation.is_(False))

@@ -80,6 +80,21 @@ erasures = Table(
     Column("erased_at", DateTime, nullable=False),
 )
 
+# Which customers' stored state (events, consent, erasure) changed, in commit order: API processes read
+# it to know which of their in-memory answers went stale (reco.store.changes). Customers appear by
+# their erasure hash, never their id; "*" stands for everyone (a bulk load). Written on SQLite only,
+# where one writer at a time keeps sequence order and commit order the same; the last CHANGES_KEPT
+# rows are kept (AUTOINCREMENT never reuses a number, so a reader can tell when it fell behind).
+customer_changes = Table(
+    "customer_changes",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("customer_hash", String(64), nullable=False),
+    sqlite_autoincrement=True,
+)
+EVERYONE = "*"
+CHANGES_KEPT = 100_000
+
 ROLES: tuple[str, ...] = ("site", "marketer", "admin")
 # API keys by their SHA-256 (the key itself is shown once, when created, and stored nowhere).
 api_keys = Table(

@@ -74,13 +74,14 @@ class Reading:
     service: RecommendationService
     store: EventStore
     settings: Settings
+    state: ServingState
 
 
 async def _reading(request: Request, key: Annotated[str | None, Security(_api_key)]) -> Reading:
     """The key checked (site, marketer or admin), then the loaded service (503 when none is)."""
     state = await get_state(request)
     _authorise(state, key, {"site", "marketer", "admin"})
-    return Reading(await get_service(state), state.store, get_settings())
+    return Reading(await get_service(state), state.store, get_settings(), state)
 
 
 ReadingDep = Annotated[Reading, Depends(_reading)]

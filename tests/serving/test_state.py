@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from reco.ingest import ingest
 from reco.registry import ModelRegistry
 from reco.store import EventStore
@@ -82,4 +84,50 @@ def test_keys_are_checked_from_memory_new_ones_at_once_revoked_ones_after_a_sync
     assert state.role_for_key(old) == "site"
     state.maybe_sync(0.0)
     assert state.role_for_key(old) is None and state.role_for_key(new) == "marketer"
+    store.dispose()
+
+
+def test_answers_from_memory_until_another_process_changes_the_customer(tmp_path: Path, purchases_csv: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warmed process answers without reading the store; a purchase or an opt-out written through another
+    engine (as by another worker) counts from its very next request."""
+    from reco.ingest import record_events
+
+    url = f"sqlite:///{tmp_path / 'reco.db'}"
+    store = EventStore(url)
+    ingest(store, purchases_csv)
+    registry = ModelRegistry(tmp_path / "models")
+    train(store, registry, params={"factors": 4, "iterations": 3, "cutoffs": 1})
+    state = ServingState(store, registry, cache_size=1000, warm=True)
+    state.load()
+    assert state.warming is not None
+    state.warming.join(timeout=60)
+    customer = "C001"
+    first = state.cached_recommendations(customer, 5, "new", None)
+    assert first is not None and first.personalised and first.cached
+
+    def no_reads(*args: object) -> None:
+        raise AssertionError("the store was read for an answer held in memory")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "personalisation_allowed", no_reads)
+        patched.setattr(store, "customer_event_arrays", no_reads)
+        assert state.cached_recommendations(customer, 5, "new", None) == first
+
+    other = EventStore(url)  # another worker's engine
+    bought = first.items[0].item_id
+    record_events(other, [{"customer_id": customer, "item_id": bought, "event_type": "purchase",
+                           "timestamp": "2030-01-01T00:00:00"}])
+    assert state.cached_recommendations(customer, 5, "new", None) is None  # changed: must be read again
+    after = state.recommendations(customer, 5, "new", None)
+    assert after.personalised and bought not in [i.item_id for i in after.items]
+    again = state.cached_recommendations(customer, 5, "new", None)
+    assert again is not None and [i.item_id for i in again.items] == [i.item_id for i in after.items]
+
+    other.set_consent(customer, personalisation=False)
+    assert state.cached_recommendations(customer, 5, "new", None) is None
+    assert not state.recommendations(customer, 5, "new", None).personalised
+    assert state.cached_recommendations(customer, 5, "new", None) is None  # opted out: never from the cache
+    state.close()
+    other.dispose()
     store.dispose()

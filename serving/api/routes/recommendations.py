@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from reco.exceptions import ConfigurationError, UnknownItemError
-from reco.service import CustomerHistory, Filters, RecommendedItem
+from reco.service import Filters, RecommendedItem
 from serving import metrics
 from serving.api.deps import KEYED_RESPONSES, IdPath, ReadingDep
 from serving.schemas import ErrorOut, RecommendationsOut, RecommendedItemOut, SimilarItemsOut, json_response
@@ -30,7 +31,7 @@ def _check_n(n: int, max_n: int) -> None:
     response_model=RecommendationsOut,
     responses={503: {"model": ErrorOut}},
 )
-def customer_recommendations(
+async def customer_recommendations(
     customer_id: IdPath,
     reading: ReadingDep,
     n: Annotated[int, Query(ge=1, le=MAX_N, description="how many items")] = 10,
@@ -41,16 +42,19 @@ def customer_recommendations(
     max_price: Annotated[float | None, Query(ge=0)] = None,
     exclude: Annotated[list[str] | None, Query(max_length=500, description="item ids never to show")] = None,
 ) -> Response:
-    """Top-n items for a customer (in mode new never one they bought); popular items for unknown customers."""
-    service, store = reading.service, reading.store
+    """Top-n items for a customer (in mode new never one they bought); popular items for unknown customers.
+
+    ``async``: an answer this process holds and knows to be current is served on the event loop (no
+    store read, no thread hop); anything else reads the store and computes in a worker thread."""
+    service, state = reading.service, reading.state
     _check_n(n, reading.settings.max_n)
-    allowed = store.personalisation_allowed(customer_id)
-    history = CustomerHistory(*store.customer_event_arrays(customer_id)) if allowed else None
     try:
         filters = Filters(category=category, min_price=min_price, max_price=max_price, exclude=tuple(exclude or ()))
     except ConfigurationError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
-    result = service.recommend(customer_id, history, n=n, personalise=allowed, mode=mode, filters=filters)
+    result = state.cached_recommendations(customer_id, n, mode, filters)
+    if result is None:
+        result = await run_in_threadpool(state.recommendations, customer_id, n, mode, filters)
     if service.cache is not None and result.personalised:
         metrics.CACHE.labels(result="hit" if result.cached else "miss").inc()
     return json_response(RecommendationsOut(customer_id=customer_id, model_version=result.model_version,
