@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from fastapi import Depends, HTTPException, Path, Request, Security
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import QueryParams
 
 from reco.config import Settings, get_settings
 from reco.service import RecommendationService
@@ -96,3 +101,45 @@ IdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_NUL)]
 KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 422: {"model": ErrorOut},
 }
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """OpenAPI parameter objects for a query-parameter model read by ``parse_query`` (a route then
+    declares them with ``openapi_extra={"parameters": ...}``; its signature no longer lists them)."""
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    out = []
+    for name, prop in schema["properties"].items():
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        if "description" in prop:
+            parameter["description"] = prop["description"]
+        out.append(parameter)
+    return out
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@functools.cache
+def _list_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of ``model`` that take a list (a query parameter given several times)."""
+    out = set()
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+        if any(get_origin(option) in (list, tuple, set) for option in options):
+            out.add(name)
+    return frozenset(out)
+
+
+def parse_query(model: type[M], params: QueryParams) -> M:
+    """``model`` from the query string in one validation, answering a bad value as FastAPI does (a 422 via
+    the app's RequestValidationError handler). FastAPI's own per-parameter parsing re-inspects each
+    parameter's type on every request: 0.1 ms of a 0.45 ms answer for the recommendation route's six."""
+    lists = _list_fields(model)
+    values = {name: params.getlist(name) if name in lists else params[name]
+              for name in model.model_fields if name in params}
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from exc

@@ -72,6 +72,22 @@ def test_price_and_exclusion_filters(client: TestClient, purchases: pd.DataFrame
     assert bad.status_code == 422 and "above max_price" in bad.json()["detail"]
 
 
+def test_bad_query_values_are_422s_that_name_the_parameter_and_value(client: TestClient) -> None:
+    url = "/v1/customers/C000/recommendations"
+    for params, named in (({"n": "0"}, "query n: Input should be greater than or equal to 1 (got '0')"),
+                          ({"n": "101"}, "query n: Input should be less than or equal to 100 (got '101')"),
+                          ({"n": "ten"}, "query n: Input should be a valid integer"),
+                          ({"mode": "some"}, "query mode: Input should be 'new' or 'all' (got 'some')"),
+                          ({"min_price": "-1"}, "query min_price: Input should be greater than or equal to 0"),
+                          ([("exclude", "x")] * 501, "query exclude: List should have at most 500 items")):
+        response = client.get(url, params=params)
+        assert response.status_code == 422 and named in response.json()["detail"], response.json()
+    both = client.get(url, params={"n": "0", "mode": "some"}).json()["detail"]
+    assert "query n:" in both and "query mode:" in both  # every problem at once
+    body = client.get(url, params=[("exclude", "I005"), ("n", "3"), ("unknown", "ignored")]).json()
+    assert len(body["items"]) == 3 and "I005" not in {i["item_id"] for i in body["items"]}
+
+
 def test_unknown_customer_gets_popular_not_404(client: TestClient) -> None:
     response = client.get("/v1/customers/someone-new/recommendations")
     assert response.status_code == 200

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from reco.exceptions import ConfigurationError, UnknownItemError
 from reco.service import Filters, RecommendedItem
 from serving import metrics
-from serving.api.deps import KEYED_RESPONSES, IdPath, ReadingDep
-from serving.schemas import ErrorOut, RecommendationsOut, RecommendedItemOut, SimilarItemsOut, json_response
+from serving.api.deps import KEYED_RESPONSES, IdPath, ReadingDep, parse_query, query_parameters
+from serving.schemas import (
+    MAX_N,
+    ErrorOut,
+    RecommendationQuery,
+    RecommendationsOut,
+    RecommendedItemOut,
+    SimilarItemsOut,
+    json_response,
+)
 
 router = APIRouter(prefix="/v1", tags=["recommendations"], responses=KEYED_RESPONSES)
-
-MAX_N = 100
 
 def _out(items: list[RecommendedItem]) -> list[RecommendedItemOut]:
     return [RecommendedItemOut(item_id=i.item_id, name=i.name, score=i.score, reason=i.reason) for i in items]
@@ -30,26 +36,20 @@ def _check_n(n: int, max_n: int) -> None:
     "/customers/{customer_id}/recommendations",
     response_model=RecommendationsOut,
     responses={503: {"model": ErrorOut}},
+    openapi_extra={"parameters": query_parameters(RecommendationQuery)},
 )
-async def customer_recommendations(
-    customer_id: IdPath,
-    reading: ReadingDep,
-    n: Annotated[int, Query(ge=1, le=MAX_N, description="how many items")] = 10,
-    mode: Annotated[Literal["new", "all"], Query(description="new: never-bought items only; all: buying again "
-                                                              "allowed")] = "new",
-    category: Annotated[str | None, Query(max_length=255, description="only items of this category")] = None,
-    min_price: Annotated[float | None, Query(ge=0)] = None,
-    max_price: Annotated[float | None, Query(ge=0)] = None,
-    exclude: Annotated[list[str] | None, Query(max_length=500, description="item ids never to show")] = None,
-) -> Response:
+async def customer_recommendations(customer_id: IdPath, reading: ReadingDep, request: Request) -> Response:
     """Top-n items for a customer (in mode new never one they bought); popular items for unknown customers.
 
     ``async``: an answer this process holds and knows to be current is served on the event loop (no
     store read, no thread hop); anything else reads the store and computes in a worker thread."""
+    query = parse_query(RecommendationQuery, request.query_params)
+    n, mode = query.n, query.mode
     service, state = reading.service, reading.state
     _check_n(n, reading.settings.max_n)
     try:
-        filters = Filters(category=category, min_price=min_price, max_price=max_price, exclude=tuple(exclude or ()))
+        filters = Filters(category=query.category, min_price=query.min_price, max_price=query.max_price,
+                          exclude=tuple(query.exclude or ()))
     except ConfigurationError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     result = state.cached_recommendations(customer_id, n, mode, filters)
