@@ -14,7 +14,10 @@ Prints requests/s and p50/p95/p99 latency per scenario, the ratio of recommendat
 (32 / throughput), so recommendations are also sent open loop, at random times at --load (default
 half) of the closed-loop throughput, timed from the planned send. Targets (issue 5, this 2-core machine): recommendation
 p99 <= 25 ms at 32 connections and a ratio >= 0.6; with 100k items, p99 <= 50 ms.
+--cache-size sets RECO_CACHE_SIZE (entries per process, one per customer and mode; the server's default
+otherwise): a deployment sizes it to its customers, and the warm-up fills it before the scenarios start.
 Usage: python benchmarks/serving.py [--seconds 20] [--concurrency 32] [--workers 1] [--items 100000] [--load 0.5]
+       [--cache-size 200000]
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.retail import load_store  # noqa: E402
 from benchmarks.scale import synthetic_log  # noqa: E402
+from reco.config import Settings  # noqa: E402
 from reco.registry import ModelRegistry  # noqa: E402
 from reco.store import EventStore  # noqa: E402
 from training.train import train  # noqa: E402
@@ -186,6 +190,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each scenario")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--cache-size", type=int, help="RECO_CACHE_SIZE for the server (default: its own)")
     parser.add_argument("--items", type=int, help="serve a synthetic catalogue of this many items instead")
     parser.add_argument("--load", type=float, default=0.5,
                         help="open-loop recommendations at this share of the measured closed-loop throughput")
@@ -202,6 +207,9 @@ def main() -> None:
         env = {**os.environ, "RECO_DATABASE_URL": f"sqlite:///{tmp / 'reco.db'}", "RECO_MODEL_DIR": str(tmp / "models"),
                "RECO_LOG_LEVEL": "WARNING", "OPENBLAS_NUM_THREADS": "1",
                "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus")}
+        if args.cache_size is not None:
+            env["RECO_CACHE_SIZE"] = str(args.cache_size)
+        cache_size = int(env.get("RECO_CACHE_SIZE", Settings.model_fields["cache_size"].default))
         server = subprocess.Popen([sys.executable, "-m", "uvicorn", "serving.main:app", "--host", "127.0.0.1",
                                    "--port", str(port), "--workers", str(args.workers), "--no-access-log",
                                    "--log-level", "warning"], cwd=ROOT, env=env)
@@ -250,7 +258,8 @@ def main() -> None:
     ratio = results["recommendations"]["rps"] / max(results["health"]["rps"], 1e-9)
     catalogue = args.items or trained["items"]
     print(f"\nserving: {catalogue:,} items, {trained['customers']:,} customers, model {trained['model']}, "
-          f"{args.concurrency} concurrent connections, {args.workers} worker(s), {args.seconds:g} s per scenario")
+          f"{args.concurrency} concurrent connections, {args.workers} worker(s), {args.seconds:g} s per scenario, "
+          f"cache size {cache_size:,}")
     print(f"{'scenario':<26}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'cache hits':>12}")
     for name, r in results.items():
         hits = f"{r['cache_hit_rate']:.0%}" if r.get("cache_hit_rate") is not None else ""
@@ -260,6 +269,7 @@ def main() -> None:
           f"recommendation p99 target <= {p99_target} ms")
     print(json.dumps({"benchmark": "serving", "items": catalogue, "customers": trained["customers"],
                       "concurrency": args.concurrency, "workers": args.workers, "seconds": args.seconds,
+                      "cache_size": cache_size,
                       "scenarios": results, "ratio_recommendations_to_health": round(ratio, 3),
                       "target": {"p99_ms": p99_target, "ratio": TARGET["ratio"]},
                       "meets_target": bool(results["recommendations"]["p99_ms"] <= p99_target

@@ -4,8 +4,9 @@ A recommendation needs the customer's consent verdict and purchase history, read
 every request unless this process knows they have not changed since it last read them. That is what
 ``FreshCustomers`` keeps: per customer, the verdict and the history's fingerprint, dropped as soon as
 the store's change feed (``reco.store.changes.ChangeWatcher``) names the customer, from whichever
-process wrote. A request polls the feed first (microseconds when nothing was committed), so a purchase,
-consent change or erasure counts from the very next request in every worker, as with a store read.
+process wrote. A request polls the feed first (microseconds on SQLite when nothing was committed, one
+0.1 ms round trip on PostgreSQL), so a purchase, consent change or erasure counts from the very next
+request in every worker, as with a store read.
 """
 
 from __future__ import annotations

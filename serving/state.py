@@ -30,7 +30,7 @@ class ServingState:
                  cache_seconds: float = 86_400.0, warm: bool = False) -> None:
         self.store = store
         watcher = store.change_watcher() if cache_size else None
-        # Customers whose consent and history this process knows to be current (SQLite stores only).
+        # Customers whose consent and history this process knows to be current (see serving.freshness).
         self.fresh = FreshCustomers(watcher, cache_size) if watcher is not None else None
         self.registry = registry
         self.cache_size = cache_size

@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from reco.exceptions import ConfigurationError, StoreError
-from reco.store.changes import ChangeWatcher
+from reco.store.changes import CHANNEL_PREFIX, NOTIFY_CHUNK, ChangeWatcher, PostgresChangeWatcher, SQLiteChangeWatcher
 from reco.store.tables import (
     CHANGES_KEPT,
     CUSTOMER_COLUMNS,
@@ -78,6 +78,7 @@ _CONSENT = select(
     .scalar_subquery(),
     exists().where(erasures.c.customer_hash == bindparam("customer_hash")),
 )
+_NOTIFY = text(f"SELECT pg_notify(left('{CHANNEL_PREFIX}' || current_schema(), 63), :payload)")
 _ROLE = select(api_keys.c.role).where(api_keys.c.key_hash == bindparam("key_hash"))
 
 
@@ -213,24 +214,30 @@ class EventStore:
         return inserted
 
     def record_changes(self, conn: Connection, customer_ids: Iterable[str]) -> None:
-        """Note in ``customer_changes``, inside the caller's transaction, that these customers changed (a
-        batch of more than CHANGE_BATCH customers is noted as everyone); SQLite only (see the table)."""
-        if self.dialect != "sqlite":
-            return
+        """Note, inside the caller's transaction, that these customers changed (more than CHANGE_BATCH
+        customers are noted as everyone): rows of ``customer_changes`` on SQLite, a NOTIFY on PostgreSQL
+        (see ``reco.store.changes``)."""
         ids = {str(c) for c in customer_ids}
         if not ids:
             return
-        hashes = [EVERYONE] if len(ids) > CHANGE_BATCH else [erasure_key(c) for c in ids]
+        hashes = [EVERYONE] if len(ids) > CHANGE_BATCH else sorted(erasure_key(c) for c in ids)
+        if self.dialect != "sqlite":
+            for start in range(0, len(hashes), NOTIFY_CHUNK):
+                conn.execute(_NOTIFY, {"payload": ",".join(hashes[start:start + NOTIFY_CHUNK])})
+            return
         conn.execute(insert(customer_changes), [{"customer_hash": h} for h in hashes])
         conn.execute(delete(customer_changes).where(
             customer_changes.c.seq <= select(func.max(customer_changes.c.seq)).scalar_subquery() - CHANGES_KEPT))
 
     def change_watcher(self) -> ChangeWatcher | None:
-        """A watcher of ``customer_changes`` for a file-backed SQLite store; None elsewhere (PostgreSQL, memory)."""
+        """A watcher of this store's changes (``reco.store.changes``); None for an in-memory SQLite store."""
+        if self.dialect != "sqlite":
+            dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            return PostgresChangeWatcher(dsn)
         database = self.engine.url.database
-        if self.dialect != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        if not database or database == ":memory:" or database.startswith("file:"):
             return None
-        return ChangeWatcher(database)
+        return SQLiteChangeWatcher(database)
 
     def insert_marketing(self, conn: Connection, df: pd.DataFrame) -> int:
         """Insert campaign contacts and redemptions; a row whose id is already stored is skipped."""

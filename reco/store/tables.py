@@ -82,9 +82,10 @@ erasures = Table(
 
 # Which customers' stored state (events, consent, erasure) changed, in commit order: API processes read
 # it to know which of their in-memory answers went stale (reco.store.changes). Customers appear by
-# their erasure hash, never their id; "*" stands for everyone (a bulk load). Written on SQLite only,
-# where one writer at a time keeps sequence order and commit order the same; the last CHANGES_KEPT
-# rows are kept (AUTOINCREMENT never reuses a number, so a reader can tell when it fell behind).
+# their erasure hash, never their id; "*" stands for everyone (a bulk load). Written on SQLite only
+# (PostgreSQL stores NOTIFY instead), where one writer at a time keeps sequence order and commit order
+# the same; the last CHANGES_KEPT rows are kept (AUTOINCREMENT never reuses a number, so a reader can
+# tell when it fell behind).
 customer_changes = Table(
     "customer_changes",
     metadata,

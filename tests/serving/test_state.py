@@ -88,12 +88,13 @@ def test_keys_are_checked_from_memory_new_ones_at_once_revoked_ones_after_a_sync
 
 
 def test_answers_from_memory_until_another_process_changes_the_customer(tmp_path: Path, purchases_csv: Path,
+                                                                       store_url: str,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A warmed process answers without reading the store; a purchase or an opt-out written through another
-    engine (as by another worker) counts from its very next request."""
+    engine (as by another worker) counts from its very next request, on SQLite and PostgreSQL alike."""
     from reco.ingest import record_events
 
-    url = f"sqlite:///{tmp_path / 'reco.db'}"
+    url = store_url
     store = EventStore(url)
     ingest(store, purchases_csv)
     registry = ModelRegistry(tmp_path / "models")

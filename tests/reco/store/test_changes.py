@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from reco.store import EventStore
+from reco.store import EventStore, changes
 from reco.store import db as store_db
+from reco.store.changes import ChangeWatcher, PostgresChangeWatcher
 from reco.store.db import erasure_key
 from reco.store.tables import EVERYONE, customer_changes
 
@@ -29,33 +31,41 @@ def sqlite_store(tmp_path: Path) -> EventStore:
     return store
 
 
-def test_events_consent_and_erasure_name_their_customers_by_hash(sqlite_store: EventStore, tmp_path: Path) -> None:
-    watcher = sqlite_store.change_watcher()
+def test_events_consent_and_erasure_name_their_customers_by_hash(store: EventStore, store_url: str) -> None:
+    watcher = store.change_watcher()
     assert watcher is not None and watcher.poll() == set()
-    writer = EventStore(f"sqlite:///{tmp_path / 'reco.db'}")  # another engine: as another process would write
+    writer = EventStore(store_url)  # another engine: as another process would write
     with writer.transaction() as conn:
         writer.insert_events(conn, _purchases(["ann", "bob", "ann"]))
-    assert watcher.poll() == {erasure_key("ann"), erasure_key("bob")}
+    assert _poll(watcher) == {erasure_key("ann"), erasure_key("bob")}
     assert watcher.poll() == set()  # nothing committed since
     with writer.transaction() as conn:
         assert writer.insert_events(conn, _purchases(["ann", "bob"])) == 0  # already stored: no change
-    assert watcher.poll() == set()
+    assert _poll(watcher) == set()
     writer.set_consent("cat", personalisation=False)
     writer.erase_customer("bob")
-    assert watcher.poll() == {erasure_key("cat"), erasure_key("bob")}
-    rows = writer.engine.connect().execute(select(customer_changes.c.customer_hash)).scalars().all()
+    assert _poll(watcher) == {erasure_key("cat"), erasure_key("bob")}
+    with writer.engine.connect() as conn:
+        rows = conn.execute(select(customer_changes.c.customer_hash)).scalars().all()
     assert "ann" not in rows and "bob" not in rows  # ids never land in the feed
     watcher.close()
     writer.dispose()
 
 
-def test_a_failed_write_leaves_no_change(sqlite_store: EventStore) -> None:
-    watcher = sqlite_store.change_watcher()
+def _poll(watcher: ChangeWatcher) -> set[str] | None:
+    """A poll after PostgreSQL's notifications had time to cross the socket (SQLite's are there at once)."""
+    time.sleep(0.05)
+    return watcher.poll()
+
+
+def test_a_failed_write_leaves_no_change(store: EventStore) -> None:
+    watcher = store.change_watcher()
     assert watcher is not None
-    with pytest.raises(RuntimeError), sqlite_store.transaction() as conn:
-        sqlite_store.insert_events(conn, _purchases(["ann"]))
+    with pytest.raises(RuntimeError), store.transaction() as conn:
+        store.insert_events(conn, _purchases(["ann"]))
         raise RuntimeError("rolled back")
-    assert watcher.poll() == set() and sqlite_store.count_events() == 0
+    assert _poll(watcher) == set() and store.count_events() == 0
+    watcher.close()
 
 
 def test_bulk_loads_and_pruned_rows_read_as_anyone(sqlite_store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,15 +87,34 @@ def test_bulk_loads_and_pruned_rows_read_as_anyone(sqlite_store: EventStore, mon
 
 
 @pytest.mark.postgres
-def test_postgres_has_no_watcher_and_writes_no_feed(pg_schema_url: str) -> None:
+def test_postgres_sends_big_changes_as_everyone_and_survives_a_lost_connection(
+        pg_schema_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     store = EventStore(pg_schema_url)
     store.create_schema()
-    assert store.change_watcher() is None
-    store.set_consent("ann", personalisation=False)
+    watcher = store.change_watcher()
+    assert isinstance(watcher, PostgresChangeWatcher)
+    monkeypatch.setattr(store_db, "CHANGE_BATCH", 3)
     with store.transaction() as conn:
-        store.insert_events(conn, _purchases(["ann"]))
+        store.insert_events(conn, _purchases(["a", "b", "c", "d"]))
+    assert _poll(watcher) is None
+    monkeypatch.setattr(changes, "NOTIFY_CHUNK", 2)
+    monkeypatch.setattr(store_db, "NOTIFY_CHUNK", 2)
+    with store.transaction() as conn:
+        store.insert_events(conn, _purchases(["a", "b", "c"], prefix="f"))  # three hashes in two payloads
+    assert _poll(watcher) == {erasure_key(c) for c in "abc"}
     with store.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(customer_changes)).scalar_one() == 0
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name"),
+                     {"name": changes.APPLICATION_NAME})
+        conn.commit()
+    deadline = time.monotonic() + 5
+    while _poll(watcher) is not None:  # the server's goodbye takes a moment to arrive
+        assert time.monotonic() < deadline, "the lost connection was never noticed"
+    assert _poll(watcher) is None  # listening again, but what came in between is unknown
+    store.set_consent("z", personalisation=False)
+    assert _poll(watcher) == {erasure_key("z")}
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(customer_changes)).scalar_one() == 0  # NOTIFY only
+    watcher.close()
     store.dispose()
 
 
