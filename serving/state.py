@@ -203,27 +203,39 @@ class ServingState:
         if self.fresh is not None:
             self.fresh.watcher.close()
 
+    @property
+    def answers_on_loop(self) -> bool:
+        """Whether ``cached_recommendations`` may run on the event loop: its change poll waits on no network."""
+        return self.fresh is not None and not self.fresh.watcher.waits_on_network
+
     def cached_recommendations(self, customer_id: str, n: int, mode: str, filters: Filters | None
                                ) -> Recommendations | None:
         """The personal answer from memory alone, when this process knows the customer's consent and
         history are unchanged since it read them and has their top list; else None. Reads no table
-        (only the change feed's version), so it may run on the event loop."""
-        service = self._service
-        if self.fresh is None or service is None:
+        (only polls the change feed; see ``answers_on_loop``)."""
+        if self.fresh is None:
             return None
         self.fresh.refresh()
-        known = self.fresh.get(customer_id)
-        if known is None or not known[0] or known[1] is None:
+        return self._from_memory(customer_id, n, mode, filters)
+
+    def _from_memory(self, customer_id: str, n: int, mode: str, filters: Filters | None) -> Recommendations | None:
+        service = self._service
+        known = self.fresh.get(customer_id) if self.fresh is not None else None
+        if service is None or known is None or not known[0] or known[1] is None:
             return None
         return service.cached(customer_id, known[1], n, mode, filters)
 
     def recommendations(self, customer_id: str, n: int, mode: str, filters: Filters | None) -> Recommendations:
-        """Read the customer's consent and history, then recommend (blocking: run it in a worker thread);
-        what was read is remembered for ``cached_recommendations`` until the change feed names them."""
+        """The answer from memory when it is current, else read the customer's consent and history and
+        recommend (blocking: run it in a worker thread); what was read is remembered until the change
+        feed names the customer."""
         service = self._service
         if service is None:
             raise ModelNotFoundError("no model is loaded yet; run 'reco train' and retry")
         since = self.fresh.begin() if self.fresh is not None else 0
+        answer = self._from_memory(customer_id, n, mode, filters)
+        if answer is not None:
+            return answer
         allowed = self.store.personalisation_allowed(customer_id)
         history = CustomerHistory(*self.store.customer_event_arrays(customer_id)) if allowed else None
         result = service.recommend(customer_id, history, n=n, personalise=allowed, mode=mode, filters=filters)

@@ -41,7 +41,10 @@ def channel_for(schema: str) -> str:
 
 
 class ChangeWatcher:
-    """What every watcher answers; safe to share between threads."""
+    """What every watcher answers; safe to share between threads. ``waits_on_network``: a poll makes a
+    network round trip, so an event loop must not run it (SQLite's reads shared memory; PostgreSQL's not)."""
+
+    waits_on_network = False
 
     def poll(self) -> set[str] | None:
         """Hashes of the customers changed since the last poll (empty: none), or None for "maybe anyone"."""
@@ -88,6 +91,8 @@ class SQLiteChangeWatcher(ChangeWatcher):
 class PostgresChangeWatcher(ChangeWatcher):
     """LISTENs on the store schema's channel on a connection of its own (psycopg, autocommit)."""
 
+    waits_on_network = True
+
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
         self._lock = threading.Lock()
@@ -96,7 +101,7 @@ class PostgresChangeWatcher(ChangeWatcher):
             self._connect()
 
     def _connect(self) -> None:
-        conn = psycopg.connect(self._dsn, autocommit=True, application_name=APPLICATION_NAME)
+        conn = psycopg.connect(self._dsn, autocommit=True, application_name=APPLICATION_NAME, connect_timeout=10)
         schema = conn.execute("SELECT current_schema()").fetchone()
         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel_for(schema[0] if schema else "public"))))
         self._conn = conn

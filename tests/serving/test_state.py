@@ -114,6 +114,8 @@ def test_answers_from_memory_until_another_process_changes_the_customer(tmp_path
         patched.setattr(store, "personalisation_allowed", no_reads)
         patched.setattr(store, "customer_event_arrays", no_reads)
         assert state.cached_recommendations(customer, 5, "new", None) == first
+        assert state.recommendations(customer, 5, "new", None) == first  # the worker-thread path, too
+    assert state.answers_on_loop is (store.dialect == "sqlite")  # PostgreSQL's poll is a round trip
 
     other = EventStore(url)  # another worker's engine
     bought = first.items[0].item_id

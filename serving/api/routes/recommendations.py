@@ -42,7 +42,8 @@ async def customer_recommendations(customer_id: IdPath, reading: ReadingDep, req
     """Top-n items for a customer (in mode new never one they bought); popular items for unknown customers.
 
     ``async``: an answer this process holds and knows to be current is served on the event loop (no
-    store read, no thread hop); anything else reads the store and computes in a worker thread."""
+    store read, no thread hop) where checking that costs no network round trip (SQLite); anything else
+    runs in a worker thread, which answers from memory too when it can (PostgreSQL)."""
     query = parse_query(RecommendationQuery, request.query_params)
     n, mode = query.n, query.mode
     service, state = reading.service, reading.state
@@ -52,7 +53,7 @@ async def customer_recommendations(customer_id: IdPath, reading: ReadingDep, req
                           exclude=tuple(query.exclude or ()))
     except ConfigurationError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
-    result = state.cached_recommendations(customer_id, n, mode, filters)
+    result = state.cached_recommendations(customer_id, n, mode, filters) if state.answers_on_loop else None
     if result is None:
         result = await run_in_threadpool(state.recommendations, customer_id, n, mode, filters)
     if service.cache is not None and result.personalised:
