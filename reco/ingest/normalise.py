@@ -315,6 +315,22 @@ def normalise_event_records(records: Sequence[Mapping[str, object]], ctx: FileCo
     scalars; timestamps are datetimes (naive: UTC) or ISO text; numbers use ``.`` as the decimal
     point. Row numbers count from ``first_row``. Tests check both paths give identical frames.
     """
+    events, catalogue = event_records(records, ctx, first_row)
+    index = pd.Index([r["_row"] for r in events], dtype="int64")
+    dtypes = {"timestamp": "datetime64[us]", "quantity": float, "price": float, "discount": float,
+              "coupon_discount": float}
+    frame = pd.DataFrame({c: np.array([r[c] for r in events], dtype=dtypes.get(c, object))
+                          for c in EVENT_COLUMNS_OUT}, index=index)
+    items = pd.DataFrame(catalogue, columns=["item_id", "name", "category", "price"])
+    items["price"] = items["price"].astype(float)
+    customers = pd.DataFrame({"customer_id": frame["customer_id"].drop_duplicates()})
+    return EventBatch(events=frame, items=items, customers=customers)
+
+
+def event_records(records: Sequence[Mapping[str, object]], ctx: FileContext, first_row: int = 1
+                  ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """``normalise_event_records`` as plain rows: the kept events (``EVENT_COLUMNS_OUT`` and ``_row``,
+    the row number) and the catalogue rows they mention (item_id, name, category, price), in order."""
     events: list[dict[str, object]] = []
     catalogue: dict[str, dict[str, object]] = {}
     for number, record in enumerate(records, start=first_row):
@@ -371,15 +387,7 @@ def normalise_event_records(records: Sequence[Mapping[str, object]], ctx: FileCo
             customer, item, int(ts.astype("int64")), etype, abs(qty), price, order, str(row["channel"]))
         row["_row"] = number
         events.append(row)
-    index = pd.Index([r["_row"] for r in events], dtype="int64")
-    dtypes = {"timestamp": "datetime64[us]", "quantity": float, "price": float, "discount": float,
-              "coupon_discount": float}
-    frame = pd.DataFrame({c: np.array([r[c] for r in events], dtype=dtypes.get(c, object))
-                          for c in EVENT_COLUMNS_OUT}, index=index)
-    items = pd.DataFrame(list(catalogue.values()), columns=["item_id", "name", "category", "price"])
-    items["price"] = items["price"].astype(float)
-    customers = pd.DataFrame({"customer_id": frame["customer_id"].drop_duplicates()})
-    return EventBatch(events=frame, items=items, customers=customers)
+    return events, list(catalogue.values())
 
 
 def normalise_items(df: pd.DataFrame, ctx: FileContext) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,6 +211,45 @@ class EventStore:
         if inserted:
             self.record_changes(conn, df["customer_id"])
         return inserted
+
+    def write_event_rows(self, conn: Connection, events: Sequence[Mapping[str, Any]],
+                         items: Sequence[Mapping[str, Any]], customer_ids: Sequence[str],
+                         source: str) -> tuple[int, int]:
+        """``upsert_items``, ``upsert_customers`` (new ones only) and ``insert_events`` for a few rows given
+        as mappings (events: ``EVENT_COLUMNS`` but source, timestamps as datetime64[us]; items: item_id,
+        name, category, price): one executemany each, no staging table and no pandas, for the live API.
+        Returns (new events, new customers); a test checks it stores what the frame path stores."""
+        sqlite = self.dialect == "sqlite"
+        mark = "?" if sqlite else "%s"
+
+        def insert_sql(table: str, columns: Sequence[str], on_conflict: str) -> str:
+            return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+                    f"{on_conflict}")
+
+        def value(v: Any) -> Any:
+            if isinstance(v, float) and v != v:
+                return None
+            if isinstance(v, np.datetime64):
+                return str(np.datetime_as_string(v, unit="us")).replace("T", " ") if sqlite else v.item()
+            return v
+
+        if items:
+            update = ", ".join(f"{c} = COALESCE(excluded.{c}, items.{c})" for c in ITEM_COLUMNS if c != "item_id")
+            conn.exec_driver_sql(insert_sql("items", ITEM_COLUMNS, f"ON CONFLICT (item_id) DO UPDATE SET {update}"),
+                                 [(i["item_id"], i["name"], i["category"], value(i["price"]), True) for i in items])
+        new_customers = 0
+        if customer_ids:
+            new_customers = conn.exec_driver_sql(
+                insert_sql("customers", CUSTOMER_COLUMNS, "ON CONFLICT (customer_id) DO NOTHING"),
+                [(c, True, False, None) for c in customer_ids]).rowcount
+        inserted = 0
+        if events:
+            rows = [tuple(source if c == "source" else value(e[c]) for c in EVENT_COLUMNS) for e in events]
+            inserted = conn.exec_driver_sql(
+                insert_sql("events", EVENT_COLUMNS, "ON CONFLICT (event_id) DO NOTHING"), rows).rowcount
+            if inserted:
+                self.record_changes(conn, (str(e["customer_id"]) for e in events))
+        return int(inserted), int(new_customers)
 
     def record_changes(self, conn: Connection, customer_ids: Iterable[str]) -> None:
         """Note, inside the caller's transaction, that these customers changed (more than CHANGE_BATCH
