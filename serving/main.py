@@ -18,6 +18,7 @@ from reco.exceptions import ConfigurationError, InputError, RecoError
 from reco.registry import ModelRegistry
 from reco.store import EventStore
 from serving.api.main import api_router
+from serving.fastpath import RecommendationFastPath
 from serving.metrics import ObserveMiddleware
 from serving.state import ServingState
 
@@ -72,6 +73,7 @@ class RefreshMiddleware:
 
 
 app.include_router(api_router)
+app.add_middleware(RecommendationFastPath)  # innermost: keys and versions are refreshed before it runs
 app.add_middleware(RefreshMiddleware)
 app.add_middleware(ObserveMiddleware)  # added last, so outermost: it times and counts everything
 

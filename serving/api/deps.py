@@ -82,10 +82,13 @@ class Reading:
     state: ServingState
 
 
+READERS = frozenset({"site", "marketer", "admin"})  # the roles that may read recommendations
+
+
 async def _reading(request: Request, key: Annotated[str | None, Security(_api_key)]) -> Reading:
     """The key checked (site, marketer or admin), then the loaded service (503 when none is)."""
     state = await get_state(request)
-    _authorise(state, key, {"site", "marketer", "admin"})
+    _authorise(state, key, READERS)
     return Reading(await get_service(state), state.store, get_settings(), state)
 
 

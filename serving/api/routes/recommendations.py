@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from reco.exceptions import ConfigurationError, UnknownItemError
-from reco.service import Filters, RecommendedItem
+from reco.service import Filters, Recommendations, RecommendedItem
 from serving import metrics
 from serving.api.deps import KEYED_RESPONSES, IdPath, ReadingDep, parse_query, query_parameters
 from serving.schemas import (
@@ -58,8 +58,13 @@ async def customer_recommendations(customer_id: IdPath, reading: ReadingDep, req
         result = await run_in_threadpool(state.recommendations, customer_id, n, mode, filters)
     if service.cache is not None and result.personalised:
         metrics.CACHE.labels(result="hit" if result.cached else "miss").inc()
-    return json_response(RecommendationsOut(customer_id=customer_id, model_version=result.model_version,
-                                            personalised=result.personalised, items=_out(result.items)))
+    return Response(recommendations_body(customer_id, result), media_type="application/json")
+
+
+def recommendations_body(customer_id: str, result: Recommendations) -> bytes:
+    """The route's JSON answer (also written by ``serving.fastpath`` for answers from memory)."""
+    return RecommendationsOut(customer_id=customer_id, model_version=result.model_version,
+                              personalised=result.personalised, items=_out(result.items)).model_dump_json().encode()
 
 
 @router.get(
