@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.datasets import DATASETS  # noqa: E402
 from benchmarks.retail import load_store  # noqa: E402
-from reco.customers.churn import make_pipeline, purchases_before  # noqa: E402
+from reco.customers.churn import make_pipeline, purchases_before, with_taste  # noqa: E402
 from reco.customers.features import FEATURES, churn_labels, customer_features  # noqa: E402
 from reco.customers.taste import TasteEmbedding, taste_columns  # noqa: E402
 from training.churn import EVENT_COLUMNS, evaluate_churn, format_churn  # noqa: E402
@@ -43,12 +43,9 @@ def same_season_ceiling(events: pd.DataFrame, cut: pd.Timestamp, horizon_days: f
                         marketing: pd.DataFrame | None, taste_components: int) -> dict[str, dict[str, float]]:
     """AUC and Brier of each candidate cross-validated on the test cutoff's own labels (see the docstring)."""
     marketing = None if marketing is None else marketing[pd.to_datetime(marketing["timestamp"]) < cut]
-    x = customer_features(events, cut, marketing)
-    columns = list(FEATURES)
-    if taste_components:
-        past = purchases_before(events, cut)
-        x = x.join(TasteEmbedding(taste_components).fit(past).transform(past, x.index))
-        columns += taste_columns(taste_components)
+    taste = TasteEmbedding(taste_components).fit(purchases_before(events, cut)) if taste_components else None
+    x = with_taste(customer_features(events, cut, marketing), events, cut, taste)
+    columns = [*FEATURES, *taste_columns(taste_components)]
     y = churn_labels(events, x.index, cut, horizon_days).to_numpy()
     out = {}
     for folds in (5, 20):

@@ -94,6 +94,13 @@ def purchases_before(events: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
     return events[(events["event_type"] == "purchase") & (events["timestamp"] < cut)]
 
 
+def with_taste(x: pd.DataFrame, events: pd.DataFrame, cut: pd.Timestamp, taste: TasteEmbedding | None
+               ) -> pd.DataFrame:
+    """Customer features at ``cut`` joined with their product-mix columns, from the purchases before it
+    (``x`` itself without an embedding)."""
+    return x if taste is None else x.join(taste.transform(purchases_before(events, cut), x.index))
+
+
 def training_set(events: pd.DataFrame, cutoffs: list[pd.Timestamp], horizon_days: float,
                  marketing: pd.DataFrame | None = None,
                  features: dict[pd.Timestamp, pd.DataFrame] | None = None,
@@ -108,8 +115,7 @@ def training_set(events: pd.DataFrame, cutoffs: list[pd.Timestamp], horizon_days
         x = features_at(events, cut, marketing, features)
         if x.empty:
             continue
-        if taste is not None:
-            x = x.join(taste.transform(purchases_before(events, cut), x.index))
+        x = with_taste(x, events, cut, taste)
         xs.append(x)
         ys.append(churn_labels(events, x.index, cut, horizon_days))
     if not xs:
@@ -225,9 +231,7 @@ class ChurnModel:
             return "gbm"
         taste = self._taste(events, last)
         x, y = training_set(events, train_cuts, float(self.horizon_days), marketing, features, taste)
-        xv = features_at(events, last, marketing, features)
-        if taste is not None:
-            xv = xv.join(taste.transform(purchases_before(events, last), xv.index))
+        xv = with_taste(features_at(events, last, marketing, features), events, last, taste)
         yv = churn_labels(events, xv.index, last, float(self.horizon_days))
         if y.nunique() < 2 or yv.nunique() < 2:
             return "gbm"
@@ -254,10 +258,7 @@ class ChurnModel:
         self._check_fitted()
         events = check_events(events)
         at = pd.Timestamp(at)
-        x = customer_features(events, at, marketing)
-        if self.taste_ is not None:
-            x = x.join(self.taste_.transform(purchases_before(events, at), x.index))
-        return x
+        return with_taste(customer_features(events, at, marketing), events, at, self.taste_)
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """P(churn) for each row of ``features`` output."""
