@@ -21,7 +21,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reco.config import get_settings
 from reco.exceptions import ConfigurationError
-from reco.service import Filters
 from serving import metrics
 from serving.api.deps import READERS, parse_query
 from serving.api.routes import recommendations
@@ -61,8 +60,7 @@ class RecommendationFastPath:
             return None
         try:
             query = parse_query(RecommendationQuery, QueryParams(scope["query_string"]))
-            filters = Filters(category=query.category, min_price=query.min_price, max_price=query.max_price,
-                              exclude=tuple(query.exclude or ()))
+            filters = query.filters()
         except (RequestValidationError, ConfigurationError):
             return None
         if query.n > get_settings().max_n:

@@ -8,6 +8,8 @@ from typing import Any, Literal
 from fastapi import Response
 from pydantic import BaseModel, Field
 
+from reco.service import Filters
+
 # Ids are text without NUL characters (PostgreSQL cannot store them; no real id has one).
 NO_NUL = r"^[^\x00]+$"
 
@@ -31,6 +33,11 @@ class RecommendationQuery(BaseModel):
     min_price: float | None = Field(None, ge=0)
     max_price: float | None = Field(None, ge=0)
     exclude: list[str] | None = Field(None, max_length=500, description="item ids never to show")
+
+    def filters(self) -> Filters:
+        """The item filters asked for (a ConfigurationError names a contradictory price range)."""
+        return Filters(category=self.category, min_price=self.min_price, max_price=self.max_price,
+                       exclude=tuple(self.exclude or ()))
 
 
 class RecommendedItemOut(BaseModel):

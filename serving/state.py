@@ -259,9 +259,10 @@ class ServingState:
         return self._profiles
 
     def forget(self, customer_id: str) -> None:
-        """Drop an erased customer's scores and cached top lists from memory (a new frame, swapped in one
-        reference). Other worker processes never serve theirs (erased customers get non-personal
-        results) and drop them at their next ``sweep_erasures``, within RECO_RELOAD_SECONDS."""
+        """Drop an erased customer's scores, cached top lists and remembered consent from memory (a new
+        frame, swapped in one reference). Other worker processes never serve theirs (the change feed
+        names the customer before their next answer) and drop them at their next ``sweep_erasures``,
+        within RECO_SYNC_SECONDS."""
         if self._service is not None:
             self._service.forget(customer_id)
         if self.fresh is not None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from reco.exceptions import ConfigurationError, UnknownItemError
-from reco.service import Filters, Recommendations, RecommendedItem
+from reco.service import Recommendations, RecommendedItem
 from serving import metrics
 from serving.api.deps import KEYED_RESPONSES, IdPath, ReadingDep, parse_query, query_parameters
 from serving.schemas import (
@@ -49,8 +49,7 @@ async def customer_recommendations(customer_id: IdPath, reading: ReadingDep, req
     service, state = reading.service, reading.state
     _check_n(n, reading.settings.max_n)
     try:
-        filters = Filters(category=query.category, min_price=query.min_price, max_price=query.max_price,
-                          exclude=tuple(query.exclude or ()))
+        filters = query.filters()
     except ConfigurationError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     result = state.cached_recommendations(customer_id, n, mode, filters) if state.answers_on_loop else None
