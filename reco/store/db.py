@@ -61,6 +61,15 @@ logger = logging.getLogger(__name__)
 
 CHANGE_BATCH = 1_000  # a write touching more customers than this is noted as a change for everyone
 
+# What the frame path (staging merges) and the row path (``write_event_rows``) both do on a conflict, and
+# the values a customer first seen in events starts with.
+_NEW_EVENTS_ONLY = "ON CONFLICT (event_id) DO NOTHING"
+_NEW_CUSTOMERS_ONLY = "ON CONFLICT (customer_id) DO NOTHING"
+_ITEM_UPSERT = "ON CONFLICT (item_id) DO UPDATE SET " + ", ".join(
+    f"{c} = COALESCE(excluded.{c}, items.{c})" for c in ITEM_COLUMNS if c != "item_id")
+_CUSTOMER_DEFAULTS: dict[str, object] = {"consent_personalisation": True, "consent_marketing": False,
+                                        "preferred_channel": None}
+
 # The per-request reads of the API, built once (SQLAlchemy then skips building their cache keys). The
 # timestamp is read untyped: SQLite hands back its stored text, which numpy parses far faster than
 # SQLAlchemy's row-by-row datetime parsing; PostgreSQL's driver hands back datetimes either way.
@@ -207,7 +216,7 @@ class EventStore:
 
     def insert_events(self, conn: Connection, df: pd.DataFrame) -> int:
         """Insert canonical events; an event whose id is already stored is skipped. Returns new rows."""
-        inserted = self._stage_insert(conn, "events", EVENT_COLUMNS, df, "ON CONFLICT (event_id) DO NOTHING")
+        inserted = self._stage_insert(conn, "events", EVENT_COLUMNS, df, _NEW_EVENTS_ONLY)
         if inserted:
             self.record_changes(conn, df["customer_id"])
         return inserted
@@ -234,19 +243,17 @@ class EventStore:
             return v
 
         if items:
-            update = ", ".join(f"{c} = COALESCE(excluded.{c}, items.{c})" for c in ITEM_COLUMNS if c != "item_id")
-            conn.exec_driver_sql(insert_sql("items", ITEM_COLUMNS, f"ON CONFLICT (item_id) DO UPDATE SET {update}"),
+            conn.exec_driver_sql(insert_sql("items", ITEM_COLUMNS, _ITEM_UPSERT),
                                  [(i["item_id"], i["name"], i["category"], value(i["price"]), True) for i in items])
         new_customers = 0
         if customer_ids:
-            new_customers = conn.exec_driver_sql(
-                insert_sql("customers", CUSTOMER_COLUMNS, "ON CONFLICT (customer_id) DO NOTHING"),
-                [(c, True, False, None) for c in customer_ids]).rowcount
+            defaults = tuple(_CUSTOMER_DEFAULTS[c] for c in CUSTOMER_COLUMNS if c != "customer_id")
+            new_customers = conn.exec_driver_sql(insert_sql("customers", CUSTOMER_COLUMNS, _NEW_CUSTOMERS_ONLY),
+                                                 [(c, *defaults) for c in customer_ids]).rowcount
         inserted = 0
         if events:
             rows = [tuple(source if c == "source" else value(e[c]) for c in EVENT_COLUMNS) for e in events]
-            inserted = conn.exec_driver_sql(
-                insert_sql("events", EVENT_COLUMNS, "ON CONFLICT (event_id) DO NOTHING"), rows).rowcount
+            inserted = conn.exec_driver_sql(insert_sql("events", EVENT_COLUMNS, _NEW_EVENTS_ONLY), rows).rowcount
             if inserted:
                 self.record_changes(conn, (str(e["customer_id"]) for e in events))
         return int(inserted), int(new_customers)
@@ -290,19 +297,13 @@ class EventStore:
                 df = df.assign(**{col: None})
         if df["active"].isna().any():
             df = df.assign(active=df["active"].astype(object).where(df["active"].notna(), True))
-        update = ", ".join(
-            f"{c} = COALESCE(excluded.{c}, items.{c})" for c in ITEM_COLUMNS if c != "item_id"
-        )
-        return self._stage_insert(
-            conn, "items", ITEM_COLUMNS, df, f"ON CONFLICT (item_id) DO UPDATE SET {update}"
-        )
+        return self._stage_insert(conn, "items", ITEM_COLUMNS, df, _ITEM_UPSERT)
 
     def upsert_customers(self, conn: Connection, df: pd.DataFrame, *, overwrite: bool) -> int:
         """Add customers. With ``overwrite`` (a customer file) the columns it carries replace stored ones."""
         df = df.drop_duplicates("customer_id", keep="last")
         given = [c for c in CUSTOMER_COLUMNS if c in df.columns and c != "customer_id"]
-        defaults = {"consent_personalisation": True, "consent_marketing": False, "preferred_channel": None}
-        for col, default in defaults.items():
+        for col, default in _CUSTOMER_DEFAULTS.items():
             if col not in df.columns:
                 df = df.assign(**{col: default})
             elif default is not None:
@@ -311,7 +312,7 @@ class EventStore:
             update = ", ".join(f"{c} = excluded.{c}" for c in given)
             on_conflict = f"ON CONFLICT (customer_id) DO UPDATE SET {update}"
         else:
-            on_conflict = "ON CONFLICT (customer_id) DO NOTHING"
+            on_conflict = _NEW_CUSTOMERS_ONLY
         changed = self._stage_insert(conn, "customers", CUSTOMER_COLUMNS, df, on_conflict)
         if changed and overwrite and given:
             self.record_changes(conn, df["customer_id"])
