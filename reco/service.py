@@ -17,7 +17,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -163,6 +163,11 @@ def history_fingerprint(history: pd.DataFrame | CustomerHistory) -> bytes:
     digest.update("\x1f".join(map(str, history.item_ids)).encode())
     digest.update(history.timestamps.astype("datetime64[us]", copy=False).tobytes())
     return digest.digest()
+
+
+def history_fingerprints(history: pd.DataFrame) -> dict[str, bytes]:
+    """``history_fingerprint`` of each customer in ``history`` (customer_id, item_id, timestamp)."""
+    return {c: history_fingerprint(h) for c, h in history.groupby("customer_id", sort=False)}
 
 
 class RecommendationService:
@@ -313,7 +318,7 @@ class RecommendationService:
             np.array([i.score for i in result.items], dtype=np.float64),
             np.where(popular, _POPULAR, because).astype(np.int32), int((~popular).sum()), time.monotonic()))
 
-    def warm(self, history: pd.DataFrame) -> int:
+    def warm(self, history: pd.DataFrame, fingerprints: Mapping[str, bytes] | None = None) -> int:
         """Cache the top lists (both modes) of the customers in ``history`` (customer_id, item_id,
         timestamp; each customer's rows as ``EventStore.customer_events`` reads them), computed in one
         batch as their first request would; returns how many customers got personal lists. A batch sums
@@ -322,6 +327,7 @@ class RecommendationService:
         A request scores a customer as of the later of the model's data and their last purchase, so
         only customers with nothing after the model's data share one scoring time and are batched here;
         the others (and everyone, when the model does not record its data's end) wait for a request.
+        ``fingerprints``: ``history_fingerprints(history)`` when the caller has them already.
         """
         if self.cache is None or self.data_end is None or history.empty:
             return 0
@@ -330,7 +336,8 @@ class RecommendationService:
         if not ready:
             return 0
         history = history[history["customer_id"].isin(ready)]
-        fingerprints = {c: history_fingerprint(h) for c, h in history.groupby("customer_id", sort=False)}
+        if fingerprints is None:
+            fingerprints = history_fingerprints(history)
         rows = self.history_rows(ready, history)
         personal = 0
         for mode in MODES:

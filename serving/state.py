@@ -12,7 +12,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from reco.exceptions import ModelNotFoundError, RecoError
 from reco.registry import ModelRegistry
-from reco.service import MODES, CustomerHistory, Filters, Recommendations, RecommendationService, history_fingerprint
+from reco.service import (
+    MODES,
+    CustomerHistory,
+    Filters,
+    Recommendations,
+    RecommendationService,
+    history_fingerprint,
+    history_fingerprints,
+)
 from reco.store import EventStore
 from reco.store.db import erasure_key, key_hash
 from serving import metrics
@@ -99,20 +107,21 @@ class ServingState:
                 batch = customers[start:start + WARM_BATCH]
                 since = self.fresh.begin() if self.fresh is not None else 0
                 history = self.store.customers_events(batch)
-                cached += service.warm(history)
+                fingerprints = history_fingerprints(history)
+                cached += service.warm(history, fingerprints)
                 if self.fresh is not None:
-                    self._remember_batch(batch, history, since)
+                    self._remember_batch(batch, fingerprints, since)
                 logger.info("cache warm-up of %s: %d of %d customers read, %d cached (%.1fs)", service.version,
                             min(start + WARM_BATCH, len(customers)), len(customers), cached,
                             time.perf_counter() - started)
         except Exception:
             logger.exception("cache warm-up of %s failed; lists are computed on request", service.version)
 
-    def _remember_batch(self, customers: list[str], history: pd.DataFrame, since: int) -> None:
-        """``FreshCustomers.remember`` for a warm-up batch: their consent read at once, their histories as read."""
+    def _remember_batch(self, customers: list[str], fingerprints: dict[str, bytes], since: int) -> None:
+        """``FreshCustomers.remember`` for a warm-up batch: their consent read at once, their histories'
+        fingerprints as read."""
         assert self.fresh is not None
         denied = self.store.personalisation_denied(customers)
-        fingerprints = {c: history_fingerprint(h) for c, h in history.groupby("customer_id", sort=False)}
         for customer in customers:
             allowed = customer not in denied
             self.fresh.remember(customer, allowed, fingerprints.get(customer) if allowed else None, since)
