@@ -1,4 +1,4 @@
-"""The change feed: which customers changed, from any connection, in commit order; SQLite only."""
+"""The change feed: which customers changed, from any connection, in commit order, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
