@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from reco.ingest.rules import MAX_AMOUNT, MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH, MAX_QUANTITY, check_timestamp
 from reco.service import Filters
 
 # Ids are text without NUL characters (PostgreSQL cannot store them; no real id has one).
@@ -100,15 +101,20 @@ class CustomerDataOut(BaseModel):
 
 
 class EventIn(BaseModel):
-    event_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=NO_NUL,
+    """One event, checked by ingest's value rules (``reco.ingest.rules``): ids the store can hold, finite
+    numbers of a sane size, a timestamp from 1970-01-02 to a day after now."""
+
+    event_id: str | None = Field(default=None, min_length=1, max_length=MAX_EVENT_ID_LENGTH, pattern=NO_NUL,
                                  description="your id for the event; sending it again stores nothing new")
-    customer_id: str = Field(min_length=1, max_length=128, pattern=NO_NUL)
-    item_id: str = Field(min_length=1, max_length=128, pattern=NO_NUL)
+    customer_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL)
+    item_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL)
     event_type: Literal["purchase", "return", "view", "add_to_cart"] = "purchase"
-    timestamp: datetime | None = Field(default=None, description="when it happened (default: now, UTC)")
-    quantity: float = Field(default=1.0, description="negative for a purchase means a return")
-    price: float | None = Field(default=None, ge=0)
-    order_id: str | None = Field(default=None, max_length=128, pattern=r"^[^\x00]*$")
+    timestamp: Annotated[datetime, AfterValidator(check_timestamp)] | None = Field(
+        default=None, description="when it happened (default: now, UTC); from 1970-01-02 to a day after now")
+    quantity: float = Field(default=1.0, ge=-MAX_QUANTITY, le=MAX_QUANTITY, allow_inf_nan=False,
+                            description="negative for a purchase means a return")
+    price: float | None = Field(default=None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
+    order_id: str | None = Field(default=None, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00]*$")
     channel: Literal["web", "app", "store", "email", "phone", "other"] = "web"
 
 

@@ -1,6 +1,7 @@
 """Turn a renamed source chunk into canonical rows, counting every row it cannot use by reason.
 
-One row is counted under one reason only: the first check it fails, in the order below.
+One row is counted under one reason only: the first check it fails, in the order below. The value
+rules shared with the API (id length, finite numbers, the timestamp range) are in ``reco.ingest.rules``.
 """
 
 from __future__ import annotations
@@ -9,12 +10,25 @@ import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
 from reco.exceptions import InputError
+from reco.ingest.rules import (
+    ID_TOO_LONG,
+    MAX_AMOUNT,
+    MAX_EVENT_ID_LENGTH,
+    MAX_ID_LENGTH,
+    MAX_QUANTITY,
+    TIMESTAMP_IN_FUTURE,
+    TIMESTAMP_TOO_EARLY,
+    timestamp_masks,
+    timestamp_reason,
+    utc_now,
+)
 from reco.store.tables import CHANNELS, EVENT_COLUMNS, EVENT_TYPES, MARKETING_KINDS
 
 EVENT_FIELDS: tuple[str, ...] = (
@@ -67,6 +81,7 @@ class FileContext:
     source: str
     kind: str
     date_format: str | None = None
+    now: datetime = field(default_factory=utc_now)  # timestamps after now + the clock skew are refused
     decimal: str = "."
     dropped: Counter = field(default_factory=Counter)
     bad_timestamps: int = 0
@@ -90,18 +105,21 @@ def _clean_text(s: pd.Series) -> pd.Series:
     return s.where(s.notna() & (s != ""), None)
 
 
-def _number(s: pd.Series | None, index: pd.Index, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
-    """Parse numbers; returns (values, bad) where bad marks non-empty text that is not a number."""
+def _number(s: pd.Series | None, index: pd.Index, decimal: str = ".", limit: float = MAX_AMOUNT
+            ) -> tuple[pd.Series, pd.Series]:
+    """Parse numbers; returns (values, bad) where bad marks a value given that is not a number, not finite,
+    or larger in size than ``limit``."""
     if s is None:
         return pd.Series(np.nan, index=index), pd.Series(False, index=index)
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        return s.astype(float), pd.Series(False, index=index)  # exact: no round trip through text
+        values = s.astype(float)  # exact: no round trip through text; NaN here is a missing value
+        return values, pd.Series(np.abs(values.to_numpy()) > limit, index=index)
     text = _clean_text(s)
     if decimal != ".":
         text = text.str.replace(".", "", regex=False).str.replace(decimal, ".", regex=False)
-    values = pd.to_numeric(text, errors="coerce")
-    bad = values.isna() & text.notna()
-    return values.astype(float), bad
+    values = pd.to_numeric(text, errors="coerce").astype(float)
+    bad = (values.isna() & text.notna()) | (np.abs(values.to_numpy()) > limit)  # 'inf', '1e308': unusable
+    return values, bad
 
 
 def _booleans(s: pd.Series, ctx: FileContext, column: str) -> pd.Series:
@@ -153,7 +171,15 @@ def _timestamps(raw: pd.Series, ctx: FileContext, keep: pd.Series) -> tuple[pd.S
             row = int(bad.idxmax())
             ctx.first_bad_timestamp = (row, raw.loc[row])
     keep = ctx.flag(keep, missing, "missing_timestamp")
-    return ts, ctx.flag(keep, bad, "bad_timestamp")
+    keep = ctx.flag(keep, bad, "bad_timestamp")
+    early, future = timestamp_masks(ts, ctx.now)
+    keep = ctx.flag(keep, early, TIMESTAMP_TOO_EARLY)
+    return ts, ctx.flag(keep, future, TIMESTAMP_IN_FUTURE)
+
+
+def _long(ids: pd.Series, limit: int = MAX_ID_LENGTH) -> pd.Series:
+    """Which (cleaned) ids are longer than the store holds."""
+    return ids.str.len().gt(limit).fillna(False).astype(bool)
 
 
 def _content_id(key: str) -> str:
@@ -204,6 +230,7 @@ def normalise_events(df: pd.DataFrame, ctx: FileContext, constants: dict[str, st
 
     item = _clean_text(col["item_id"])
     keep = ctx.flag(keep, item.isna(), "missing_item_id")
+    keep = ctx.flag(keep, _long(item), ID_TOO_LONG)
 
     # The catalogue learns from every row with an item, also rows that later fail a personal check.
     raw_price, bad_price = _number(col["price"], index, ctx.decimal)
@@ -217,6 +244,13 @@ def normalise_events(df: pd.DataFrame, ctx: FileContext, constants: dict[str, st
 
     customer = _clean_text(col["customer_id"])
     keep = ctx.flag(keep, customer.isna(), "missing_customer_id")
+    order = _clean_text(col["order_id"]) if col["order_id"] is not None else pd.Series(
+        None, index=index, dtype=object)
+    given = _clean_text(col["event_id"]) if col["event_id"] is not None else None
+    too_long = _long(customer) | _long(order)
+    if given is not None:
+        too_long |= _long(given, MAX_EVENT_ID_LENGTH)
+    keep = ctx.flag(keep, too_long, ID_TOO_LONG)
 
     ts, keep = _timestamps(col["timestamp"], ctx, keep)
 
@@ -227,7 +261,7 @@ def normalise_events(df: pd.DataFrame, ctx: FileContext, constants: dict[str, st
     etype = etype_text.map(lambda v: EVENT_TYPE_SYNONYMS.get(v) if v is not None else "purchase")
     keep = ctx.flag(keep, etype.isna(), "unknown_event_type")
 
-    qty, bad_qty = _number(col["quantity"], index, ctx.decimal)
+    qty, bad_qty = _number(col["quantity"], index, ctx.decimal, MAX_QUANTITY)
     qty = qty.fillna(1.0)
     keep = ctx.flag(keep, bad_qty, "bad_quantity")
     keep = ctx.flag(keep, qty == 0, "zero_quantity")
@@ -248,15 +282,13 @@ def normalise_events(df: pd.DataFrame, ctx: FileContext, constants: dict[str, st
         channel_text.map(lambda v: "other" if v is None else CHANNEL_SYNONYMS.get(v.lower(), "other"))
         if channel_text is not None else pd.Series("other", index=index, dtype=object)
     )
-    order = _clean_text(col["order_id"]) if col["order_id"] is not None else pd.Series(
-        None, index=index, dtype=object)
 
     events = pd.DataFrame({
         "customer_id": customer, "item_id": item, "timestamp": ts, "event_type": etype,
         "quantity": qty, "price": raw_price, "order_id": order, "channel": channel,
         "discount": discount, "coupon_discount": coupon,
     }, index=index)[keep]
-    given = _clean_text(col["event_id"])[keep] if col["event_id"] is not None else None
+    given = given[keep] if given is not None else None
     if len(events):
         ids = event_ids(events)
         events["event_id"] = ids if given is None else given.where(given.notna(), ids)
@@ -274,17 +306,23 @@ def _clean_value(v: object) -> str | None:
     return text or None
 
 
-def _number_value(v: object) -> tuple[float, bool]:
-    """``_number`` for one value: (value or NaN, whether it was non-empty text that is not a number)."""
+def _number_value(v: object, limit: float = MAX_AMOUNT) -> tuple[float, bool]:
+    """``_number`` for one value: (value or NaN, whether it was given but is no finite number within
+    ``limit``). A float NaN is a missing value, as in a frame; the text 'NaN' is refused, as in a file
+    (and the API refuses JSON's NaN before it gets here)."""
     if isinstance(v, int | float | np.number) and not isinstance(v, bool | np.bool_):  # a yes/no is no number
-        return float(v), False
+        number = float(v)
+        if number != number:
+            return np.nan, False
+        return (number, False) if abs(number) <= limit else (np.nan, True)
     text = _clean_value(v)
     if text is None:
         return np.nan, False
     try:
-        return float(text), False
-    except ValueError:
+        number = float(text)
+    except (ValueError, OverflowError):
         return np.nan, True
+    return (number, False) if abs(number) <= limit else (np.nan, True)
 
 
 def _timestamp_value(v: object) -> tuple[np.datetime64 | None, bool]:
@@ -303,6 +341,8 @@ def _timestamp_value(v: object) -> tuple[np.datetime64 | None, bool]:
         return None, True
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
+    if not pd.Timestamp.min <= ts <= pd.Timestamp.max:  # what the frame path's parser cannot read either
+        return None, True
     return np.datetime64(ts.to_datetime64(), "us"), False
 
 
@@ -340,8 +380,8 @@ def event_records(records: Sequence[Mapping[str, object]], ctx: FileContext, fir
             if ctx.first_bad_timestamp is None:
                 ctx.first_bad_timestamp = (number, record.get("timestamp"))
         item = _clean_value(record.get("item_id"))
-        if item is None:
-            ctx.dropped["missing_item_id"] += 1
+        if item is None or len(item) > MAX_ID_LENGTH:
+            ctx.dropped["missing_item_id" if item is None else ID_TOO_LONG] += 1
             continue
         price, bad_price = _number_value(record.get("price"))
         entry = catalogue.setdefault(item, {"item_id": item, "name": None, "category": None, "price": np.nan})
@@ -355,15 +395,25 @@ def event_records(records: Sequence[Mapping[str, object]], ctx: FileContext, fir
         if customer is None:
             ctx.dropped["missing_customer_id"] += 1
             continue
+        order = _clean_value(record.get("order_id"))
+        given = _clean_value(record.get("event_id"))
+        if (len(customer) > MAX_ID_LENGTH or (order is not None and len(order) > MAX_ID_LENGTH)
+                or (given is not None and len(given) > MAX_EVENT_ID_LENGTH)):
+            ctx.dropped[ID_TOO_LONG] += 1
+            continue
         if ts is None:
             ctx.dropped["bad_timestamp" if bad_ts else "missing_timestamp"] += 1
+            continue
+        out_of_range = timestamp_reason(ts, ctx.now)
+        if out_of_range:
+            ctx.dropped[out_of_range] += 1
             continue
         text = _clean_value(record.get("event_type"))
         etype = "purchase" if text is None else EVENT_TYPE_SYNONYMS.get(text.lower())
         if etype is None:
             ctx.dropped["unknown_event_type"] += 1
             continue
-        qty, bad_qty = _number_value(record.get("quantity"))
+        qty, bad_qty = _number_value(record.get("quantity"), MAX_QUANTITY)
         qty = 1.0 if qty != qty else qty
         reason = ("bad_quantity" if bad_qty else "zero_quantity" if qty == 0 else "bad_price" if bad_price
                   else "negative_price" if price < 0 else None)
@@ -376,14 +426,13 @@ def event_records(records: Sequence[Mapping[str, object]], ctx: FileContext, fir
         if qty < 0 and etype == "purchase":
             etype = "return"
         channel = _clean_value(record.get("channel"))
-        order = _clean_value(record.get("order_id"))
         row: dict[str, object] = {
             "customer_id": customer, "item_id": item, "timestamp": ts, "event_type": etype, "quantity": abs(qty),
             "price": price, "order_id": order,
             "channel": "other" if channel is None else CHANNEL_SYNONYMS.get(channel.lower(), "other"),
             "discount": discount, "coupon_discount": coupon,
         }
-        row["event_id"] = _clean_value(record.get("event_id")) or event_id(
+        row["event_id"] = given or event_id(
             customer, item, int(ts.astype("int64")), etype, abs(qty), price, order, str(row["channel"]))
         row["_row"] = number
         events.append(row)
@@ -395,6 +444,7 @@ def normalise_items(df: pd.DataFrame, ctx: FileContext) -> pd.DataFrame:
     keep = pd.Series(True, index=index)
     item = _clean_text(df["item_id"])
     keep = ctx.flag(keep, item.isna(), "missing_item_id")
+    keep = ctx.flag(keep, _long(item), ID_TOO_LONG)
     price, bad_price = _number(df.get("price"), index, ctx.decimal)
     keep = ctx.flag(keep, bad_price, "bad_price")
     keep = ctx.flag(keep, price < 0, "negative_price")
@@ -420,6 +470,7 @@ def normalise_customers(df: pd.DataFrame, ctx: FileContext) -> pd.DataFrame:
     keep = pd.Series(True, index=index)
     customer = _clean_text(df["customer_id"])
     keep = ctx.flag(keep, customer.isna(), "missing_customer_id")
+    keep = ctx.flag(keep, _long(customer), ID_TOO_LONG)
     out = pd.DataFrame({"customer_id": customer}, index=index)
     for column in ("consent_personalisation", "consent_marketing"):
         if column in df.columns:
@@ -448,6 +499,7 @@ def normalise_marketing(df: pd.DataFrame, ctx: FileContext, constants: dict[str,
     keep = ctx.flag(keep, customer.isna(), "missing_customer_id")
     campaign = _clean_text(col["campaign_id"])
     keep = ctx.flag(keep, campaign.isna(), "missing_campaign_id")
+    keep = ctx.flag(keep, _long(customer) | _long(campaign), ID_TOO_LONG)
     if col["timestamp"] is None:
         raise InputError("required column 'timestamp' not found; name the source column with --map timestamp=COLUMN",
                          source=ctx.source, column="timestamp")

@@ -240,6 +240,32 @@ def test_bad_event_batches_are_422(client: TestClient) -> None:
     assert erased["stored"] == 0 and erased["dropped"] == {"erased_customer": 1}
 
 
+def test_events_that_would_break_training_are_422s_naming_the_field(client: TestClient, store: EventStore) -> None:
+    """Ingest's value rules (reco.ingest.rules) on the API path: nothing of these is stored."""
+    before = store.count_events()
+    cases = [({"timestamp": "9999-12-31T23:59:59"}, "timestamp", "in the future"),
+             ({"timestamp": "0001-01-01T00:00:00"}, "timestamp", "before 1970-01-02"),
+             ({"timestamp": "1970-01-01T00:00:00Z"}, "timestamp", "before 1970-01-02"),
+             ({"timestamp": "2999-01-01T00:00:00+14:00"}, "timestamp", "in the future"),
+             ({"quantity": 1e7}, "quantity", "less than or equal to 1000000"),
+             ({"price": 1e10}, "price", "less than or equal to 1000000000"),
+             ({"customer_id": "c" * 129}, "customer_id", "at most 128 characters")]
+    for change, field, says in cases:
+        answer = client.post("/v1/events", json=[{"customer_id": "a", "item_id": "I001"}, {
+            "customer_id": "a", "item_id": "I002", **change}])
+        assert answer.status_code == 422, change
+        assert f"body list[EventIn] 1 {field}" in answer.json()["detail"] and says in answer.json()["detail"], change
+    for raw in ('{"customer_id": "a", "item_id": "I001", "quantity": Infinity}',
+                '{"customer_id": "a", "item_id": "I001", "quantity": NaN}',
+                '{"customer_id": "a", "item_id": "I001", "quantity": 1e400}',
+                '{"customer_id": "a", "item_id": "I001", "price": -Infinity}'):
+        answer = client.post("/v1/events", content=raw, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 422 and "finite number" in answer.json()["detail"], raw
+    assert store.count_events() == before
+    ok = client.post("/v1/events", json={"customer_id": "a", "item_id": "I001", "quantity": -1e6, "price": 1e9})
+    assert ok.json()["stored"] == 1
+
+
 def test_a_known_customers_profile_follows_their_new_purchases_without_retraining(client: TestClient) -> None:
     def groups(body: dict) -> list[int]:
         return [int(i["item_id"][1:]) >= 10 for i in body["items"]]

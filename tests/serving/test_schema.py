@@ -52,10 +52,12 @@ def test_no_server_errors_and_answers_match_the_schema(api_schema: schemathesis.
     checked = []
     for result in api_schema.get_all_operations():
         operation = result.ok()
-        # min_price <= max_price is a rule across two parameters that OpenAPI cannot state, so there a
-        # schema-valid pair can be (rightly) refused with a 422: only that check, only there, is left out.
-        cross_field = operation.label == "GET /v1/customers/{customer_id}/recommendations"
-        _fuzz(operation, [positive_data_acceptance] if cross_field else [])
+        # Two rules OpenAPI cannot state, so there a schema-valid request can be (rightly) refused with a 422:
+        # min_price <= max_price across two parameters, and an event's timestamp between 1970-01-02 and a day
+        # after now (a date-time has no bounds in JSON Schema; this one moves). Only that check, only there,
+        # is left out; tests/serving/test_api.py checks both rules.
+        unstated = operation.label in ("GET /v1/customers/{customer_id}/recommendations", "POST /v1/events")
+        _fuzz(operation, [positive_data_acceptance] if unstated else [])
         checked.append(operation.label)
     assert {"GET /v1/customers/{customer_id}/recommendations", "POST /v1/events",
             "DELETE /v1/customers/{customer_id}"} <= set(checked)

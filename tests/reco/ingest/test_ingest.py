@@ -336,3 +336,29 @@ def test_sql_source_on_postgresql(store: EventStore, pg_schema_url: str) -> None
                     mapping=parse_mappings(["customer_id=who", "item_id=what", "timestamp=at"]))
     assert report.inserted == 1 and report.sources == [f"query on {plain}"]
     assert store.read_events()["timestamp"].tolist() == [pd.Timestamp("2024-05-01 09:00:00")]
+
+
+def test_rows_that_once_broke_training_are_dropped_and_counted(store: EventStore, purchases_csv: Path,
+                                                               tmp_path: Path) -> None:
+    """One row with inf, 1e308, a date in 9999 or 2030, or an over-long id stored once made `reco train`,
+    `reco score customers` and the exports crash for the whole store; now each is counted in `dropped`."""
+    from reco.registry import ModelRegistry
+    from training.train import train
+
+    bad = ("C001,I001,2024-01-05 10:00:00,inf,1.0\n"
+           "C001,I001,2024-01-05 10:00:00,1e308,1.0\n"
+           "C001,I002,2024-01-05 10:00:00,1,1e400\n"
+           "C001,I002,2024-01-05 10:00:00,NaN,1.0\n"
+           "C001,I003,9999-12-31 23:59:59,1,1.0\n"
+           "C001,I003,2030-01-01 00:00:00,1,1.0\n"
+           "C001,I003,1970-01-01 00:00:00,1,1.0\n"
+           f"{'C' * 129},I003,2024-01-05 10:00:00,1,1.0\n")
+    source = tmp_path / "with_bad_rows.csv"
+    frame = pd.read_csv(purchases_csv)[["customer_id", "item_id", "timestamp", "quantity", "price"]]
+    source.write_text(frame.to_csv(index=False) + bad)
+    report = ingest(store, source)
+    assert report.dropped == {"bad_quantity": 3, "bad_price": 1, "bad_timestamp": 1, "timestamp_in_future": 1,
+                              "timestamp_too_early": 1, "id_too_long": 1}
+    assert report.inserted == len(frame) and _balanced(report)
+    result = train(store, ModelRegistry(tmp_path / "models"), params={"factors": 4, "iterations": 3})
+    assert result["promoted"] and result["events"] == len(frame)

@@ -58,9 +58,24 @@ def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
 # Numbers as the API sends them (JSON numbers, so float columns): exact values, no round trip through text.
 NUMERIC = [_row(price=0.1 + 0.2, quantity=1e-5), _row(price=None, quantity=-3.0), _row(price=1e16, quantity=2.0)]
 
+# The value rules shared with the API (reco.ingest.rules): what one bad row once did to training.
+RULES = [
+    _row(quantity=float("inf")), _row(quantity="inf"), _row(quantity="1e308"), _row(quantity="-1e7"),
+    _row(quantity="NaN"),  # text NaN is refused; a float NaN is a missing value (default 1), as in a frame
+    _row(price=float("inf")), _row(price="1e400"), _row(price=2e9), _row(discount="inf"),
+    # (with microseconds, as T has: a frame's text timestamps follow one format)
+    _row(timestamp=datetime(9999, 12, 31, 23, 59, 59, 1)), _row(timestamp=datetime(1, 1, 1, 0, 0, 0, 1)),
+    _row(timestamp=datetime(1970, 1, 1, 0, 0, 0, 1)), _row(timestamp=datetime(2999, 1, 1, 0, 0, 0, 1)),
+    _row(timestamp=datetime(2100, 1, 1, 0, 0, 0, 1)),
+    _row(timestamp=datetime(1970, 1, 1, 23, 0, 0, 1, tzinfo=timezone(timedelta(hours=-2)))),  # 01:00 UTC: kept
+    _row(customer_id="c" * 129), _row(item_id="i" * 129), _row(order_id="o" * 129), _row(event_id="e" * 65),
+    _row(customer_id="c" * 128, item_id="i" * 128, event_id="e" * 64),  # at the limits: kept
+    _row(quantity=-1e6, price=1e9),  # at the limits: kept
+]
 
-@pytest.mark.parametrize("rows", [ROWS, ROWS[:1], [ROWS[2]], ROWS[5:9], NUMERIC],
-                         ids=["all", "one", "only-dropped", "some", "numeric"])
+
+@pytest.mark.parametrize("rows", [ROWS, ROWS[:1], [ROWS[2]], ROWS[5:9], NUMERIC, RULES],
+                         ids=["all", "one", "only-dropped", "some", "numeric", "rules"])
 def test_row_path_equals_vectorised_path(rows: list[dict[str, object]]) -> None:
     fast_ctx, slow_ctx = FileContext("api", "events"), FileContext("api", "events")
     fast = normalise_event_records(rows, fast_ctx)
@@ -89,3 +104,21 @@ def test_row_path_keeps_row_numbers_drop_reasons_and_utc() -> None:
     assert batch.events.loc[ROWS.index(_row(event_id=" given-id ")) + 1, "event_id"] == "given-id"
     only = normalise_event_records(ROWS, FileContext("api", "events"))
     assert only.items.set_index("item_id").loc["i1", "price"] == 2.25  # the last non-empty price of i1
+
+
+def test_value_rules_drop_what_would_break_training() -> None:
+    ctx = FileContext("api", "events", now=datetime(2026, 1, 1))
+    batch = normalise_event_records(RULES, ctx)
+    # years 1, 2999 and 9999 are past what pandas' timestamps hold: unreadable, as in a file
+    assert dict(ctx.dropped) == {"bad_quantity": 5, "bad_price": 3, "bad_discount": 1, "bad_timestamp": 3,
+                                 "timestamp_in_future": 1, "timestamp_too_early": 1, "id_too_long": 4}
+    assert len(batch.events) == 3
+    assert batch.events["timestamp"].between(pd.Timestamp("1970-01-02"), pd.Timestamp("2026-01-02")).all()
+    # the clock skew: a day after now is accepted, a day and a second is not
+    edge = [_row(timestamp=datetime(2026, 1, 2)), _row(timestamp=datetime(2026, 1, 2, 0, 0, 1))]
+    ctx = FileContext("api", "events", now=datetime(2026, 1, 1))
+    assert len(normalise_events(_frame(edge), ctx, {}).events) == 1 and ctx.dropped == {"timestamp_in_future": 1}
+    ctx = FileContext("api", "events", now=datetime(2026, 1, 1))  # as JSON text
+    normalise_event_records([_row(timestamp="9999-12-31T23:59:59"), _row(timestamp="0001-01-01"),
+                             _row(timestamp="1970-01-01T00:00:00Z"), _row(timestamp="2026-01-03")], ctx)
+    assert ctx.dropped == {"bad_timestamp": 2, "timestamp_too_early": 1, "timestamp_in_future": 1}
