@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from reco.atomic import write_json
 from reco.config import get_settings
+from reco.customers.consent import AUDIENCES, DEFAULT_AUDIENCE
 from reco.exceptions import ConfigurationError, InputError, ModelNotFoundError, RecoError
 from reco.ingest import DEMO_DATA, KINDS, PRESETS, ingest, parse_mappings
 from reco.models import DEFAULT_MODEL
@@ -105,7 +106,7 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
         store.create_schema()
         bundle = ModelRegistry(settings.model_dir).load(args.version)
         service = RecommendationService(bundle, store.items())
-        return export_recommendations(store, service, args.out, n=args.n, mode=args.mode)
+        return export_recommendations(store, service, args.out, n=args.n, mode=args.mode, audience=args.audience)
     finally:
         store.dispose()
 
@@ -120,7 +121,7 @@ def cmd_export_customers(args: argparse.Namespace) -> dict[str, Any]:
     store = EventStore(settings.database_url)
     try:
         store.create_schema()
-        return export_customer_scores(store, scores, version, args.out)
+        return export_customer_scores(store, scores, version, args.out, audience=args.audience)
     finally:
         store.dispose()
 
@@ -285,16 +286,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="batch exports for CRM systems")
     esub = p.add_subparsers(dest="what", required=True)
-    e = esub.add_parser("recommendations", help="top-n for every customer who allows personalisation")
+    audience_help = ("who is exported: marketing (default): customers who allow personalisation and gave marketing "
+                     "consent; personalised: everyone who allows personalisation, for uses that contact nobody")
+    e = esub.add_parser("recommendations", help="top-n for every customer of an audience (default: marketing consent)")
     e.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
     e.add_argument("--n", type=int, default=10)
     e.add_argument("--mode", choices=("new", "all"), default="new",
                    help="new: never-bought items only (default); all: buying again allowed")
     e.add_argument("--version", help="model version (default: the promoted one)")
+    e.add_argument("--audience", choices=tuple(AUDIENCES), default=DEFAULT_AUDIENCE, help=audience_help)
     e.set_defaults(func=cmd_export)
     e = esub.add_parser("customers", help="segment, value tier, churn risk and reasons, CLV (reco score customers)")
     e.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
     e.add_argument("--version", help="model version whose scores to export (default: the promoted one)")
+    e.add_argument("--audience", choices=tuple(AUDIENCES), default=DEFAULT_AUDIENCE, help=audience_help)
     e.set_defaults(func=cmd_export_customers)
 
     p = sub.add_parser("evaluate", help="temporal holdout evaluation: recommenders (default) or churn")

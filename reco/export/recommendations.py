@@ -1,5 +1,6 @@
-"""Top-n for every customer who allows personalisation, as CSV or Parquet, streamed batch by batch to
-a temp file and renamed into place, so a CRM never reads a half-written export."""
+"""Top-n for the customers of an audience (by default those who may be contacted with personal
+content: see reco.customers.consent), as CSV or Parquet, streamed batch by batch to a temp file and
+renamed into place, so a CRM never reads a half-written export; a manifest beside it names the rule."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from reco.customers.consent import DEFAULT_AUDIENCE
 from reco.exceptions import ConfigurationError
+from reco.export.manifest import ExportManifest, audience_excluded, choose_audience, write_manifest
 from reco.service import RecommendationService
 from reco.store import EventStore
 
@@ -28,15 +31,20 @@ _SCHEMA = pa.schema([("customer_id", pa.string()), ("rank", pa.int32()), ("item_
 
 
 def export_recommendations(
-    store: EventStore, service: RecommendationService, out: str | Path, n: int = 10, mode: str = "new"
+    store: EventStore, service: RecommendationService, out: str | Path, n: int = 10, mode: str = "new",
+    audience: str = DEFAULT_AUDIENCE,
 ) -> dict[str, object]:
-    """Write ``out`` for every customer in the store who allows personalisation."""
-    customers = store.customers()
-    allowed = customers.loc[customers["consent_personalisation"].astype(bool), "customer_id"].tolist()
+    """Write ``out`` for the store's customers in ``audience``, and its manifest beside it."""
+    chosen = choose_audience(store.customers(), audience)
     history = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp"))
-    report = write_recommendations(service, allowed, history, out, n=n, mode=mode)
-    report["opted_out"] = len(customers) - len(allowed)
-    return report
+    report = write_recommendations(service, chosen.customers, history, out, n=n, mode=mode)
+    excluded = audience_excluded(chosen)
+    manifest = write_manifest(out, ExportManifest(
+        kind="recommendations", file=Path(out).name, format=str(report["format"]), rows=int(report["rows"]),
+        customers=int(report["customers"]), model_version=service.version, audience=chosen.name,
+        audience_rule=chosen.rule, excluded=excluded, columns=list(EXPORT_COLUMNS),
+        parameters={"n": n, "mode": mode}))
+    return {**report, "audience": chosen.name, "excluded": excluded, "manifest": str(manifest)}
 
 
 def _rows_by_customer(history: pd.DataFrame) -> Callable[[Sequence[str]], np.ndarray]:

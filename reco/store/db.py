@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from reco.customers.consent import may_personalise
 from reco.exceptions import ConfigurationError, StoreError
 from reco.store.changes import CHANNEL_PREFIX, NOTIFY_CHUNK, ChangeWatcher, PostgresChangeWatcher, SQLiteChangeWatcher
 from reco.store.tables import (
@@ -415,7 +416,7 @@ class EventStore:
         with self.engine.connect() as conn:
             consent, erased = conn.execute(_CONSENT, {"customer": customer_id,
                                                       "customer_hash": erasure_key(customer_id)}).one()
-        return bool(consent) if consent is not None else not erased
+        return may_personalise(consent, erased)
 
     def _erased(self, conn: Connection, customer_id: str) -> bool:
         stmt = select(erasures.c.customer_hash).where(erasures.c.customer_hash == erasure_key(customer_id))
@@ -492,8 +493,9 @@ class EventStore:
                 stmt = select(customers.c.customer_id, customers.c.consent_personalisation).where(
                     customers.c.customer_id.in_(chunk))
                 consent = dict(conn.execute(stmt).tuples().all())
-                denied.update(c for c, allowed in consent.items() if not allowed)
-                denied.update(self.erased_among(conn, [c for c in chunk if c not in consent]))
+                denied.update(c for c, allowed in consent.items() if not may_personalise(allowed))
+                denied.update(c for c in self.erased_among(conn, [c for c in chunk if c not in consent])
+                              if not may_personalise(None, erased=True))
         return denied
 
     def opted_out_customers(self) -> set[str]:

@@ -44,6 +44,9 @@ def test_ingest_train_export_chain(settings_env: dict[str, str], purchases_csv: 
 
     out = tmp_path / "recs.parquet"
     assert main(["export", "recommendations", "--out", str(out), "--n", "5"]) == 0
+    exported = _last_json(capsys)  # nobody gave marketing consent: an outbound export holds no one
+    assert exported["rows"] == 0 and exported["excluded"]["without_marketing_consent"] == 40
+    assert main(["export", "recommendations", "--out", str(out), "--n", "5", "--audience", "personalised"]) == 0
     exported = _last_json(capsys)
     assert exported["rows"] == 200 and len(pd.read_parquet(out)) == 200
 
@@ -204,8 +207,12 @@ def test_churn_evaluation_and_customer_scores_with_a_model_version(
     capsys.readouterr()
     export = tmp_path / "crm" / "customers.csv"
     assert main(["export", "customers", "--out", str(export)]) == 0
+    assert _last_json(capsys)["rows"] == 0  # by default only customers who gave marketing consent: nobody yet
+    assert main(["export", "customers", "--out", str(export), "--audience", "personalised"]) == 0
     report = _last_json(capsys)
-    assert report["rows"] == 119 and report["opted_out"] == 1 and report["model_version"] == version
+    assert report["rows"] == 119 and report["excluded"]["without_personalisation_consent"] == 1
+    assert report["model_version"] == version and report["audience"] == "personalised"
+    assert json.loads((tmp_path / "crm" / "customers.csv.manifest.json").read_text())["audience"] == "personalised"
     crm = pd.read_csv(export)
     assert list(crm.columns) == ["customer_id", "segment", "value_tier", "churn_probability", "churn_reasons",
                                  "expected_purchases_90d", "clv_12m", "model_version"]

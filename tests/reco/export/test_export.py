@@ -1,7 +1,9 @@
-"""Batch export: every consenting customer, nothing already bought, atomic file replace."""
+"""Batch export: the consenting customers of an audience, nothing already bought, atomic file replace, a
+manifest that names the consent rule."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +22,9 @@ from training.train import train
 def trained(store: EventStore, purchases_csv: Path, tmp_path: Path) -> RecommendationService:
     ingest(store, purchases_csv)
     people = tmp_path / "people.csv"
-    people.write_text("customer_id,consent_personalisation\nC001,no\n")
+    # C001 opted out of personalisation; ten customers gave marketing consent, C001 among them
+    people.write_text("customer_id,consent_personalisation,consent_marketing\nC001,no,yes\n"
+                      + "".join(f"C{c:03d},yes,yes\n" for c in range(10, 19)))
     ingest(store, people, kind="customers")
     registry = ModelRegistry(tmp_path / "models")
     train(store, registry, params={"factors": 8, "iterations": 10})
@@ -28,14 +32,34 @@ def trained(store: EventStore, purchases_csv: Path, tmp_path: Path) -> Recommend
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_export_only_customers_who_may_be_contacted(store: EventStore, trained: RecommendationService,
+                                                    tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / "crm" / f"recs{suffix}"
+    report = export_recommendations(store, trained, out, n=3)
+    table = pd.read_csv(out, dtype={"customer_id": str, "item_id": str}) if suffix == ".csv" else pd.read_parquet(out)
+    assert set(table["customer_id"]) == {f"C{c:03d}" for c in range(10, 19)}  # marketing consent, not C001
+    assert report["audience"] == "marketing" and report["rows"] == len(table) == 9 * 3
+    assert report["excluded"] == {"without_personalisation_consent": 1, "without_marketing_consent": 30}
+    manifest = json.loads(Path(report["manifest"]).read_text())
+    assert Path(report["manifest"]) == out.with_name(out.name + ".manifest.json")
+    assert manifest["audience"] == "marketing" and "marketing consent" in manifest["audience_rule"]
+    assert (manifest["kind"], manifest["rows"], manifest["customers"], manifest["file"]) == (
+        "recommendations", 27, 9, out.name)
+    assert manifest["model_version"] == trained.version and manifest["excluded"] == report["excluded"]
+    with pytest.raises(ConfigurationError, match="valid: marketing, personalised"):
+        export_recommendations(store, trained, out, audience="everyone")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_export_every_consenting_customer(store: EventStore, trained: RecommendationService, tmp_path: Path,
                                           purchases: pd.DataFrame, suffix: str) -> None:
     out = tmp_path / "crm" / f"recs{suffix}"
-    report = export_recommendations(store, trained, out, n=3)
+    report = export_recommendations(store, trained, out, n=3, audience="personalised")
     assert report["mode"] == "new"
     table = pd.read_csv(out, dtype={"customer_id": str, "item_id": str}) if suffix == ".csv" else pd.read_parquet(out)
     assert tuple(table.columns) == EXPORT_COLUMNS
-    assert report["rows"] == len(table) == 39 * 3 and report["opted_out"] == 1
+    assert report["rows"] == len(table) == 39 * 3 and report["excluded"]["without_personalisation_consent"] == 1
+    assert json.loads(Path(report["manifest"]).read_text())["audience"] == "personalised"
     assert "C001" not in set(table["customer_id"])
     bought = set(zip(purchases["customer_id"], purchases["item_id"], strict=True))
     assert not any((c, i) in bought for c, i in zip(table["customer_id"], table["item_id"], strict=True))
@@ -57,7 +81,7 @@ def test_export_refuses_unknown_format_and_keeps_old_file(store: EventStore, tra
 def test_export_mode_all_may_remind_of_past_purchases(store: EventStore, trained: RecommendationService,
                                                       tmp_path: Path, purchases: pd.DataFrame) -> None:
     out = tmp_path / "recs.csv"
-    export_recommendations(store, trained, out, n=10, mode="all")
+    export_recommendations(store, trained, out, n=10, mode="all", audience="personalised")
     table = pd.read_csv(out, dtype={"customer_id": str, "item_id": str})
     bought = set(zip(purchases["customer_id"], purchases["item_id"], strict=True))
     again = table[[(c, i) in bought for c, i in zip(table["customer_id"], table["item_id"], strict=True)]]
