@@ -16,6 +16,9 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///var/reco.db"
     model_dir: Path = Path("models")
+    # The secret of the keyed customer-id hashes (erasures, change feed): outside the database, the same file
+    # for every process of a deployment; created on first use (see reco.store.hashing).
+    secret_file: Path = Path("var/reco.secret")
     host: str = "127.0.0.1"
     port: int = 8000
     default_n: int = 10

@@ -62,5 +62,14 @@ class UnknownItemError(RecoError, KeyError):
         return str(self.args[0]) if self.args else "unknown item"
 
 
+class TrainingError(RecoError):
+    """A job ran but what it learned cannot be used (e.g. a model part had nothing to learn from); the
+    message says what happened and what to do."""
+
+
+class ErasedCustomerError(RecoError, LookupError):
+    """The customer was erased: their id is never stored or personalised again."""
+
+
 class StoreError(RecoError):
     """The event store could not be reached or is in an unusable state."""

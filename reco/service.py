@@ -183,7 +183,8 @@ class RecommendationService:
         self.mapping = bundle.mapping
         self.model = bundle.models[bundle.default_model]
         self.fallback = bundle.models[bundle.fallback_model]
-        last = bundle.metadata.get("data", {}).get("last_event")
+        data = bundle.metadata.get("data", {})
+        last = data.get("as_of") or data.get("last_event")  # versions before as-of times had only the latter
         self.data_end = pd.Timestamp(last) if last else None
         ids = self.mapping.item_ids
         by_id = catalogue.drop_duplicates("item_id", keep="last").set_index("item_id")

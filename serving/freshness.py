@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 
 from reco.store.changes import ChangeWatcher
-from reco.store.db import erasure_key
+from reco.store.hashing import CustomerHasher
 
 CHANGES_REMEMBERED = 100_000  # recent changes kept to judge reads in flight; older ones count as "maybe"
 
@@ -24,8 +24,10 @@ class FreshCustomers:
     """Bounded LRU of customer -> (personalisation allowed, history fingerprint or None when empty),
     holding only what no change since its read has touched; safe to share between threads."""
 
-    def __init__(self, watcher: ChangeWatcher, size: int) -> None:
+    def __init__(self, watcher: ChangeWatcher, size: int, hasher: CustomerHasher) -> None:
+        """``hasher``: the store's (the feed names customers by its hashes)."""
         self.watcher = watcher
+        self.hasher = hasher
         self.size = size
         self._known: OrderedDict[str, tuple[bool, bytes | None]] = OrderedDict()
         self._ids: dict[str, str] = {}  # erasure hash -> customer id, for the customers in _known
@@ -73,7 +75,7 @@ class FreshCustomers:
     def remember(self, customer_id: str, allowed: bool, fingerprint: bytes | None, since: int) -> None:
         """Keep what a read begun at generation ``since`` found, unless a change to the customer was seen
         after it began (the read may predate it); a change not seen yet is dropped at the next refresh."""
-        hashed = erasure_key(customer_id)
+        hashed = self.hasher(customer_id)
         with self._lock:
             if self._unknown_through > since or self._changed.get(hashed, 0) > since:
                 return
@@ -82,12 +84,12 @@ class FreshCustomers:
             self._ids[hashed] = customer_id
             while len(self._known) > self.size:
                 gone, _ = self._known.popitem(last=False)
-                self._ids.pop(erasure_key(gone), None)
+                self._ids.pop(self.hasher(gone), None)
 
     def forget(self, customer_id: str) -> None:
         with self._lock:
             if self._known.pop(customer_id, None) is not None:
-                self._ids.pop(erasure_key(customer_id), None)
+                self._ids.pop(self.hasher(customer_id), None)
 
     def __len__(self) -> int:
         return len(self._known)

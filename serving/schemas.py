@@ -90,6 +90,9 @@ class ErasureOut(BaseModel):
     marketing_deleted: int
     customer_deleted: bool
     score_tables_changed: int = Field(description="model versions whose customer scores held this customer")
+    complete: bool = Field(default=True, description="false: the store's part is done, some model files are "
+                                                     "still to be scrubbed (retried until done)")
+    pending_versions: list[str] = Field(default_factory=list, description="model versions still to be scrubbed")
 
 
 class CustomerDataOut(BaseModel):

@@ -10,6 +10,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
+from reco.erasure import complete_pending
 from reco.exceptions import ModelNotFoundError, RecoError
 from reco.registry import ModelRegistry
 from reco.service import (
@@ -22,7 +23,7 @@ from reco.service import (
     history_fingerprints,
 )
 from reco.store import EventStore
-from reco.store.db import erasure_key, key_hash
+from reco.store.db import key_hash
 from serving import metrics
 from serving.freshness import FreshCustomers
 
@@ -39,7 +40,7 @@ class ServingState:
         self.store = store
         watcher = store.change_watcher() if cache_size else None
         # Customers whose consent and history this process knows to be current (see serving.freshness).
-        self.fresh = FreshCustomers(watcher, cache_size) if watcher is not None else None
+        self.fresh = FreshCustomers(watcher, cache_size, store.hasher) if watcher is not None else None
         self.registry = registry
         self.cache_size = cache_size
         self.cache_seconds = cache_seconds
@@ -53,6 +54,7 @@ class ServingState:
         self._profiles: pd.DataFrame | None = None
         self._checked = 0.0
         self._loading = threading.Lock()
+        self._scrubbing = threading.Lock()  # held while pending erasures are retried
         self._swap = threading.Lock()  # held while the service or the profiles are replaced
         self._failed: str | None = None  # a promoted version that failed to load is not retried
         self._closing = False
@@ -148,11 +150,12 @@ class ServingState:
         runs off the event loop (a background thread) when the sweep finds any."""
         service = self._service
         if service is not None and service.cache is not None:
-            service.cache.forget_where(lambda customer: erasure_key(customer) in hashes)
+            hasher = self.store.hasher
+            service.cache.forget_where(lambda customer: hasher(customer) in hashes)
         with self._swap:
             profiles = self._profiles
             if profiles is not None:
-                gone = [c for c in profiles.index if erasure_key(str(c)) in hashes]
+                gone = [c for c in profiles.index if self.store.hasher(str(c)) in hashes]
                 if gone:
                     self._profiles = profiles.drop(index=gone)
 
@@ -171,6 +174,17 @@ class ServingState:
             return
         if erased:
             threading.Thread(target=self.forget_erased, args=(erased,), name="reco-erase", daemon=True).start()
+        if self._scrubbing.acquire(blocking=False):
+            threading.Thread(target=self._complete_pending, name="reco-scrub", daemon=True).start()
+
+    def _complete_pending(self) -> None:
+        """Retry erasures whose model files are not scrubbed yet (reco.erasure.complete_pending)."""
+        try:
+            complete_pending(self.store, self.registry)
+        except (RecoError, SQLAlchemyError, OSError) as exc:
+            logger.warning("cannot complete pending erasures yet: %s", exc)
+        finally:
+            self._scrubbing.release()
 
     def role_for_key(self, key: str) -> str | None:
         """The role of an API key, from the keys read at the last sync; a key added since is looked up in

@@ -36,6 +36,21 @@ def _pg_reason() -> str | None:
     return _pg_error[0] or None
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _secret_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every store of the run (and every process it starts) hashes customer ids with one secret made for the
+    run, never the repository's var/reco.secret."""
+    previous = os.environ.get("RECO_SECRET_FILE")
+    os.environ["RECO_SECRET_FILE"] = str(tmp_path_factory.mktemp("secret") / "reco.secret")
+    get_settings.cache_clear()
+    yield
+    if previous is None:
+        os.environ.pop("RECO_SECRET_FILE", None)
+    else:
+        os.environ["RECO_SECRET_FILE"] = previous
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """The test PostgreSQL; skips with the reason when absent, fails instead under RECO_REQUIRE_POSTGRES=1."""

@@ -32,6 +32,9 @@ from training.tune import TUNED_MODELS
 
 logger = logging.getLogger("reco")
 
+AS_OF_HELP = ("the time to treat as now, e.g. 2011-12-09 (default: the end of the history; a few events far "
+              "after the rest are reported and left out)")
+
 
 def _emit(result: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(result, default=str) + "\n")
@@ -64,7 +67,8 @@ def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
             store, path, sql=args.sql, source_url=args.source_url, preset=preset,
             mapping=parse_mappings(args.map, args.kind), kind=args.kind,
             constants=_pairs(args.set, "--set"), date_format=args.date_format,
-            delimiter=args.delimiter, decimal=args.decimal, max_bad_timestamp_share=args.max_bad_timestamp_share,
+            delimiter=args.delimiter, encoding=args.encoding, decimal=args.decimal,
+            max_bad_timestamp_share=args.max_bad_timestamp_share,
         )
     finally:
         store.dispose()
@@ -91,7 +95,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     tuned = None if args.untuned else load_tuned(settings.model_dir)
     try:
         return train(store, ModelRegistry(settings.model_dir), model=args.model, params=_params(args.param),
-                     tuned=tuned, promote=not args.no_promote)
+                     tuned=tuned, promote=not args.no_promote, as_of=args.as_of)
     finally:
         store.dispose()
 
@@ -137,7 +141,7 @@ def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     tuned = None if args.untuned else load_tuned(settings.model_dir)
     try:
         result, table = evaluate(store, models=args.models.split(","), holdout_days=args.holdout_days, k=args.k,
-                                 tuned=tuned)
+                                 tuned=tuned, as_of=args.as_of)
     finally:
         store.dispose()
     sys.stdout.write(table + "\n")
@@ -151,16 +155,14 @@ def _evaluate_churn(args: argparse.Namespace) -> dict[str, Any]:
     import pandas as pd
 
     from training.churn import EVENT_COLUMNS, evaluate_churn, format_churn
+    from training.history import history_as_of
 
     store = EventStore(get_settings().database_url)
     try:
-        store.create_schema()
-        events = store.read_events(("purchase", "return"), columns=EVENT_COLUMNS)
-        marketing = store.read_marketing()
+        events, when = history_as_of(store, "evaluate churn", args.as_of, ("purchase", "return"), EVENT_COLUMNS)
+        marketing = store.read_marketing(until=when.as_of)
     finally:
         store.dispose()
-    if events.empty:
-        raise InputError("the event store holds no purchases; run 'reco ingest' first")
     try:
         cutoff = pd.Timestamp(args.test_cutoff) if args.test_cutoff else None
     except ValueError as exc:
@@ -192,7 +194,7 @@ def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
     store = EventStore(settings.database_url)
     try:
         return tune(store, settings.model_dir, models=[m.strip() for m in args.models.split(",") if m.strip()],
-                    holdout_days=args.holdout_days, k=args.k)
+                    holdout_days=args.holdout_days, k=args.k, as_of=args.as_of)
     finally:
         store.dispose()
 
@@ -272,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: guessed from the first value)")
     p.add_argument("--delimiter", help="CSV field separator (default ',' or tab for .tsv)")
     p.add_argument("--decimal", default=".", help="decimal separator of numbers: '.' (default) or ','")
+    p.add_argument("--encoding", help="text encoding of a CSV file (default UTF-8; e.g. latin-1, cp1252); a file "
+                   "that is not valid text in it is refused, naming the line of the first bad byte")
     p.add_argument("--max-bad-timestamp-share", type=float, default=0.01,
                    help="refuse the file if more timestamps than this share cannot be parsed (default 0.01)")
     p.set_defaults(func=cmd_ingest)
@@ -282,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a hyperparameter, overriding `reco tune` results (repeatable), e.g. factors=128")
     p.add_argument("--untuned", action="store_true", help="ignore `reco tune` results")
     p.add_argument("--no-promote", action="store_true", help="save without making it the serving version")
+    p.add_argument("--as-of", help=AS_OF_HELP)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("export", help="batch exports for CRM systems")
@@ -313,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated model names (default: the baselines, ALS and the default model)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("--untuned", action="store_true", help="ignore `reco tune` results; use defaults")
+    p.add_argument("--as-of", help=AS_OF_HELP)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("score", help="customer models: churn, lifetime value and segments for a model version")
@@ -327,7 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tune", help="choose hyperparameters on a validation window before the test window")
     p.add_argument("--holdout-days", type=float, default=30.0)
     p.add_argument("--k", type=int, default=10)
-    p.add_argument("--models", default=",".join(TUNED_MODELS))
+    p.add_argument("--models", default=",".join(TUNED_MODELS),
+                   help=f"comma-separated models to tune (default: {','.join(TUNED_MODELS)})")
+    p.add_argument("--as-of", help=AS_OF_HELP)
     p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("models", help="list model versions; --promote VERSION to switch")

@@ -13,9 +13,10 @@ from typing import Any
 import pandas as pd
 
 from reco.evaluation import TASKS, Evaluation, evaluate_models, format_table, temporal_split
-from reco.exceptions import ConfigurationError, InputError
+from reco.exceptions import ConfigurationError
 from reco.models import DEFAULT_MODEL, Recommender, model_classes
 from reco.store import EventStore
+from training.history import history_as_of
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +75,9 @@ def evaluate_events(
 
 def evaluate(
     store: EventStore, models: Sequence[str] = (DEFAULT_MODEL,), holdout_days: float = 30.0, k: int = 10,
-    tuned: Mapping[str, Any] | None = None,
+    tuned: Mapping[str, Any] | None = None, as_of: pd.Timestamp | str | None = None,
 ) -> tuple[Evaluation, str]:
-    """Evaluate the named models (and the baselines) on the store's purchases."""
-    events = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp"))
-    if events.empty:
-        raise InputError(f"the event store at {store.safe_url} holds no purchases; run 'reco ingest' first")
+    """Evaluate the named models (and the baselines) on the store's purchases up to the as-of time."""
+    events, _ = history_as_of(store, "evaluate", as_of)
     result = evaluate_events(events, models, holdout_days, k, tuned)
     return result, format_table(result)

@@ -21,7 +21,9 @@ from reco.customers.churn import ChurnModel
 from reco.customers.clv import BetaGeoFitter, GammaGammaFitter, clv, rfm_summary
 from reco.customers.features import check_events, line_values
 from reco.customers.segments import rfm_segments, value_tiers
+from reco.erasure import complete_pending, reapply
 from reco.exceptions import InputError
+from reco.ingest.rules import utc_now
 from reco.registry import ModelRegistry
 from reco.store import EventStore
 from training.churn import EVENT_COLUMNS
@@ -78,10 +80,11 @@ def customer_table(events: pd.DataFrame, now: pd.Timestamp | None = None, horizo
 def score_customers(store: EventStore, registry: ModelRegistry, version: str | None = None,
                     horizon_days: float = 90.0, months: int = 12, monthly_discount: float = 0.01) -> dict[str, Any]:
     """Score every customer as of ``version``'s last event and store the table with that version."""
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), utc_now()
     version = version or registry.promoted()
+    complete_pending(store, registry)  # erasures whose model files failed before: retried by every job
     meta = registry.metadata(version)
-    last = meta.get("data", {}).get("last_event")
+    last = meta.get("data", {}).get("as_of") or meta.get("data", {}).get("last_event")
     now = pd.Timestamp(last) if last else None
     store.create_schema()
     events = store.read_events(("purchase", "return"), columns=EVENT_COLUMNS)
@@ -97,6 +100,7 @@ def score_customers(store: EventStore, registry: ModelRegistry, version: str | N
         write_json(directory / "customers.json", fitted)
 
     registry.save_customers(version, write)
+    reapply(store, registry, version, started_at)  # customers erased while this ran leave the new table
     seconds = round(time.perf_counter() - started, 3)
     logger.info("score: %s customers scored for version %s in %.1fs", f"{len(table):,}", version, seconds)
     return {"version": version, "customers": len(table), "as_of": fitted["as_of"],

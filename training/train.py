@@ -1,4 +1,9 @@
-"""The train job: purchase history from the store -> default model + fallback -> a new registry version."""
+"""The train job: purchase history from the store -> default model + fallback -> a new registry version.
+
+The history is read as of a robust "now" (reco.interactions.asof: a lone tail of late events is
+reported and left out). A version whose learned parts could not train is saved for inspection but
+never promoted: the serving version stays, and the job fails with what happened in plain words.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,16 @@ from importlib.metadata import version as package_version
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from reco.exceptions import ConfigurationError, InputError
+from reco.erasure import complete_pending, reapply
+from reco.exceptions import ArtifactError, ConfigurationError, TrainingError
+from reco.ingest.rules import utc_now
 from reco.interactions import IdMapping
 from reco.models import DEFAULT_MODEL, RecentPopularityRecommender, model_classes
 from reco.registry import ModelRegistry
 from reco.store import EventStore
+from training.history import history_as_of
 
 logger = logging.getLogger(__name__)
 
@@ -29,20 +38,20 @@ def train(
     params: Mapping[str, Any] | None = None,
     tuned: Mapping[str, Any] | None = None,
     promote: bool = True,
+    as_of: pd.Timestamp | str | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` (tuned parameters first, then ``params``) on every purchase; save a version.
 
     The fallback for customers without personal results is trending popularity, with the window
-    `reco tune` chose for the recent-popularity baseline (30 days without tuning).
+    `reco tune` chose for the recent-popularity baseline (30 days without tuning). ``as_of``: the time
+    to train as of (default: the end of the history, see reco.interactions.asof).
     """
     classes = model_classes()
     if model not in classes:
         raise ConfigurationError(f"unknown model {model!r}; valid: {', '.join(sorted(classes))}")
-    started = time.perf_counter()
-    store.create_schema()
-    events = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp"))
-    if events.empty:
-        raise InputError(f"the event store at {store.safe_url} holds no purchases; run 'reco ingest' first")
+    started, started_at = time.perf_counter(), utc_now()
+    events, when = history_as_of(store, "train", as_of)
+    complete_pending(store, registry)  # erasures whose model files failed before: retried by every job
     logger.info("train: %s purchases read in %.1fs", f"{len(events):,}", time.perf_counter() - started)
     tuned_models = dict((tuned or {}).get("models", {}))
     chosen = {**tuned_models.get(model, {}).get("params", {}), **dict(params or {})}
@@ -52,7 +61,7 @@ def train(
         raise ConfigurationError(f"{model} has no parameter(s) {unknown}; valid: {', '.join(valid)}")
     window = tuned_models.get("recent_popularity", {}).get("params_by_task", {}).get("new", {}).get("window_days", 30)
     mapping = IdMapping(np.sort(events["customer_id"].unique()), np.sort(events["item_id"].unique()))
-    now = events["timestamp"].max()
+    now = when.as_of
     logger.info("train: %s customers x %s items, as of %s", f"{mapping.n_users:,}", f"{mapping.n_items:,}", now)
     fit_started = time.perf_counter()
     default = classes[model](**chosen).fit_events(events, mapping, now=now)
@@ -67,8 +76,9 @@ def train(
             "customers": mapping.n_users,
             "items": mapping.n_items,
             "first_event": events["timestamp"].min().isoformat(),
-            "last_event": now.isoformat(),
+            "last_event": events["timestamp"].max().isoformat(),
             "store": store.safe_url,
+            **when.to_dict(),
         },
         "params": {model: default.get_params(), FALLBACK_MODEL: fallback.get_params()},
         "input": {model: default.input_spec.to_dict()},
@@ -76,7 +86,21 @@ def train(
         "timing": {"fit_seconds": round(fit_seconds, 3)},
         "software": {p: package_version(p) for p in ("reco", "implicit", "numpy", "scipy")},
     }
+    unlearned = default.unlearned_parts()
+    metadata["unlearned"] = unlearned
     version = registry.save({model: default, FALLBACK_MODEL: fallback}, mapping, metadata)
+    try:  # customers erased while this ran are in the new files: unlink them before anyone can use it
+        reapply(store, registry, version, started_at)
+    except ArtifactError:
+        registry.discard(version)
+        raise
+    if unlearned and promote:
+        parts = "; ".join(f"its {part} did not train: {why}" for part, why in unlearned.items())
+        raise TrainingError(
+            f"version {version} was saved but NOT promoted, so the serving version is unchanged: the {model} model "
+            f"trained as of {now} but {parts}. {when.describe() or ''} Check that the history reaches up to the "
+            f"as-of time (reco train --as-of DATE) or add purchases; to serve it all the same: reco models --promote "
+            f"{version}".replace("  ", " "))
     if promote:
         registry.promote(version)
     return {
@@ -87,6 +111,7 @@ def train(
         "customers": mapping.n_users,
         "items": mapping.n_items,
         "events": len(events),
+        **when.to_dict(),
         "fit_seconds": round(fit_seconds, 3),
         "seconds": round(time.perf_counter() - started, 3),
     }

@@ -13,12 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from reco.atomic import write_json
 from reco.evaluation import tune_model, validation_split
-from reco.exceptions import ArtifactError, InputError
+from reco.exceptions import ArtifactError
 from reco.models import DEFAULT_MODEL
 from reco.store import EventStore
 from training.evaluate import BASELINES
+from training.history import history_as_of
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +31,11 @@ TUNED_MODELS: tuple[str, ...] = (*BASELINES, DEFAULT_MODEL)
 
 def tune(
     store: EventStore, model_dir: Path, models: Sequence[str] = TUNED_MODELS, holdout_days: float = 30.0,
-    k: int = 10,
+    k: int = 10, as_of: pd.Timestamp | str | None = None,
 ) -> dict[str, Any]:
-    """Tune each model on the validation window and write ``model_dir/tuned.json`` atomically."""
-    events = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp"))
-    if events.empty:
-        raise InputError(f"the event store at {store.safe_url} holds no purchases; run 'reco ingest' first")
+    """Tune each model on the validation window before the as-of time's test window and write
+    ``model_dir/tuned.json`` atomically."""
+    events, when = history_as_of(store, "tune", as_of)
     split = validation_split(events, holdout_days)
     results = {}
     for name in models:
@@ -41,7 +43,7 @@ def tune(
         logger.info("tuned %s in %.1fs (%d trials): %s", name, result.seconds, result.trials, result.validation)
         results[name] = result.to_dict()
     payload = {"created_at": datetime.now(UTC).isoformat(timespec="seconds"), "holdout_days": holdout_days,
-               "k": k, "models": results}
+               "k": k, **when.to_dict(), "models": results}
     write_json(model_dir / TUNED_FILE, payload)
     return payload
 

@@ -201,7 +201,12 @@ class ChurnModel:
         self.taste_ = self._taste(events, now + pd.Timedelta(seconds=1))
         x, y = training_set(events, cutoffs, float(self.horizon_days), marketing, features, self.taste_)
         if y.nunique() < 2:
-            raise InputError(f"every training customer has churn label {int(y.iloc[0])}; cannot learn", source="events")
+            what = ("bought nothing" if int(y.iloc[0]) == 1 else "bought again")
+            raise InputError(
+                f"every one of the {len(y):,} training customers {what} within {self.horizon_days:g} days of their "
+                f"cutoff ({', '.join(f'{c:%Y-%m-%d}' for c in cutoffs)}), so there is nothing to tell apart; the "
+                f"history as of {now:%Y-%m-%d} may not reach up to it (check the as-of time) or is too short",
+                source="events")
         self.kind_ = kind
         self.pipeline_ = make_pipeline(kind, self.random_state).fit(x[self.feature_names], y.to_numpy())
         retained = x[y.to_numpy() == 0]

@@ -16,6 +16,7 @@ import pandas as pd
 from reco.atomic import write_with
 from reco.customers.consent import DEFAULT_AUDIENCE
 from reco.exceptions import ConfigurationError
+from reco.export.csvsafe import csv_safe
 from reco.export.manifest import ExportManifest, audience_excluded, choose_audience, write_manifest
 from reco.store import EventStore
 
@@ -40,7 +41,7 @@ def export_customer_scores(store: EventStore, scores: pd.DataFrame, version: str
         churn_reasons=lambda d: d["churn_reasons"].map(lambda r: "; ".join(r) if r is not None else ""),
         model_version=version)[list(CUSTOMER_EXPORT_COLUMNS)]
     if suffix == ".csv":
-        write_with(out, lambda tmp: table.to_csv(tmp, index=False))
+        write_with(out, lambda tmp: csv_safe(table).to_csv(tmp, index=False))
     else:
         write_with(out, lambda tmp: table.to_parquet(tmp, index=False))
     excluded = {**audience_excluded(chosen), "not_in_store": int((~ids.isin(known)).sum())}

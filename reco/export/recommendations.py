@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from reco.customers.consent import DEFAULT_AUDIENCE
 from reco.exceptions import ConfigurationError
+from reco.export.csvsafe import csv_safe
 from reco.export.manifest import ExportManifest, audience_excluded, choose_audience, write_manifest
 from reco.service import RecommendationService
 from reco.store import EventStore
@@ -97,7 +98,7 @@ def write_recommendations(
             personal += sum(r.personalised for r in results)
             rows += len(table)
             if fmt == "csv":
-                table.to_csv(tmp, index=False, header=start == 0, mode="w" if start == 0 else "a")
+                csv_safe(table).to_csv(tmp, index=False, header=start == 0, mode="w" if start == 0 else "a")
             else:
                 writer = writer or pq.ParquetWriter(tmp, _SCHEMA)
                 writer.write_table(pa.Table.from_pandas(table.astype({"rank": "int32"}), schema=_SCHEMA,

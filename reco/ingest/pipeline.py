@@ -18,8 +18,6 @@ from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Connection
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from reco.exceptions import ConfigurationError, InputError
 from reco.ingest.normalise import (
@@ -35,7 +33,7 @@ from reco.ingest.normalise import (
     normalise_marketing,
 )
 from reco.ingest.presets import Preset, get_preset
-from reco.ingest.sources import Chunk, read_file, read_sql
+from reco.ingest.sources import Chunk, read_file, read_sql, safe_url
 from reco.store import EventStore
 
 logger = logging.getLogger(__name__)
@@ -277,6 +275,7 @@ def ingest(
     constants: Mapping[str, str] | None = None,
     date_format: str | None = None,
     delimiter: str | None = None,
+    encoding: str | None = None,
     decimal: str = ".",
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     max_bad_timestamp_share: float = DEFAULT_MAX_BAD_TIMESTAMP_SHARE,
@@ -300,7 +299,7 @@ def ingest(
     with store.transaction() as conn:
         run = _Run(store, conn, max_bad_timestamp_share, decimal)
         if sql is not None:
-            run.ingest(read_sql(sql, source_url or "", chunk_rows), f"query on {_safe(source_url or '')}", kind,
+            run.ingest(read_sql(sql, source_url or "", chunk_rows), f"query on {safe_url(source_url or '')}", kind,
                        _merged(chosen, user_map), _consts(chosen, user_constants), chosen,
                        date_format or (chosen.date_format if chosen else None))
         else:
@@ -309,7 +308,7 @@ def ingest(
             for file_path, file_kind, file_preset in plan:
                 is_main = file_preset is chosen
                 run.ingest(
-                    read_file(file_path, chunk_rows, delimiter), str(file_path), file_kind,
+                    read_file(file_path, chunk_rows, delimiter, encoding), str(file_path), file_kind,
                     _merged(file_preset, user_map if is_main else {}),
                     _consts(file_preset, user_constants if is_main else {}),
                     file_preset,
@@ -352,14 +351,6 @@ def record_events(
     report.sources, report.rows_read, report.inserted = [source], rows, inserted
     report.dropped = dict(sorted(ctx.dropped.items()))
     return report
-
-
-def _safe(url: str) -> str:
-    """A database URL with its password hidden, for reports and the audit log."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "an unparseable URL"
 
 
 def _merged(preset: Preset | None, user_map: Mapping[str, str]) -> dict[str, str]:

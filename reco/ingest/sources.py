@@ -7,6 +7,8 @@ each column is parsed once, by the normaliser, with errors counted rather than r
 from __future__ import annotations
 
 import bz2
+import codecs
+import csv
 import gzip
 import io
 import logging
@@ -19,13 +21,14 @@ from typing import IO
 import pandas as pd
 import pyarrow.parquet as pq
 
-from reco.exceptions import InputError
+from reco.exceptions import ConfigurationError, InputError
 
 logger = logging.getLogger(__name__)
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz", ".csv.bz2", ".csv.zip")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 VALID_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
+DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, with or without a byte-order mark
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,17 @@ def _stringify(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index)
 
 
+def check_columns(names: list[str], source: str) -> None:
+    """Refuse a source whose header names a column twice: which one it meant cannot be known (pandas would
+    quietly read the second as 'NAME.1' and ingest the first)."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if name in seen:
+            raise InputError(f"column {name!r} appears twice in the header (columns {seen[name]} and {position}); "
+                             "rename or remove one", source=source, column=name)
+        seen[name] = position
+
+
 def _index_from(df: pd.DataFrame, first_row: int) -> pd.DataFrame:
     df.index = pd.RangeIndex(first_row, first_row + len(df))
     return df
@@ -75,7 +89,8 @@ def file_kind(path: Path) -> str:
     )
 
 
-def read_file(path: Path, chunk_rows: int, delimiter: str | None = None) -> Generator[Chunk, None, None]:
+def read_file(path: Path, chunk_rows: int, delimiter: str | None = None, encoding: str | None = None
+              ) -> Generator[Chunk, None, None]:
     """Yield ``path`` in chunks; raises InputError for a missing, empty or unreadable file."""
     if not path.exists():
         raise InputError("file not found", source=str(path))
@@ -88,38 +103,85 @@ def read_file(path: Path, chunk_rows: int, delimiter: str | None = None) -> Gene
     if kind == "parquet":
         yield from _read_parquet(path, chunk_rows)
     else:
-        yield from _read_csv(path, chunk_rows, delimiter)
+        yield from _read_csv(path, chunk_rows, delimiter, check_encoding(encoding))
 
 
-def sniff_delimiter(path: Path) -> str:
+def check_encoding(encoding: str | None) -> str:
+    """A text encoding Python knows (default UTF-8, with or without a byte-order mark)."""
+    if encoding is None:
+        return DEFAULT_ENCODING
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise ConfigurationError(f"unknown encoding {encoding!r}; e.g. utf-8, latin-1, cp1252, utf-16") from exc
+    return encoding
+
+
+def _bad_text(path: Path, encoding: str, exc: UnicodeDecodeError | None = None) -> InputError:
+    """The error for a file that is not text in ``encoding``, naming the line of its first bad byte."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with _open_binary(path) as fh:
+        while block := fh.read(1 << 20):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as bad:
+                line += block[: bad.start].count(b"\n")
+                shown = block[bad.start: bad.start + 1].hex().upper()
+                context = block[max(0, bad.start - 20): bad.start + 20].decode(encoding, errors="replace")
+                return InputError(
+                    f"not {encoding} text: byte 0x{shown} in line {line} (data row {line - 1}) near {context!r}; give "
+                    "the file's encoding with --encoding, e.g. latin-1 or cp1252",
+                    source=str(path), row=line - 1)
+            line += block.count(b"\n")
+    return InputError(f"not {encoding} text: {exc}; give the file's encoding with --encoding", source=str(path))
+
+
+def sniff_delimiter(path: Path, encoding: str = "utf-8-sig") -> str:
     """The most frequent of , ; TAB | in the header line (tab for .tsv files)."""
     if ".tsv" in path.name.lower():
         return "\t"
     try:
-        with _open_text(path) as fh:
+        with _open_text(path, encoding) as fh:
             header = fh.readline()
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise _bad_text(path, encoding, exc) from exc
+    except (OSError, EOFError) as exc:
         raise InputError(f"cannot read file: {exc}", source=str(path)) from exc
     counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
 
 
-def _open_text(path: Path) -> IO[str]:
+def _open_binary(path: Path) -> IO[bytes]:
     name = path.name.lower()
     if name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
+        return gzip.open(path, "rb")
     if name.endswith(".bz2"):
-        return bz2.open(path, "rt", encoding="utf-8-sig", errors="replace")
+        return bz2.open(path, "rb")
     if name.endswith(".zip"):
         archive = zipfile.ZipFile(path)
-        return io.TextIOWrapper(archive.open(archive.namelist()[0]), encoding="utf-8-sig", errors="replace")
-    return open(path, encoding="utf-8-sig", errors="replace")
+        return archive.open(archive.namelist()[0])
+    return open(path, "rb")
 
 
-def _read_csv(path: Path, chunk_rows: int, delimiter: str | None) -> Iterator[Chunk]:
+def _open_text(path: Path, encoding: str) -> IO[str]:
+    """The file as text: strictly decoded, so two customers 'Müller' and 'Mäller' in latin-1 never merge
+    into one 'M\ufffdller'."""
+    return io.TextIOWrapper(_open_binary(path), encoding=encoding)
+
+
+def _read_csv(path: Path, chunk_rows: int, delimiter: str | None, encoding: str) -> Iterator[Chunk]:
     if delimiter is None:
-        delimiter = sniff_delimiter(path)
+        delimiter = sniff_delimiter(path, encoding)
+    try:
+        with _open_text(path, encoding) as fh:
+            header = next(csv.reader([fh.readline()], delimiter=delimiter), [])
+    except UnicodeDecodeError as exc:
+        raise _bad_text(path, encoding, exc) from exc
+    except (OSError, EOFError, csv.Error) as exc:
+        raise InputError(f"cannot read file: {exc}", source=str(path)) from exc
+    check_columns([h.strip() for h in header], str(path))
     try:
         reader = pd.read_csv(
             path,
@@ -129,8 +191,7 @@ def _read_csv(path: Path, chunk_rows: int, delimiter: str | None) -> Iterator[Ch
             sep=delimiter,
             chunksize=chunk_rows,
             skipinitialspace=True,
-            encoding="utf-8-sig",
-            encoding_errors="replace",
+            encoding=encoding,
         )
         first = 1
         for frame in reader:
@@ -141,13 +202,16 @@ def _read_csv(path: Path, chunk_rows: int, delimiter: str | None) -> Iterator[Ch
         raise InputError("file is empty (no header row)", source=str(path)) from exc
     except pd.errors.ParserError as exc:
         raise InputError(f"not a readable CSV file: {exc}", source=str(path)) from exc
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise _bad_text(path, encoding, exc) from exc
+    except (OSError, EOFError) as exc:
         raise InputError(f"cannot read file: {exc}", source=str(path)) from exc
 
 
 def _read_parquet(path: Path, chunk_rows: int) -> Iterator[Chunk]:
     try:
         pf = pq.ParquetFile(path)
+        check_columns(list(pf.schema_arrow.names), str(path))
         first = 1
         for batch in pf.iter_batches(batch_size=chunk_rows):
             frame = _stringify(batch.to_pandas())
@@ -159,24 +223,90 @@ def _read_parquet(path: Path, chunk_rows: int) -> Iterator[Chunk]:
         raise InputError(f"not a readable Parquet file: {exc}", source=str(path)) from exc
 
 
+def safe_url(url: str) -> str:
+    """A database URL with its password hidden, for messages, reports and the audit log."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "an unparseable URL"
+
+
+def single_select(query: str) -> str:
+    """``query`` if it is one SELECT (or WITH ... SELECT) statement, else an InputError: ingest reads a
+    source, it never changes one. Semicolons inside quotes and comments do not count; one at the end is
+    dropped."""
+    statements, current, i, n = [], [], 0, len(query)
+    while i < n:
+        ch = query[i]
+        if ch in "'\"":
+            end = i + 1
+            while end < n and not (query[end] == ch and not (end + 1 < n and query[end + 1] == ch)):
+                end += 2 if query[end] == ch else 1
+            current.append(query[i:end + 1])
+            i = end + 1
+        elif query.startswith("--", i):
+            end = query.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif query.startswith("/*", i):
+            end = query.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+        elif ch == ";":
+            statements.append("".join(current))
+            current, i = [], i + 1
+        else:
+            current.append(ch)
+            i += 1
+    statements.append("".join(current))
+    statements = [st.strip() for st in statements if st.strip()]
+    if len(statements) != 1:
+        raise InputError(f"--sql must be one SELECT statement; got {len(statements)} statements")
+    first = statements[0].split(None, 1)[0].upper() if statements[0] else ""
+    if first not in ("SELECT", "WITH"):
+        raise InputError(f"--sql must be a SELECT statement (or WITH ... SELECT); it begins with {first!r}")
+    return query.strip().rstrip(";").rstrip()
+
+
 def read_sql(query: str, source_url: str, chunk_rows: int) -> Generator[Chunk, None, None]:
-    """Yield the result of ``query`` on any SQLAlchemy database in chunks."""
-    from sqlalchemy import create_engine, text
+    """Yield the result of ``query``, one SELECT, in chunks from a SQLite or PostgreSQL database opened
+    read-only: SQLite with ``mode=ro``, PostgreSQL in a read-only transaction. So even a statement that
+    slipped past ``single_select`` (a function that writes) cannot change the source."""
+    from sqlalchemy import create_engine, event, text
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    shown = safe_url(source_url)
+    query = single_select(query)
     try:
         url = make_url(source_url)
-        if url.drivername in ("postgresql", "postgres"):
+        backend = url.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise InputError(f"database backend {backend!r} is not supported for --sql; valid: sqlite, postgresql",
+                             source=shown)
+        if backend == "postgresql" and url.drivername in ("postgresql", "postgres"):
             url = url.set(drivername="postgresql+psycopg")
-        label = f"query on {url.render_as_string(hide_password=True)}"
+        if backend == "sqlite":
+            if not url.database or url.database == ":memory:":
+                raise InputError("--source-url names no SQLite database file", source=shown)
+            if not Path(url.database).exists():
+                raise InputError("SQLite database file not found", source=shown)
+            url = url.set(database=f"file:{url.database}", query={**url.query, "mode": "ro", "uri": "true"})
+        label = f"query on {shown}"
         engine = create_engine(url)
     except (ArgumentError, ImportError) as exc:
-        raise InputError(f"cannot use --source-url: {exc}", source=source_url) from exc
+        raise InputError(f"cannot use --source-url: {str(exc).replace(source_url, shown)}", source=shown) from exc
+    if backend == "postgresql":
+        @event.listens_for(engine, "begin")
+        def _read_only(conn) -> None:  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
     try:
         with engine.connect() as conn:
             first = 1
             for frame in pd.read_sql(text(query), conn, chunksize=chunk_rows):
+                check_columns([str(c) for c in frame.columns], label)
                 frame = _stringify(frame)
                 yield Chunk(_index_from(frame, first), first)
                 first += len(frame)

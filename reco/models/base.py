@@ -95,6 +95,11 @@ class Recommender(ABC):
         matrix, _ = self.input_spec.build(events, now=now, mapping=mapping)
         return self.fit(matrix)
 
+    def unlearned_parts(self) -> dict[str, str]:
+        """The learned parts the last ``fit_events`` could not train from the data (part -> why in plain
+        words); empty when every part learned. The train job never promotes a version with any."""
+        return dict(getattr(self, "unlearned_", {}))
+
     @abstractmethod
     def _fit(self, user_items: csr_matrix) -> None: ...
 

@@ -158,8 +158,15 @@ class RankerRecommender(FactorModel):
         finally:
             del self._season
         y = np.concatenate(labels) if labels else np.zeros(0, dtype=bool)
+        self.unlearned_: dict[str, str] = {}
         if y.sum() == 0 or y.all():
-            logger.warning("ranker: no usable labels in the last %s windows; ranking by the prior", self.cutoffs)
+            span = f"{now - pd.Timedelta(days=float(self.label_days) * int(self.cutoffs)):%Y-%m-%d} .. {now:%Y-%m-%d}"
+            why = (f"its {len(y):,} training candidates from the {self.cutoffs} windows {span} were all of one "
+                   "label (bought, or not bought, in the window after)" if labels else
+                   f"none of the {self.cutoffs} windows {span} has purchases both before its cutoff and in the "
+                   f"{self.label_days:g} days after it")
+            self.unlearned_ = {"classifier": why}
+            logger.warning("ranker: the classifier did not train (%s); ranking by the prior", why)
             return self
         x = np.concatenate(features)
         keep = y | (rng.random(len(y)) < float(self.negatives))

@@ -12,12 +12,13 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reco.atomic import write_json, write_text, write_with
@@ -166,26 +167,62 @@ class ModelRegistry:
         except (OSError, ValueError) as exc:
             raise ArtifactError(f"cannot read {path}: {exc}") from exc
 
-    def erase_customer(self, customer_id: str) -> int:
-        """Unlink a customer from every version: their id in the saved id mapping becomes an anonymous
-        placeholder (their learned factors can no longer be found by id, until retraining drops them), and
-        their row leaves the customer scores. Returns how many score tables held them."""
-        changed = 0
-        for version in self.versions():
-            mapping_path = self._path(version) / "id_mapping.json"
-            mapping = IdMapping.load(mapping_path)
-            position = mapping.user_index(customer_id)
-            if position is not None:
-                users = mapping.user_ids.copy()
-                users[position] = f"\u0000erased-{position}"
-                IdMapping(users, mapping.item_ids).save(mapping_path)
-            path = self._scores_path(version)
-            if not path.exists():
-                continue
+    def erase_customer(self, customer_id: str, versions: Sequence[str] | None = None) -> ScrubResult:
+        """``scrub`` of one customer id."""
+        return self.scrub(lambda ids: ids == customer_id, versions)
+
+    def scrub(self, erased: Callable[[np.ndarray], np.ndarray], versions: Sequence[str] | None = None
+              ) -> ScrubResult:
+        """Unlink erased customers from ``versions`` (default: every one): ``erased`` marks, for an array of
+        customer ids, which were erased. Their ids in a saved id mapping become anonymous placeholders
+        (their learned factors can no longer be found by id, until retraining drops them), and their rows
+        leave the customer scores. Every version is tried, also after one fails: what failed is reported."""
+        result = ScrubResult()
+        for version in self.versions() if versions is None else versions:
+            try:
+                if self._scrub_version(version, erased):
+                    result.changed += 1
+            except (OSError, ValueError, ArtifactError) as exc:
+                result.failed[version] = str(exc)
+                logger.error("could not scrub erased customers from model version %s: %s", version, exc)
+        return result
+
+    def _scrub_version(self, version: str, erased: Callable[[np.ndarray], np.ndarray]) -> bool:
+        """Scrub one version; whether its score table held any of them."""
+        mapping_path = self._path(version) / "id_mapping.json"
+        mapping = IdMapping.load(mapping_path)
+        gone = np.flatnonzero(erased(mapping.user_ids))
+        if len(gone):
+            users = mapping.user_ids.copy()
+            users[gone] = [f"\u0000erased-{position}" for position in gone]
+            IdMapping(users, mapping.item_ids).save(mapping_path)
+        path = self._scores_path(version)
+        if not path.exists():
+            return False
+        try:
             table = pd.read_parquet(path)
-            keep = table["customer_id"].astype(str) != customer_id
-            if keep.all():
-                continue
-            write_with(path, lambda tmp, rest=table[keep]: rest.to_parquet(tmp, index=False))
-            changed += 1
-        return changed
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"cannot read {path}: {exc}") from exc
+        keep = ~erased(table["customer_id"].astype(str).to_numpy(dtype=object))
+        if keep.all():
+            return False
+        write_with(path, lambda tmp, rest=table[keep]: rest.to_parquet(tmp, index=False))
+        return True
+
+    def discard(self, version: str) -> None:
+        """Delete a version that must not be kept (never the promoted one)."""
+        try:
+            promoted = self.promoted()
+        except ModelNotFoundError:
+            promoted = None
+        if version == promoted:
+            raise ConfigurationError(f"version {version} is the promoted one; promote another before discarding it")
+        shutil.rmtree(self._path(version), ignore_errors=True)
+
+
+@dataclass
+class ScrubResult:
+    """What a scrub of erased customers did: score tables changed, and versions that failed (version -> why)."""
+
+    changed: int = 0
+    failed: dict[str, str] = field(default_factory=dict)

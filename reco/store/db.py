@@ -37,9 +37,12 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from reco.config import get_settings
 from reco.customers.consent import may_personalise
-from reco.exceptions import ConfigurationError, StoreError
+from reco.exceptions import ConfigurationError, ErasedCustomerError, StoreError
 from reco.store.changes import CHANNEL_PREFIX, NOTIFY_CHUNK, ChangeWatcher, PostgresChangeWatcher, SQLiteChangeWatcher
+from reco.store.erasures import ErasureLog
+from reco.store.hashing import CustomerHasher, load_hasher
 from reco.store.tables import (
     CHANGES_KEPT,
     CUSTOMER_COLUMNS,
@@ -81,11 +84,12 @@ _CUSTOMERS_EVENTS = select(events.c.customer_id, events.c.item_id, type_coerce(e
     events.c.customer_id.in_(bindparam("customers", expanding=True)),
     events.c.event_type.in_(bindparam("types", expanding=True)),
 ).order_by(events.c.customer_id, events.c.timestamp, events.c.item_id)
-# A customer's consent (NULL: no customer row) and whether they were erased, in one round trip.
+# A customer's consent (NULL: no customer row) and whether they were erased (their hash under any secret),
+# in one round trip.
 _CONSENT = select(
     select(customers.c.consent_personalisation).where(customers.c.customer_id == bindparam("customer"))
     .scalar_subquery(),
-    exists().where(erasures.c.customer_hash == bindparam("customer_hash")),
+    exists().where(erasures.c.customer_hash.in_(bindparam("hashes", expanding=True))),
 )
 _NOTIFY = text(f"SELECT pg_notify(left('{CHANNEL_PREFIX}' || current_schema(), 63), :payload)")
 _ROLE = select(api_keys.c.role).where(api_keys.c.key_hash == bindparam("key_hash"))
@@ -124,11 +128,6 @@ def make_engine(url: str) -> Engine:
     return create_engine(parsed, pool_pre_ping=True)
 
 
-def erasure_key(customer_id: str) -> str:
-    """One-way hash of a customer id: lets ingest recognise an erased customer without keeping their id."""
-    return hashlib.blake2b(f"reco-erasure\x1f{customer_id}".encode(), digest_size=32).hexdigest()
-
-
 def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -158,9 +157,12 @@ def _rows(df: pd.DataFrame, columns: Sequence[str], sqlite: bool) -> list[tuple]
 class EventStore:
     """Purchase history, catalogue and customers in one SQL database (SQLite or PostgreSQL)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, hasher: CustomerHasher | None = None) -> None:
+        """``hasher``: keyed hashes of customer ids (default: the secret file of the settings)."""
         self.url = url
         self.engine = make_engine(url)
+        self.hasher = hasher or load_hasher(get_settings().secret_file)
+        self.erasures = ErasureLog(self.engine, self.hasher)
 
     @property
     def dialect(self) -> str:
@@ -266,7 +268,7 @@ class EventStore:
         ids = {str(c) for c in customer_ids}
         if not ids:
             return
-        hashes = [EVERYONE] if len(ids) > CHANGE_BATCH else sorted(erasure_key(c) for c in ids)
+        hashes = [EVERYONE] if len(ids) > CHANGE_BATCH else sorted(self.hasher(c) for c in ids)
         if self.dialect != "sqlite":
             for start in range(0, len(hashes), NOTIFY_CHUNK):
                 conn.execute(_NOTIFY, {"payload": ",".join(hashes[start:start + NOTIFY_CHUNK])})
@@ -415,34 +417,24 @@ class EventStore:
         """False for a known customer who opted out of personalisation, and for an erased one (one query)."""
         with self.engine.connect() as conn:
             consent, erased = conn.execute(_CONSENT, {"customer": customer_id,
-                                                      "customer_hash": erasure_key(customer_id)}).one()
+                                                      "hashes": self.hasher.candidates(customer_id)}).one()
         return may_personalise(consent, erased)
 
-    def _erased(self, conn: Connection, customer_id: str) -> bool:
-        stmt = select(erasures.c.customer_hash).where(erasures.c.customer_hash == erasure_key(customer_id))
-        return conn.execute(stmt).first() is not None
-
     def is_erased(self, customer_id: str) -> bool:
-        with self.engine.connect() as conn:
-            return self._erased(conn, customer_id)
+        return self.erasures.is_erased(customer_id)
 
     def erased_among(self, conn: Connection, customer_ids: Iterable[str]) -> set[str]:
         """Which of ``customer_ids`` were erased (ingest drops their rows)."""
-        ids = {str(c) for c in customer_ids}
-        if not ids or conn.execute(select(func.count()).select_from(erasures)).scalar_one() == 0:
-            return set()
-        keys = {erasure_key(c): c for c in ids}
-        found: set[str] = set()
-        chunk = list(keys)
-        for start in range(0, len(chunk), 1000):
-            stmt = select(erasures.c.customer_hash).where(erasures.c.customer_hash.in_(chunk[start:start + 1000]))
-            found.update(keys[r[0]] for r in conn.execute(stmt))
-        return found
+        return self.erasures.erased_among(conn, customer_ids)
 
     def set_consent(self, customer_id: str, personalisation: bool | None = None,
                     marketing: bool | None = None) -> dict[str, object]:
-        """Record a customer's consent (None keeps the stored value; a new customer starts from the defaults)."""
+        """Record a customer's consent (None keeps the stored value; a new customer starts from the defaults).
+        An erased customer stays erased: ErasedCustomerError, and nothing is stored."""
         with self.transaction() as conn:
+            if self.erased_among(conn, [customer_id]):
+                raise ErasedCustomerError(f"customer {customer_id!r} was erased; an erased id is never stored again "
+                                          "(a returning customer needs a new id)")
             row = conn.execute(select(customers).where(customers.c.customer_id == customer_id)).mappings().first()
             values = {"consent_personalisation": True, "consent_marketing": False, **(dict(row) if row else {})}
             if personalisation is not None:
@@ -466,9 +458,7 @@ class EventStore:
                 "marketing": conn.execute(delete(marketing).where(marketing.c.customer_id == customer_id)).rowcount,
                 "customer": conn.execute(delete(customers).where(customers.c.customer_id == customer_id)).rowcount,
             }
-            if not self._erased(conn, customer_id):
-                conn.execute(insert(erasures).values(customer_hash=erasure_key(customer_id),
-                                                     erased_at=datetime.now(UTC).replace(tzinfo=None)))
+            self.erasures.record(conn, customer_id)
             self.record_changes(conn, [customer_id])
         return {k: int(v) for k, v in counts.items()}
 

@@ -72,9 +72,19 @@ marketing = Table(
     Index("ix_marketing_customer", "customer_id"),
 )
 
-# Erased customers, by a one-way hash of their id: what keeps their data out of later ingests.
+# Erased customers, by a keyed one-way hash of their id (reco.store.hashing): what keeps their data out of
+# later ingests, and their id out of this database.
 erasures = Table(
     "erasures",
+    metadata,
+    Column("customer_hash", String(64), primary_key=True),
+    Column("erased_at", DateTime, nullable=False),
+)
+
+# Erasures whose model files (id mappings, score tables of saved versions) are not scrubbed yet: kept
+# until every version is done, and retried (reco.store.erasures), so a failing file never leaves an id.
+pending_erasures = Table(
+    "pending_erasures",
     metadata,
     Column("customer_hash", String(64), primary_key=True),
     Column("erased_at", DateTime, nullable=False),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -191,7 +192,10 @@ def test_erasure_removes_events_scores_and_personal_results_and_keeps_them_out(
     after = scored_client.get("/v1/customers/C007/data").json()
     assert after == {"customer_id": "C007", "customer": None, "events": [], "marketing": [], "profile": None}
     assert scored_client.get("/v1/customers/C007/recommendations").json()["personalised"] is False
-    assert scored_client.get("/v1/customers/C007/profile").status_code == 403
+    erased_profile = scored_client.get("/v1/customers/C007/profile")
+    assert erased_profile.status_code == 404 and "was erased" in erased_profile.json()["detail"]
+    assert scored_client.put("/v1/customers/C007/consent", json={"personalisation": True}).status_code == 410
+    assert scored_client.get("/v1/customers/C007/data").json()["customer"] is None  # nothing brought back
     registry = ModelRegistry(settings_env["RECO_MODEL_DIR"])
     assert "C007" not in set(registry.customer_scores()["customer_id"])
     version = registry.promoted()
@@ -202,6 +206,31 @@ def test_erasure_removes_events_scores_and_personal_results_and_keeps_them_out(
     assert report.inserted == 0 and report.dropped == {"erased_customer": len(data["events"])}
     assert store.customer_data("C007")["events"].empty and store.is_erased("C007")
     assert scored_client.delete("/v1/customers/C007").json()["events_deleted"] == 0  # idempotent
+
+
+def test_an_erasure_a_damaged_model_file_holds_up_is_202_and_finished_by_the_next_sync(
+        scored_client: TestClient, store: EventStore, settings_env: dict[str, str]) -> None:
+    registry = ModelRegistry(settings_env["RECO_MODEL_DIR"])
+    version = registry.promoted()
+    mapping = Path(settings_env["RECO_MODEL_DIR"]) / version / "id_mapping.json"
+    good = mapping.read_text()
+    mapping.write_text("{")  # unreadable
+    answer = scored_client.delete("/v1/customers/C009")
+    body = answer.json()
+    assert answer.status_code == 202 and body["complete"] is False and body["pending_versions"] == [version]
+    assert body["events_deleted"] > 0 and store.is_erased("C009")  # the store's part is done, and final
+    assert scored_client.get("/v1/customers/C009/data").json()["events"] == []
+    mapping.write_text(good)
+    state = scored_client.app.state.serving  # type: ignore[attr-defined]
+    state.maybe_sync(0.0)  # the periodic sync retries pending erasures in the background
+    for _ in range(100):
+        if not store.erasures.pending():
+            break
+        time.sleep(0.05)
+    assert store.erasures.pending() == {} and '"C009"' not in mapping.read_text()
+    assert "C009" not in set(registry.customer_scores(version)["customer_id"])
+    again = scored_client.delete("/v1/customers/C009")
+    assert again.status_code == 200 and again.json()["complete"] is True
 
 
 def test_posted_purchase_leaves_new_recommendations_on_the_next_call(client: TestClient) -> None:

@@ -19,7 +19,7 @@ def setup(tmp_path: Path) -> tuple[EventStore, FreshCustomers]:
     store.create_schema()
     watcher = store.change_watcher()
     assert watcher is not None
-    return store, FreshCustomers(watcher, size=3)
+    return store, FreshCustomers(watcher, size=3, hasher=store.hasher)
 
 
 def _buy(store: EventStore, *customers: str) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -240,3 +241,42 @@ def test_keys_add_list_revoke(settings_env: dict[str, str], capsys: pytest.Captu
     with pytest.raises(SystemExit) as exited:
         main(["keys", "add", "--role", "root"])
     assert exited.value.code == 2 and "invalid choice: 'root'" in capsys.readouterr().err
+
+
+def test_one_late_live_event_neither_empties_training_nor_is_promoted_blindly(
+        settings_env: dict[str, str], store, tmp_path: Path, capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A live event posted today into an old history once moved "now" past the data: no window had labels, no
+    classifier trained, the version was promoted anyway and `reco evaluate churn` failed without saying why."""
+    from reco.ingest import record_events
+    from reco.registry import ModelRegistry
+    from tests.factories import rhythm_log
+
+    log = rhythm_log(n=120)
+    log.assign(timestamp=log["timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S")).to_csv(tmp_path / "log.csv", index=False)
+    assert main(["ingest", str(tmp_path / "log.csv")]) == 0
+    live = {"customer_id": "web-1", "item_id": log["item_id"].iloc[0], "timestamp": datetime.now(UTC)}  # as the API
+    assert record_events(store, [live]).inserted == 1
+    capsys.readouterr()
+    small = ["--param", "factors=8", "--param", "iterations=3"]
+    assert main(["train", *small]) == 0
+    out = capsys.readouterr()
+    trained = json.loads(out.out.strip().splitlines()[-1])
+    assert trained["as_of"].startswith(str(log["timestamp"].max().date())) and trained["events_after_as_of"] == 1
+    assert "1 events after" in caplog.text and "--as-of" in caplog.text
+    registry = ModelRegistry(settings_env["RECO_MODEL_DIR"])
+    assert registry.promoted() == trained["version"] and registry.metadata(trained["version"])["unlearned"] == {}
+    assert main(["evaluate", "churn", "--horizon-days", "60"]) == 0
+    capsys.readouterr()
+
+    assert main(["train", *small, "--as-of", "2026-06-01"]) == 2  # every window would be empty
+    assert "days after the end of the history" in capsys.readouterr().err
+    # As of the history's first three weeks: no window has data on both sides, so the classifier cannot
+    # train; the version is kept but not promoted.
+    early = (log["timestamp"].min() + pd.Timedelta(days=21)).strftime("%Y-%m-%d")
+    assert main(["train", *small, "--as-of", early]) == 1
+    err = capsys.readouterr().err
+    assert "NOT promoted" in err and "classifier did not train" in err and "reco models --promote" in err
+    assert registry.promoted() == trained["version"] and len(registry.versions()) == 2
+    assert main(["train", *small, "--as-of", "someday"]) == 2
+    assert "--as-of 'someday' is not a date" in capsys.readouterr().err

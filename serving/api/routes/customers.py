@@ -6,9 +6,11 @@ import json
 from typing import Any
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 
 from reco.customers.churn import optional_float
+from reco.erasure import erase_customer as erase
+from reco.exceptions import ErasedCustomerError
 from serving.api.deps import ADMIN, EVENTS, KEYED_RESPONSES, MARKETER, IdPath, ServiceDep, StateDep, StoreDep
 from serving.schemas import ConsentIn, ConsentOut, CustomerDataOut, ErasureOut, ErrorOut, ProfileOut
 
@@ -23,6 +25,8 @@ router = APIRouter(prefix="/v1", tags=["customers"], responses=KEYED_RESPONSES)
 )
 def customer_profile(customer_id: IdPath, state: StateDep, service: ServiceDep, store: StoreDep) -> ProfileOut:
     """Churn probability and reasons, expected purchases, CLV, value tier and segment of one customer."""
+    if store.is_erased(customer_id):
+        raise HTTPException(status_code=404, detail=f"customer {customer_id!r} was erased; nothing is kept about them")
     if not store.personalisation_allowed(customer_id):
         raise HTTPException(status_code=403, detail=f"customer {customer_id!r} opted out of personalisation; "
                                                     "no profile is shown")
@@ -42,25 +46,35 @@ def customer_profile(customer_id: IdPath, state: StateDep, service: ServiceDep, 
     )
 
 
-@router.put("/customers/{customer_id}/consent", response_model=ConsentOut, dependencies=[EVENTS])
+@router.put("/customers/{customer_id}/consent", response_model=ConsentOut, dependencies=[EVENTS],
+            responses={410: {"model": ErrorOut}})
 def set_consent(customer_id: IdPath, consent: ConsentIn, store: StoreDep) -> ConsentOut:
     """Record consent to personalisation and to marketing (a field left out keeps its value); opting out of
-    personalisation takes effect at once. Answers the consent now on record."""
-    values = store.set_consent(customer_id, consent.personalisation, consent.marketing)
+    personalisation takes effect at once. Answers the consent now on record; 410 for an erased customer,
+    whose id is never stored again."""
+    try:
+        values = store.set_consent(customer_id, consent.personalisation, consent.marketing)
+    except ErasedCustomerError as exc:
+        raise HTTPException(status_code=410, detail=str(exc)) from exc
     return ConsentOut(customer_id=customer_id, personalisation=bool(values["consent_personalisation"]),
                       marketing=bool(values["consent_marketing"]))
 
 
-@router.delete("/customers/{customer_id}", response_model=ErasureOut, dependencies=[ADMIN])
-def erase_customer(customer_id: IdPath, state: StateDep, store: StoreDep) -> ErasureOut:
+@router.delete("/customers/{customer_id}", response_model=ErasureOut, dependencies=[ADMIN],
+               responses={202: {"model": ErasureOut, "description": "erased from the store; some model files are "
+                                "still to be scrubbed (retried until done)"}})
+def erase_customer(customer_id: IdPath, state: StateDep, store: StoreDep, response: Response) -> ErasureOut:
     """Erase a customer: events, marketing rows, customer row and scores in every model version, and
-    the in-memory profile. Later ingests drop their rows; from now on they get non-personal results."""
-    counts = store.erase_customer(customer_id)
-    changed = state.registry.erase_customer(customer_id)
+    the in-memory profile. Later ingests, events and consent for the id are dropped or refused; from
+    now on they get non-personal results. 200 when complete; 202 when the store's part is done (final)
+    and some model files could not be scrubbed yet: they are retried until done (``pending_versions``)."""
+    report = erase(store, state.registry, customer_id)
     state.forget(customer_id)
-    return ErasureOut(customer_id=customer_id, events_deleted=counts["events"],
-                      marketing_deleted=counts["marketing"], customer_deleted=bool(counts["customer"]),
-                      score_tables_changed=changed)
+    if not report.complete:
+        response.status_code = 202
+    return ErasureOut(customer_id=customer_id, events_deleted=report.events, marketing_deleted=report.marketing,
+                      customer_deleted=report.customer, score_tables_changed=report.score_tables_changed,
+                      complete=report.complete, pending_versions=sorted(report.pending_versions))
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

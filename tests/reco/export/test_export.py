@@ -99,3 +99,23 @@ def test_streams_in_batches_and_writes_an_empty_file_for_no_customers(
     empty = tmp_path / "none.csv"
     assert write_recommendations(trained, [], purchases, empty)["rows"] == 0
     assert pd.read_csv(empty).columns.tolist() == list(EXPORT_COLUMNS)
+
+
+def test_csv_cells_that_would_run_as_formulas_are_quoted_parquet_keeps_them(
+        store: EventStore, trained: RecommendationService, tmp_path: Path) -> None:
+    catalogue = tmp_path / "catalogue.csv"
+    evil = "=cmd|' /C calc'!A0"
+    catalogue.write_text("item_id,name\n" + "".join(f"I{i:03d},\"{p}{evil[1:]}\"\n" for i, p in
+                                                   zip(range(20), "=+-@" * 5, strict=True)))
+    ingest(store, catalogue, kind="items")
+    service = RecommendationService(ModelRegistry(tmp_path / "models").load(), store.items())
+    csv, parquet = tmp_path / "recs.csv", tmp_path / "recs.parquet"
+    export_recommendations(store, service, csv, n=3, audience="personalised")
+    export_recommendations(store, service, parquet, n=3, audience="personalised")
+    names = pd.read_csv(csv, dtype=str)["item_name"]
+    assert len(names) == 117 and names.str.startswith("'").all()
+    assert names.str[1:].str[0].isin(list("=+-@")).all()
+    reasons = pd.read_csv(csv, dtype=str)["reason"]
+    assert not reasons.str.match(r"^[=+\-@]").any()
+    exact = pd.read_parquet(parquet)["item_name"]
+    assert exact.str[0].isin(list("=+-@")).all()  # Parquet: the exact text

@@ -362,3 +362,74 @@ def test_rows_that_once_broke_training_are_dropped_and_counted(store: EventStore
     assert report.inserted == len(frame) and _balanced(report)
     result = train(store, ModelRegistry(tmp_path / "models"), params={"factors": 4, "iterations": 3})
     assert result["promoted"] and result["events"] == len(frame)
+
+
+def test_a_column_named_twice_is_refused_naming_it(store: EventStore, tmp_path: Path) -> None:
+    csv = _write(tmp_path / "twice.csv", "customer_id,item_id,timestamp,customer_id\nc1,i1,2024-01-01,c2\n")
+    with pytest.raises(InputError, match=r"column 'customer_id' appears twice in the header \(columns 1 and 4\)"):
+        ingest(store, csv)
+    parquet = tmp_path / "twice.parquet"
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table([["c1"], ["i1"], ["2024-01-01"], ["x"]], names=["customer_id", "item_id", "timestamp",
+                                                                             "item_id"]), parquet)
+    with pytest.raises(InputError, match="'item_id' appears twice"):
+        ingest(store, parquet)
+    assert store.count_events() == 0
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_latin1_is_refused_naming_the_line_or_read_with_encoding(store: EventStore, tmp_path: Path,
+                                                                 suffix: str) -> None:
+    """Two latin-1 customers "Müller" and "Mäller" once merged into one "M\ufffdller" on both stores."""
+    text = "customer_id,item_id,timestamp\nSchmidt,i1,2024-01-01\nMüller,i1,2024-01-02\nMäller,i2,2024-01-03\n"
+    path = tmp_path / f"people{suffix}"
+    if suffix.endswith(".gz"):
+        with gzip.open(path, "wb") as fh:
+            fh.write(text.encode("latin-1"))
+    else:
+        path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(InputError, match=r"not utf-8-sig text: byte 0xFC in line 3 \(data row 2\).*--encoding"):
+        ingest(store, path)
+    assert store.count_events() == 0
+    report = ingest(store, path, encoding="latin-1")
+    assert report.inserted == 3
+    assert set(store.customers()["customer_id"]) == {"Schmidt", "Müller", "Mäller"}
+    with pytest.raises(ConfigurationError, match="unknown encoding 'klingon'"):
+        ingest(store, path, encoding="klingon")
+
+
+def test_sql_sources_are_read_only_and_one_select(store: EventStore, tmp_path: Path, pg_schema_url: str) -> None:
+    """`--sql "DROP TABLE orders"` once dropped the source's table (and `DROP ...; COMMIT` on PostgreSQL)."""
+    from sqlalchemy import create_engine, inspect
+
+    from reco.ingest.sources import single_select
+
+    assert single_select("SELECT 'a;b' AS x -- a comment; DROP\n;") == "SELECT 'a;b' AS x -- a comment; DROP"
+    for bad, says in (("DROP TABLE orders", "begins with 'DROP'"), ("SELECT 1; DROP TABLE orders", "2 statements"),
+                      ("DROP TABLE orders; COMMIT", "2 statements"), ("", "0 statements")):
+        with pytest.raises(InputError, match=says):
+            single_select(bad)
+    mapping = parse_mappings(["customer_id=who", "item_id=what", "timestamp=at"])
+    sqlite_source = f"sqlite:///{tmp_path / 'shop.db'}"
+    for source in (sqlite_source, pg_schema_url):
+        engine = create_engine(source)
+        pd.DataFrame({"who": ["007"], "what": ["x"], "at": ["2024-05-01 09:00:00"]}).to_sql("orders", engine,
+                                                                                             index=False)
+        for attack in ("DROP TABLE orders", "SELECT 1; DROP TABLE orders; COMMIT"):
+            with pytest.raises(InputError, match="--sql must be"):
+                ingest(store, sql=attack, source_url=source, mapping=mapping)
+        # a SELECT that writes (a data-modifying WITH on PostgreSQL) fails in the read-only transaction
+        writes = ("WITH gone AS (DELETE FROM orders RETURNING *) SELECT * FROM gone" if source == pg_schema_url
+                  else "WITH x AS (SELECT 1) SELECT * FROM orders")
+        if source == pg_schema_url:
+            with pytest.raises(InputError, match="read-only transaction"):
+                ingest(store, sql=writes, source_url=source, mapping=mapping)
+        assert inspect(engine).has_table("orders")
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM orders").scalar_one() == 1
+        engine.dispose()
+    with pytest.raises(InputError) as unsupported:
+        ingest(store, sql="SELECT 1", source_url="mysql://shop:hunter2@db.example/shop", mapping=mapping)
+    assert "hunter2" not in str(unsupported.value) and "***" in str(unsupported.value)

@@ -12,7 +12,6 @@ from sqlalchemy import func, select, text
 from reco.store import EventStore, changes
 from reco.store import db as store_db
 from reco.store.changes import ChangeWatcher, PostgresChangeWatcher
-from reco.store.db import erasure_key
 from reco.store.tables import EVERYONE, customer_changes
 
 
@@ -37,14 +36,14 @@ def test_events_consent_and_erasure_name_their_customers_by_hash(store: EventSto
     writer = EventStore(store_url)  # another engine: as another process would write
     with writer.transaction() as conn:
         writer.insert_events(conn, _purchases(["ann", "bob", "ann"]))
-    assert _poll(watcher) == {erasure_key("ann"), erasure_key("bob")}
+    assert _poll(watcher) == {store.hasher("ann"), store.hasher("bob")}
     assert watcher.poll() == set()  # nothing committed since
     with writer.transaction() as conn:
         assert writer.insert_events(conn, _purchases(["ann", "bob"])) == 0  # already stored: no change
     assert _poll(watcher) == set()
     writer.set_consent("cat", personalisation=False)
     writer.erase_customer("bob")
-    assert _poll(watcher) == {erasure_key("cat"), erasure_key("bob")}
+    assert _poll(watcher) == {store.hasher("cat"), store.hasher("bob")}
     with writer.engine.connect() as conn:
         rows = conn.execute(select(customer_changes.c.customer_hash)).scalars().all()
     assert "ann" not in rows and "bob" not in rows  # ids never land in the feed
@@ -80,7 +79,7 @@ def test_bulk_loads_and_pruned_rows_read_as_anyone(sqlite_store: EventStore, mon
         sqlite_store.set_consent(f"x{k}", personalisation=True)
     assert watcher.poll() is None  # the watcher's next rows were pruned: it cannot tell who changed
     sqlite_store.set_consent("y", personalisation=True)
-    assert watcher.poll() == {erasure_key("y")}
+    assert watcher.poll() == {sqlite_store.hasher("y")}
     with sqlite_store.engine.connect() as conn:
         kept = conn.execute(select(customer_changes.c.customer_hash)).scalars().all()
     assert len(kept) <= 3 and EVERYONE not in kept  # only the last CHANGES_KEPT (+ this one) remain
@@ -101,7 +100,7 @@ def test_postgres_sends_big_changes_as_everyone_and_survives_a_lost_connection(
     monkeypatch.setattr(store_db, "NOTIFY_CHUNK", 2)
     with store.transaction() as conn:
         store.insert_events(conn, _purchases(["a", "b", "c"], prefix="f"))  # three hashes in two payloads
-    assert _poll(watcher) == {erasure_key(c) for c in "abc"}
+    assert _poll(watcher) == {store.hasher(c) for c in "abc"}
     with store.engine.connect() as conn:
         conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name"),
                      {"name": changes.APPLICATION_NAME})
@@ -111,7 +110,7 @@ def test_postgres_sends_big_changes_as_everyone_and_survives_a_lost_connection(
         assert time.monotonic() < deadline, "the lost connection was never noticed"
     assert _poll(watcher) is None  # listening again, but what came in between is unknown
     store.set_consent("z", personalisation=False)
-    assert _poll(watcher) == {erasure_key("z")}
+    assert _poll(watcher) == {store.hasher("z")}
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(customer_changes)).scalar_one() == 0  # NOTIFY only
     watcher.close()
