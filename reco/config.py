@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_MODEL = "ranker"  # what `reco train` fits and serving uses unless told otherwise
+
 
 class Settings(BaseSettings):
     """Runtime settings, read from ``RECO_*`` environment variables or a ``.env`` file."""

@@ -10,6 +10,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import reco
@@ -17,6 +18,7 @@ from reco.config import get_settings
 from reco.exceptions import ConfigurationError, InputError, RecoError
 from reco.registry import ModelRegistry
 from reco.store import EventStore
+from serving import logs
 from serving.api.main import api_router
 from serving.fastpath import RecommendationFastPath
 from serving.metrics import ObserveMiddleware
@@ -28,6 +30,7 @@ logger = logging.getLogger(__name__)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
+    logs.configure(settings.log_level)
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
     store = EventStore(settings.database_url)
     store.create_schema()
@@ -42,7 +45,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store.dispose()
 
 
-app = FastAPI(
+app = FastAPIOffline(  # /docs and /redoc load their scripts from this server, never a CDN
     title="reco",
     version=reco.__version__,
     description="Personal recommendations and similar items from purchase history.",
@@ -94,5 +97,6 @@ def validation_error_handler(request: Request, exc: RequestValidationError) -> J
 def reco_error_handler(request: Request, exc: RecoError) -> JSONResponse:
     status = 422 if isinstance(exc, InputError | ConfigurationError) else 500
     if status == 500:
-        logger.exception("request %s failed", request.url.path, exc_info=exc)
+        route = getattr(request.scope.get("route"), "path", "unmatched")  # the template: a raw path holds ids
+        logger.exception("request %s %s failed", request.method, route, exc_info=exc)
     return JSONResponse(status_code=status, content={"detail": str(exc)})

@@ -83,5 +83,6 @@ class ObserveMiddleware:
             REQUESTS.labels(route=template, method=method, status=str(status)).inc()
             LATENCY.labels(route=template, method=method).observe(seconds)
             if logger.isEnabledFor(logging.INFO):
-                logger.info(json.dumps({"event": "request", "method": method, "route": template,
-                                        "path": scope["path"], "status": status, "ms": round(1000 * seconds, 2)}))
+                # the route template, never the raw path or query: those hold customer ids and keys
+                logger.info(json.dumps({"event": "request", "method": method, "route": template, "status": status,
+                                        "ms": round(1000 * seconds, 2)}))

@@ -19,16 +19,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from reco.atomic import write_json
-from reco.config import get_settings
+from reco.config import DEFAULT_MODEL, get_settings
 from reco.customers.consent import AUDIENCES, DEFAULT_AUDIENCE
 from reco.exceptions import ConfigurationError, InputError, ModelNotFoundError, RecoError
-from reco.ingest import DEMO_DATA, KINDS, PRESETS, ingest, parse_mappings
-from reco.models import DEFAULT_MODEL
-from reco.registry import ModelRegistry
-from reco.store import EventStore
-from reco.store.tables import ROLES
-from training.evaluate import BASELINES
-from training.tune import TUNED_MODELS
+from reco.vocabulary import KINDS, PRESET_NAMES, ROLES
+from training.choices import EVALUATED_MODELS, TUNED_MODELS
 
 logger = logging.getLogger("reco")
 
@@ -52,7 +47,8 @@ def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
 
 
 def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
-    settings = get_settings()
+    from reco.ingest import DEMO_DATA, ingest, parse_mappings
+
     if args.demo:
         if args.path or args.sql:
             raise ConfigurationError("--demo reads the bundled Online Retail file; give no PATH or --sql")
@@ -61,7 +57,7 @@ def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
         if not args.path and not args.sql:
             raise ConfigurationError("give a PATH to ingest, --sql with --source-url, or --demo")
         path, preset = (Path(args.path) if args.path else None), args.preset
-    store = EventStore(settings.database_url)
+    store = _store(args)
     try:
         report = ingest(
             store, path, sql=args.sql, source_url=args.source_url, preset=preset,
@@ -73,6 +69,38 @@ def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         store.dispose()
     return report.to_dict()
+
+
+def _store(args: argparse.Namespace) -> Any:
+    """The event store of the settings; says so when it had to create an empty SQLite one (a command run in
+    a folder without a store would otherwise just find no data)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from reco.store import EventStore
+
+    url = get_settings().database_url
+    try:
+        parsed = make_url(url)
+        path = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    except ArgumentError:
+        path = None  # EventStore says what is wrong with it
+    new = bool(path) and path != ":memory:" and not Path(str(path)).exists()
+    store = EventStore(url)
+    if new:
+        if args.command == "ingest":
+            logger.info("created a new event store at %s", path)
+        else:
+            logger.warning("no event store at %s (RECO_DATABASE_URL): created an empty one; load data with "
+                           "'reco ingest' (or run this where your store is)", path)
+    return store
+
+
+def _registry(model_dir: Path) -> Any:
+    """The model registry (imported here: it loads every model library, which ``reco --help`` never needs)."""
+    from reco.registry import ModelRegistry
+
+    return ModelRegistry(model_dir)
 
 
 def _params(values: Sequence[str]) -> dict[str, Any]:
@@ -91,10 +119,10 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     from training.tune import load_tuned
 
     settings = get_settings()
-    store = EventStore(settings.database_url)
+    store = _store(args)
     tuned = None if args.untuned else load_tuned(settings.model_dir)
     try:
-        return train(store, ModelRegistry(settings.model_dir), model=args.model, params=_params(args.param),
+        return train(store, _registry(settings.model_dir), model=args.model, params=_params(args.param),
                      tuned=tuned, promote=not args.no_promote, as_of=args.as_of)
     finally:
         store.dispose()
@@ -105,10 +133,10 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
     from reco.service import RecommendationService
 
     settings = get_settings()
-    store = EventStore(settings.database_url)
+    store = _store(args)
     try:
         store.create_schema()
-        bundle = ModelRegistry(settings.model_dir).load(args.version)
+        bundle = _registry(settings.model_dir).load(args.version)
         service = RecommendationService(bundle, store.items())
         return export_recommendations(store, service, args.out, n=args.n, mode=args.mode, audience=args.audience)
     finally:
@@ -119,10 +147,10 @@ def cmd_export_customers(args: argparse.Namespace) -> dict[str, Any]:
     from reco.export import export_customer_scores
 
     settings = get_settings()
-    registry = ModelRegistry(settings.model_dir)
+    registry = _registry(settings.model_dir)
     version = args.version or registry.promoted()
     scores = registry.customer_scores(version)
-    store = EventStore(settings.database_url)
+    store = _store(args)
     try:
         store.create_schema()
         return export_customer_scores(store, scores, version, args.out, audience=args.audience)
@@ -137,7 +165,7 @@ def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from training.tune import load_tuned
 
     settings = get_settings()
-    store = EventStore(settings.database_url)
+    store = _store(args)
     tuned = None if args.untuned else load_tuned(settings.model_dir)
     try:
         result, table = evaluate(store, models=args.models.split(","), holdout_days=args.holdout_days, k=args.k,
@@ -157,7 +185,7 @@ def _evaluate_churn(args: argparse.Namespace) -> dict[str, Any]:
     from training.churn import EVENT_COLUMNS, evaluate_churn, format_churn
     from training.history import history_as_of
 
-    store = EventStore(get_settings().database_url)
+    store = _store(args)
     try:
         events, when = history_as_of(store, "evaluate churn", args.as_of, ("purchase", "return"), EVENT_COLUMNS)
         marketing = store.read_marketing(until=when.as_of)
@@ -178,9 +206,9 @@ def cmd_score(args: argparse.Namespace) -> dict[str, Any]:
     from training.score import score_customers
 
     settings = get_settings()
-    store = EventStore(settings.database_url)
+    store = _store(args)
     try:
-        return score_customers(store, ModelRegistry(settings.model_dir), version=args.version,
+        return score_customers(store, _registry(settings.model_dir), version=args.version,
                                horizon_days=args.horizon_days, months=args.months,
                                monthly_discount=args.monthly_discount)
     finally:
@@ -191,7 +219,7 @@ def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
     from training.tune import tune
 
     settings = get_settings()
-    store = EventStore(settings.database_url)
+    store = _store(args)
     try:
         return tune(store, settings.model_dir, models=[m.strip() for m in args.models.split(",") if m.strip()],
                     holdout_days=args.holdout_days, k=args.k, as_of=args.as_of)
@@ -200,7 +228,7 @@ def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_models(args: argparse.Namespace) -> dict[str, Any]:
-    registry = ModelRegistry(get_settings().model_dir)
+    registry = _registry(get_settings().model_dir)
     if args.promote:
         registry.promote(args.promote)
     try:
@@ -217,7 +245,7 @@ def cmd_models(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_keys(args: argparse.Namespace) -> dict[str, Any]:
-    store = EventStore(get_settings().database_url)
+    store = _store(args)
     try:
         store.create_schema()
         if args.action == "add":
@@ -249,20 +277,41 @@ def cmd_serve(args: argparse.Namespace) -> dict[str, Any]:
         folder.mkdir(parents=True)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(folder.resolve())
     command = [sys.executable, "-m", "uvicorn", "serving.main:app", "--host", str(host), "--port", str(port),
-               "--workers", str(args.workers), "--log-level", "info"]
+               "--workers", str(args.workers), "--log-level", settings.log_level.lower(),
+               "--no-access-log"]  # its lines hold raw paths and query strings: serving logs reco.access instead
     os.execve(sys.executable, command, env)
     return {"served": f"http://{host}:{port}"}  # not reached: execve does not return
 
 
+def cmd_secret(args: argparse.Namespace) -> dict[str, Any]:
+    from reco.store.hashing import rotate_secret
+
+    path = get_settings().secret_file
+    count = rotate_secret(path)
+    logger.info("a new secret heads %s; %d secrets in all (the older ones still match past erasures); restart the "
+                "API so that every process uses the new one", path, count)
+    return {"secret_file": str(path), "secrets": count}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("reco")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reco", description="Personalisation and recommendation engine.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="load purchase history, a catalogue or customers into the store")
     p.add_argument("path", nargs="?", help="CSV (.csv, .csv.gz, .tsv) or Parquet file, or a preset's folder")
     p.add_argument("--demo", action="store_true", help="the bundled UCI Online Retail file")
-    p.add_argument("--preset", choices=sorted(PRESETS), help="a known log layout")
+    p.add_argument("--preset", choices=PRESET_NAMES, help="a known log layout")
     p.add_argument("--map", action="append", default=[], metavar="CANONICAL=SOURCE",
                    help="map a source column onto a canonical field (repeatable)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -295,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "consent; personalised: everyone who allows personalisation, for uses that contact nobody")
     e = esub.add_parser("recommendations", help="top-n for every customer of an audience (default: marketing consent)")
     e.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
-    e.add_argument("--n", type=int, default=10)
+    e.add_argument("--n", type=int, default=10, help="items per customer (default 10)")
     e.add_argument("--mode", choices=("new", "all"), default="new",
                    help="new: never-bought items only (default); all: buying again allowed")
     e.add_argument("--version", help="model version (default: the promoted one)")
@@ -312,9 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recommenders: ranking metrics against the baselines; churn: AUC, PR AUC, Brier, lift")
     p.add_argument("--horizon-days", type=float, default=90.0, help="churn: no purchase within this many days")
     p.add_argument("--test-cutoff", help="churn: score as of this date (default: last event - horizon)")
-    p.add_argument("--holdout-days", type=float, default=30.0)
-    p.add_argument("--k", type=int, default=10)
-    p.add_argument("--models", default=",".join((*BASELINES, "als", DEFAULT_MODEL)),
+    p.add_argument("--holdout-days", type=float, default=30.0, help="recommenders: days held out as the test window "
+                   "(default 30)")
+    p.add_argument("--k", type=int, default=10, help="recommenders: list length the metrics are taken at (default 10)")
+    p.add_argument("--models", default=",".join(EVALUATED_MODELS),
                    help="comma-separated model names (default: the baselines, ALS and the default model)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("--untuned", action="store_true", help="ignore `reco tune` results; use defaults")
@@ -331,29 +381,35 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_score)
 
     p = sub.add_parser("tune", help="choose hyperparameters on a validation window before the test window")
-    p.add_argument("--holdout-days", type=float, default=30.0)
-    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--holdout-days", type=float, default=30.0,
+                   help="days of the validation window, just before the test window of reco evaluate (default 30)")
+    p.add_argument("--k", type=int, default=10, help="list length the validation metric is taken at (default 10)")
     p.add_argument("--models", default=",".join(TUNED_MODELS),
                    help=f"comma-separated models to tune (default: {','.join(TUNED_MODELS)})")
     p.add_argument("--as-of", help=AS_OF_HELP)
     p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("models", help="list model versions; --promote VERSION to switch")
-    p.add_argument("--promote", metavar="VERSION")
+    p.add_argument("--promote", metavar="VERSION", help="make VERSION the one serving and exports use")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("keys", help="API keys: add (prints the key once), list (never the keys), revoke")
-    p.add_argument("action", choices=("add", "list", "revoke"))
+    p.add_argument("action", choices=("add", "list", "revoke"), help="add a key, list keys, or revoke by label")
     p.add_argument("--role", choices=ROLES, default="site",
                    help="site: recommendations, events, consent; marketer: + profiles; admin: everything")
     p.add_argument("--label", help="a name to find and revoke the key by, e.g. 'shop frontend'")
     p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("serve", help="start the HTTP API")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--host", help="address to listen on (default RECO_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default RECO_PORT, 8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("secret", help="the secret of the keyed customer hashes (RECO_SECRET_FILE)")
+    p.add_argument("action", choices=("rotate",), help="rotate: a new secret for new erasures; older ones are kept "
+                   "so that every past erasure is still recognised (restart the API afterwards)")
+    p.set_defaults(func=cmd_secret)
     return parser
 
 

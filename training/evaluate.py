@@ -16,11 +16,11 @@ from reco.evaluation import TASKS, Evaluation, evaluate_models, format_table, te
 from reco.exceptions import ConfigurationError
 from reco.models import DEFAULT_MODEL, Recommender, model_classes
 from reco.store import EventStore
+from training.choices import BASELINES
 from training.history import history_as_of
 
 logger = logging.getLogger(__name__)
 
-BASELINES: tuple[str, ...] = ("popularity", "recent_popularity", "buy_again")
 
 
 def build_models(names: Sequence[str], params: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Recommender]:

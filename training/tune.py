@@ -18,15 +18,13 @@ import pandas as pd
 from reco.atomic import write_json
 from reco.evaluation import tune_model, validation_split
 from reco.exceptions import ArtifactError
-from reco.models import DEFAULT_MODEL
 from reco.store import EventStore
-from training.evaluate import BASELINES
+from training.choices import TUNED_MODELS
 from training.history import history_as_of
 
 logger = logging.getLogger(__name__)
 
 TUNED_FILE = "tuned.json"
-TUNED_MODELS: tuple[str, ...] = (*BASELINES, DEFAULT_MODEL)
 
 
 def tune(

@@ -13,9 +13,12 @@ personalisation, for uses that contact nobody (e.g. on-site lists), and must be 
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from reco.exceptions import ConfigurationError
+
+if TYPE_CHECKING:  # pandas is loaded by whoever passes a frame; the command line imports this without it
+    import pandas as pd
 
 DEFAULT_PERSONALISATION = True
 DEFAULT_MARKETING = False
@@ -57,7 +60,7 @@ def in_audience(customers: pd.DataFrame, audience: str = DEFAULT_AUDIENCE) -> pd
     customers have no row), whether it belongs to ``audience``: ``may_personalise`` and ``may_contact``
     row by row, as the audience asks."""
     personal, contact = AUDIENCES[check_audience(audience)]
-    keep = pd.Series(True, index=customers.index)
+    keep = customers["customer_id"].notna()
     if personal:
         keep &= customers["consent_personalisation"].map(may_personalise).astype(bool)
     if contact:

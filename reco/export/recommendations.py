@@ -21,6 +21,7 @@ from reco.export.csvsafe import csv_safe
 from reco.export.manifest import ExportManifest, audience_excluded, choose_audience, write_manifest
 from reco.service import RecommendationService
 from reco.store import EventStore
+from reco.store.returns import net_purchases
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,9 @@ def export_recommendations(
 ) -> dict[str, object]:
     """Write ``out`` for the store's customers in ``audience``, and its manifest beside it."""
     chosen = choose_audience(store.customers(), audience)
-    history = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp"))
+    events = store.read_events(("purchase", "return"),
+                               columns=("customer_id", "item_id", "timestamp", "event_type", "quantity"))
+    history = net_purchases(events)[["customer_id", "item_id", "timestamp"]]  # a full return is no purchase
     report = write_recommendations(service, chosen.customers, history, out, n=n, mode=mode)
     excluded = audience_excluded(chosen)
     manifest = write_manifest(out, ExportManifest(

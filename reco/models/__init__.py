@@ -10,7 +10,7 @@ from reco.models.item_knn import ItemKNNRecommender
 from reco.models.popularity import PopularityRecommender, RecentPopularityRecommender
 from reco.models.ranker import RankerRecommender
 
-DEFAULT_MODEL = "ranker"  # what `reco train` fits and serving uses unless told otherwise
+from reco.config import DEFAULT_MODEL  # what `reco train` fits and serving uses unless told otherwise
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +43,7 @@ from reco.exceptions import ConfigurationError, ErasedCustomerError, StoreError
 from reco.store.changes import CHANNEL_PREFIX, NOTIFY_CHUNK, ChangeWatcher, PostgresChangeWatcher, SQLiteChangeWatcher
 from reco.store.erasures import ErasureLog
 from reco.store.hashing import CustomerHasher, load_hasher
+from reco.store.returns import returned_in_full
 from reco.store.tables import (
     CHANGES_KEPT,
     CUSTOMER_COLUMNS,
@@ -77,10 +78,12 @@ _CUSTOMER_DEFAULTS: dict[str, object] = {"consent_personalisation": True, "conse
 # The per-request reads of the API, built once (SQLAlchemy then skips building their cache keys). The
 # timestamp is read untyped: SQLite hands back its stored text, which numpy parses far faster than
 # SQLAlchemy's row-by-row datetime parsing; PostgreSQL's driver hands back datetimes either way.
-_CUSTOMER_EVENTS = select(events.c.item_id, type_coerce(events.c.timestamp, String)).where(
+_CUSTOMER_EVENTS = select(events.c.item_id, type_coerce(events.c.timestamp, String), events.c.event_type,
+                          events.c.quantity).where(
     events.c.customer_id == bindparam("customer"), events.c.event_type.in_(bindparam("types", expanding=True))
 ).order_by(events.c.timestamp, events.c.item_id)
-_CUSTOMERS_EVENTS = select(events.c.customer_id, events.c.item_id, type_coerce(events.c.timestamp, String)).where(
+_CUSTOMERS_EVENTS = select(events.c.customer_id, events.c.item_id, type_coerce(events.c.timestamp, String),
+                           events.c.event_type, events.c.quantity).where(
     events.c.customer_id.in_(bindparam("customers", expanding=True)),
     events.c.event_type.in_(bindparam("types", expanding=True)),
 ).order_by(events.c.customer_id, events.c.timestamp, events.c.item_id)
@@ -365,7 +368,8 @@ class EventStore:
 
     def customer_events(self, customer_id: str, event_types: Sequence[str] = ("purchase",)) -> pd.DataFrame:
         """A customer's events (item_id, timestamp), read fresh: what serving scores them from. In time
-        then item order, so the same history always reads the same (serving fingerprints it)."""
+        then item order, so the same history always reads the same (serving fingerprints it). Purchases
+        of an item they returned in full are left out (reco.store.returns)."""
         item_ids, timestamps = self.customer_event_arrays(customer_id, event_types)
         return pd.DataFrame({"item_id": item_ids, "timestamp": timestamps})
 
@@ -373,7 +377,9 @@ class EventStore:
                               ) -> tuple[np.ndarray, np.ndarray]:
         """``customer_events`` as two arrays, item ids and datetime64[us] times (the API's per-request read)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(_CUSTOMER_EVENTS, {"customer": customer_id, "types": list(event_types)}).fetchall()
+            rows = conn.execute(_CUSTOMER_EVENTS, {"customer": customer_id, "types": _read_types(event_types)}
+                                ).fetchall()
+        rows = _net_of_returns(rows, event_types, lambda r: r[0], 2)
         # Straight to numpy: pandas' datetime inference costs more than the query for one customer.
         return np.array([r[0] for r in rows], dtype=object), _datetimes([r[1] for r in rows])
 
@@ -386,7 +392,8 @@ class EventStore:
         with self.engine.connect() as conn:
             for start in range(0, len(ids), 1000):
                 rows += conn.execute(_CUSTOMERS_EVENTS, {"customers": ids[start:start + 1000],
-                                                         "types": list(event_types)}).fetchall()
+                                                         "types": _read_types(event_types)}).fetchall()
+        rows = _net_of_returns(rows, event_types, lambda r: (r[0], r[1]), 3)
         return pd.DataFrame({
             "customer_id": np.array([r[0] for r in rows], dtype=object),
             "item_id": np.array([r[1] for r in rows], dtype=object),
@@ -551,6 +558,21 @@ class EventStore:
         except OperationalError:
             return False
         return True
+
+
+def _read_types(event_types: Sequence[str]) -> list[str]:
+    """The event types to read for ``event_types``: purchases come with returns, to net them."""
+    return sorted({*event_types, "return"} if "purchase" in event_types else set(event_types))
+
+
+def _net_of_returns(rows: Sequence[Any], event_types: Sequence[str], key: Callable[[Any], object],
+                    type_at: int) -> list[Any]:
+    """``rows`` (with event type at ``type_at``, quantity after it) of ``event_types`` only, purchases of a
+    pair (``key``) returned in full left out (reco.store.returns), in their order."""
+    gone = returned_in_full(((key(r), r[type_at + 1]) for r in rows if r[type_at] == "purchase"),
+                            ((key(r), r[type_at + 1]) for r in rows if r[type_at] == "return"))
+    wanted = set(event_types)
+    return [r for r in rows if r[type_at] in wanted and not (r[type_at] == "purchase" and key(r) in gone)]
 
 
 def _as_datetime(value: object) -> datetime | None:

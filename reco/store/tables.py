@@ -16,6 +16,8 @@ from sqlalchemy import (
     Text,
 )
 
+from reco.vocabulary import ROLES  # noqa: F401  (the roles of api_keys; re-exported for the store)
+
 EVENT_TYPES: tuple[str, ...] = ("purchase", "return", "view", "add_to_cart")
 CHANNELS: tuple[str, ...] = ("web", "app", "store", "email", "phone", "other")
 MARKETING_KINDS: tuple[str, ...] = ("contact", "redemption")  # a campaign reached them; they redeemed it
@@ -106,7 +108,7 @@ customer_changes = Table(
 EVERYONE = "*"
 CHANGES_KEPT = 100_000
 
-ROLES: tuple[str, ...] = ("site", "marketer", "admin")
+
 # API keys by their SHA-256 (the key itself is shown once, when created, and stored nowhere).
 api_keys = Table(
     "api_keys",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,6 +112,7 @@ def test_out_of_range_n_is_422(client: TestClient, n: str) -> None:
 def test_similar_items_and_unknown_item(client: TestClient) -> None:
     body = client.get("/v1/items/I011/similar", params={"n": 3}).json()
     assert len(body["items"]) == 3 and "I011" not in {i["item_id"] for i in body["items"]}
+    assert {i["reason"] for i in body["items"]} == {"similar to Item 11"}  # the name, not the id
     missing = client.get("/v1/items/NOPE/similar")
     assert missing.status_code == 404 and "NOPE" in missing.json()["detail"]
 
@@ -121,6 +123,20 @@ def test_no_model_yet_is_503_with_json(settings_env: dict[str, str], store: Even
         assert c.get("/ready").status_code == 503
         response = c.get("/v1/customers/C000/recommendations")
         assert response.status_code == 503 and "reco train" in response.json()["detail"]
+
+
+def test_docs_load_nothing_from_outside(client: TestClient) -> None:
+    """/docs was blank offline: it loaded Swagger UI from a CDN."""
+    import re
+
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        sources = re.findall(r'(?:src|href)="([^"]+)"', html) + re.findall(r"url: '([^']+)'", html)
+        assert sources and not [s for s in sources if s.startswith(("http:", "https:", "//"))], sources
+        for source in sources:
+            if source.endswith((".js", ".css")):
+                asset = client.get(source)
+                assert asset.status_code == 200 and len(asset.content) > 10_000, source
 
 
 def test_openapi_lists_response_models(client: TestClient) -> None:
@@ -244,6 +260,20 @@ def test_posted_purchase_leaves_new_recommendations_on_the_next_call(client: Tes
     assert first not in {i["item_id"] for i in after}
     again = client.get("/v1/customers/C000/recommendations", params={"n": 3, "mode": "all"}).json()["items"]
     assert first in {i["item_id"] for i in again}  # and in mode all it is what they just bought
+
+
+def test_a_purchase_returned_in_full_explains_nothing(client: TestClient) -> None:
+    batch = [{"customer_id": "web-7", "item_id": f"I{i:03d}", "timestamp": f"2024-02-2{i - 10}T10:00:00"}
+             for i in (11, 12, 13)]
+    assert client.post("/v1/events", json=batch).json()["stored"] == 3
+    reasons = {i["reason"] for i in client.get("/v1/customers/web-7/recommendations").json()["items"]}
+    assert any("Item 13" in r for r in reasons)
+    sent_back = {"customer_id": "web-7", "item_id": "I013", "event_type": "return", "quantity": 1,
+                 "timestamp": "2024-02-24T10:00:00"}
+    assert client.post("/v1/events", json=sent_back).json()["stored"] == 1
+    body = client.get("/v1/customers/web-7/recommendations", params={"n": 10, "mode": "all"}).json()
+    assert body["personalised"] and not any("Item 13" in i["reason"] for i in body["items"])
+    assert "I013" not in {i["item_id"] for i in body["items"] if i["reason"] == "bought before"}
 
 
 def test_a_new_customer_gets_personal_results_after_their_first_events(client: TestClient) -> None:
@@ -414,9 +444,10 @@ def test_reco_serve_with_two_workers_serves_and_adds_up_metrics(purchases_csv: P
         port = s.getsockname()[1]
     env = {**os.environ, **settings_env}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115  (closed after the server stops)
     server = subprocess.Popen([sys.executable, "-m", "training.cli", "serve", "--port", str(port), "--workers", "2"],
                               cwd=tmp_path, env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -429,6 +460,8 @@ def test_reco_serve_with_two_workers_serves_and_adds_up_metrics(purchases_csv: P
         for _ in range(20):
             response = httpx.get(f"{base}/v1/customers/C000/recommendations", headers={"X-API-Key": key}, timeout=10)
             assert response.status_code == 200 and response.json()["personalised"] is True
+        leaked = httpx.get(f"{base}/v1/customers/C000/recommendations", params={"api_key": "reco_leaked"})
+        assert leaked.status_code == 401  # a key is read from the header only
         deadline = time.monotonic() + 60  # /ready answered from one worker; the other may still be starting
         while True:
             metrics = httpx.get(f"{base}/metrics", timeout=10).text
@@ -440,8 +473,15 @@ def test_reco_serve_with_two_workers_serves_and_adds_up_metrics(purchases_csv: P
         assert len(pids) == 2  # both workers loaded the model, and /metrics reports both
         counted = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                       if line.startswith("reco_http_requests_total{") and "recommendations" in line)
-        assert counted == 20  # every worker's requests, added up
+        assert counted == 21  # every worker's requests (20 answered, 1 refused), added up
         assert (tmp_path / "var" / "prometheus").is_dir()
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
+    # The logs: one JSON line per request with the route template; no customer id, no key, no query string.
+    written = (tmp_path / "server.log").read_text()
+    lines = [json.loads(line) for line in written.splitlines() if line.startswith("{")]
+    routes = [line["route"] for line in lines if line.get("event") == "request"]
+    assert routes.count("/v1/customers/{customer_id}/recommendations") == 21
+    assert "C000" not in written and "reco_leaked" not in written and key not in written and "api_key" not in written

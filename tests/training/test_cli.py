@@ -104,6 +104,55 @@ def test_console_script_exit_code_in_a_real_process(tmp_path: Path) -> None:
     assert proc.stdout == ""
 
 
+def test_help_loads_no_data_or_model_library_and_every_option_says_what_it_does(tmp_path: Path) -> None:
+    """`reco --help` once took 6 s because reco.exceptions imported scikit-learn."""
+    from training.cli import build_parser
+
+    code = ("import sys, training.cli; heavy = [m for m in ('pandas', 'sklearn', 'implicit', 'sqlalchemy', 'numpy') "
+            "if m in sys.modules]; print(','.join(heavy))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == ""
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    missing = []
+    for name, command in commands.items():
+        subs = [a for a in command._actions if isinstance(a, type(parser._subparsers._group_actions[0]))]
+        for sub in [command, *(p for a in subs for p in a.choices.values())]:
+            missing += [f"{name} {a.dest}" for a in sub._actions if not a.help and a.dest not in ("help", "what")]
+    assert missing == []
+    version = subprocess.run([sys.executable, "-m", "training.cli", "--version"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=120)
+    assert version.returncode == 0 and version.stdout.startswith("reco ")
+
+
+def test_a_command_without_a_store_says_it_created_an_empty_one(tmp_path: Path) -> None:
+    env = {**os.environ, "RECO_DATABASE_URL": f"sqlite:///{tmp_path / 'nowhere' / 'r.db'}",
+           "RECO_MODEL_DIR": str(tmp_path / "models")}
+    proc = subprocess.run([sys.executable, "-m", "training.cli", "train"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2 and "created an empty one" in proc.stderr and "holds no purchases" in proc.stderr
+
+
+def test_rotating_the_secret_keeps_erasures(settings_env: dict[str, str], tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from reco.config import get_settings
+    from reco.store import EventStore
+
+    monkeypatch.setenv("RECO_SECRET_FILE", str(tmp_path / "cli.secret"))
+    get_settings.cache_clear()
+    store = EventStore(settings_env["RECO_DATABASE_URL"])
+    store.create_schema()
+    store.erase_customer("gone")
+    store.dispose()
+    assert main(["secret", "rotate"]) == 0
+    assert _last_json(capsys)["secrets"] == 2
+    get_settings.cache_clear()
+    again = EventStore(settings_env["RECO_DATABASE_URL"])
+    assert again.is_erased("gone") and len(again.hasher.keys) == 2
+    again.dispose()
+
+
 def test_invalid_setting_exits_2_naming_the_variable(monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     from reco.config import get_settings

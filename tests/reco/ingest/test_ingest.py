@@ -433,3 +433,13 @@ def test_sql_sources_are_read_only_and_one_select(store: EventStore, tmp_path: P
     with pytest.raises(InputError) as unsupported:
         ingest(store, sql="SELECT 1", source_url="mysql://shop:hunter2@db.example/shop", mapping=mapping)
     assert "hunter2" not in str(unsupported.value) and "***" in str(unsupported.value)
+
+
+def test_the_command_lines_names_agree_with_the_library() -> None:
+    from reco.ingest import KINDS, PRESETS
+    from reco.store.tables import api_keys
+    from reco.vocabulary import KINDS as CLI_KINDS
+    from reco.vocabulary import PRESET_NAMES, ROLES
+
+    assert CLI_KINDS == KINDS and tuple(sorted(PRESETS)) == PRESET_NAMES
+    assert api_keys.c.role.type.length >= max(len(r) for r in ROLES)
