@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     cache_size: int = Field(default=50_000, ge=0)
     cache_seconds: float = Field(default=86_400.0, gt=0)
     cache_warm: bool = True
+    # The largest request body the API reads (a batch of 1,000 events is about 200 KB); larger: 413.
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # How long an API write waits for another writer (a bulk ingest holds SQLite's lock for its whole run)
+    # before answering 503 with Retry-After; and how many writes run side by side, apart from the reads
+    # (settings.threads), so reads never queue behind writes.
+    write_wait_seconds: float = Field(default=5.0, gt=0, le=300)
+    write_threads: int = Field(default=2, ge=1, le=64)
 
 
 @lru_cache(maxsize=1)

@@ -75,6 +75,14 @@ class StoreError(RecoError):
     """The event store could not be reached or is in an unusable state."""
 
 
+class StoreBusyError(StoreError):
+    """Another write held the store for longer than this write may wait: retry later (the API's 503)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def __getattr__(name: str) -> Any:
     if name == "NotFittedError":
         from sklearn.exceptions import NotFittedError as _SklearnNotFittedError

@@ -15,12 +15,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import reco
 from reco.config import get_settings
-from reco.exceptions import ConfigurationError, InputError, RecoError
+from reco.exceptions import ConfigurationError, InputError, RecoError, StoreBusyError
 from reco.registry import ModelRegistry
 from reco.store import EventStore
 from serving import logs
 from serving.api.main import api_router
 from serving.fastpath import RecommendationFastPath
+from serving.limits import BodyLimits
 from serving.metrics import ObserveMiddleware
 from serving.state import ServingState
 
@@ -32,8 +33,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     logs.configure(settings.log_level)
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
-    store = EventStore(settings.database_url)
+    store = EventStore(settings.database_url, lock_wait=settings.write_wait_seconds)
     store.create_schema()
+    app.state.writes = anyio.CapacityLimiter(settings.write_threads)  # writes apart from reads (serving.writes)
     state = ServingState(store, ModelRegistry(settings.model_dir), cache_size=settings.cache_size,
                          cache_seconds=settings.cache_seconds, warm=settings.cache_warm)
     state.load()
@@ -77,6 +79,7 @@ class RefreshMiddleware:
 
 app.include_router(api_router)
 app.add_middleware(RecommendationFastPath)  # innermost: keys and versions are refreshed before it runs
+app.add_middleware(BodyLimits)  # a body is read only with a valid key, and only up to RECO_MAX_BODY_BYTES
 app.add_middleware(RefreshMiddleware)
 app.add_middleware(ObserveMiddleware)  # added last, so outermost: it times and counts everything
 
@@ -95,6 +98,9 @@ def validation_error_handler(request: Request, exc: RequestValidationError) -> J
 
 @app.exception_handler(RecoError)
 def reco_error_handler(request: Request, exc: RecoError) -> JSONResponse:
+    if isinstance(exc, StoreBusyError):  # another writer (a bulk ingest) holds the store: come back later
+        return JSONResponse(status_code=503, content={"detail": str(exc)},
+                            headers={"Retry-After": str(max(1, round(exc.retry_after)))})
     status = 422 if isinstance(exc, InputError | ConfigurationError) else 500
     if status == 500:
         route = getattr(request.scope.get("route"), "path", "unmatched")  # the template: a raw path holds ids

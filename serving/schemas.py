@@ -134,7 +134,10 @@ class HealthOut(BaseModel):
 
 class ReadyOut(BaseModel):
     status: str
-    model_version: str | None
+    model_version: str | None = Field(description="the version serving")
+    promoted_version: str | None = Field(default=None, description="the version promoted (differs from "
+                                                                   "model_version when it failed to load)")
+    problem: str | None = Field(default=None, description="what is wrong, e.g. the promoted version failed to load")
     cache_warming: bool = Field(default=False, description="the loaded version is still filling its top-list "
                                                            "cache (it serves meanwhile, computing on request)")
 

@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
 from reco.erasure import complete_pending
-from reco.exceptions import ModelNotFoundError, RecoError
+from reco.exceptions import ArtifactError, ModelNotFoundError, RecoError
 from reco.registry import ModelRegistry
 from reco.service import (
     MODES,
@@ -57,40 +57,96 @@ class ServingState:
         self._scrubbing = threading.Lock()  # held while pending erasures are retried
         self._swap = threading.Lock()  # held while the service or the profiles are replaced
         self._failed: str | None = None  # a promoted version that failed to load is not retried
+        self.problem: str | None = None  # what /ready reports when the promoted version is not the one serving
+        self.profiles_version: str | None = None  # the version whose scores ``profiles`` holds
+        self._scores_stamp: tuple[int, int] | None = None
         self._closing = False
 
     def load(self) -> None:
-        """Load the promoted version; on failure keep whatever was serving before."""
-        version: str | None = None
+        """Load the promoted version. If it fails to load, keep whatever was serving before; with nothing
+        serving yet (start-up), serve the newest other version that loads, and say so (``problem``, /ready,
+        an ERROR line): a damaged promoted version never takes the API down."""
         try:
             version = self.registry.promoted()
-            bundle = self.registry.load(version)
-            service = RecommendationService(bundle, self.store.items(), cache_size=self.cache_size,
-                                            cache_seconds=self.cache_seconds)
         except ModelNotFoundError as exc:
             logger.warning("no model to serve yet: %s", exc)
             return
         except RecoError as exc:
-            logger.error("model version failed to load, keeping the current one: %s", exc)
-            self._failed = version  # the version that failed, read once (not the pointer again)
+            logger.error("the promoted pointer cannot be read: %s", exc)
             return
         try:
-            profiles: pd.DataFrame | None = self.registry.customer_scores(bundle.version).set_index("customer_id")
-        except ModelNotFoundError:
-            logger.info("model version %s has no customer scores; profiles are off until 'reco score customers'",
-                        bundle.version)
-            profiles = None
+            service = self._service_of(version)
         except RecoError as exc:
-            logger.error("customer scores of %s failed to load; profiles are off: %s", bundle.version, exc)
-            profiles = None
+            self._failed = version  # the version that failed, read once (not the pointer again)
+            self.problem = f"promoted model version {version} failed to load: {exc}"
+            if self._service is not None:
+                logger.error("%s; still serving version %s", self.problem, self._service.version)
+                return
+            service = self._fallback(version)
+            if service is None:
+                logger.error("%s; no older version loads either: nothing to serve", self.problem)
+                return
+            self.problem += f"; serving {service.version}, the newest other version that loads"
+            logger.error("%s", self.problem)
+        else:
+            self.problem = None
+        bundle = service.bundle
+        stamp = self.registry.scores_stamp(bundle.version)
+        profiles, scored = self._read_profiles(bundle.version), bundle.version
+        if profiles is None and self._profiles is not None:
+            profiles, scored = self._profiles, self.profiles_version  # until the new version's scores exist
+            logger.warning("model version %s has no customer scores yet; profiles keep those of %s until "
+                           "'reco score customers' writes them", bundle.version, scored)
         previous = self._service.version if self._service is not None else None
         with self._swap:  # swapped together: never a mix of two versions
-            self._service, self._profiles = service, profiles
+            self._service, self._profiles, self.profiles_version = service, profiles, scored
+            self._scores_stamp = stamp
         metrics.set_model_version(bundle.version, previous)
         logger.info("serving model version %s", bundle.version)
         if self.warm and service.cache is not None:
             self.warming = threading.Thread(target=self._warm, args=(service,), name="reco-warm", daemon=True)
             self.warming.start()
+
+    def _service_of(self, version: str) -> RecommendationService:
+        bundle = self.registry.load(version)
+        try:
+            return RecommendationService(bundle, self.store.items(), cache_size=self.cache_size,
+                                         cache_seconds=self.cache_seconds)
+        except (KeyError, ValueError, IndexError) as exc:  # a bundle that loads but cannot serve
+            raise ArtifactError(f"model version {version} cannot serve: {exc!r}") from exc
+
+    def _read_profiles(self, version: str) -> pd.DataFrame | None:
+        """``version``'s customer scores by customer_id, or None (not scored yet, or unreadable: logged)."""
+        try:
+            return self.registry.customer_scores(version).set_index("customer_id")
+        except ModelNotFoundError:
+            logger.info("model version %s has no customer scores; profiles wait for 'reco score customers'", version)
+        except RecoError as exc:
+            logger.error("customer scores of %s failed to load: %s", version, exc)
+        return None
+
+    def _reload_profiles(self, version: str, stamp: tuple[int, int] | None) -> None:
+        """Swap in scores written for the serving version after it loaded (reco score customers)."""
+        try:
+            profiles = self._read_profiles(version)
+            with self._swap:
+                self._scores_stamp = stamp
+                if profiles is not None and self._service is not None and self._service.version == version:
+                    self._profiles, self.profiles_version = profiles, version
+                    logger.info("customer scores of model version %s picked up", version)
+        finally:
+            self._loading.release()
+
+    def _fallback(self, failed: str) -> RecommendationService | None:
+        """The newest other version that loads, or None."""
+        for version in reversed(self.registry.versions()):
+            if version == failed:
+                continue
+            try:
+                return self._service_of(version)
+            except RecoError as exc:
+                logger.error("model version %s does not load either: %s", version, exc)
+        return None
 
     def _warm(self, service: RecommendationService) -> None:
         """Fill a new version's top-list cache with the most recent customers' lists, in batches, while it
@@ -211,6 +267,11 @@ class ServingState:
         current = self._service.version if self._service is not None else None
         if promoted not in (current, self._failed) and self._loading.acquire(blocking=False):
             threading.Thread(target=self._load_and_release, name="reco-reload", daemon=True).start()
+        elif current is not None:
+            stamp = self.registry.scores_stamp(current)  # one stat: scores written since it loaded?
+            if stamp is not None and stamp != self._scores_stamp and self._loading.acquire(blocking=False):
+                threading.Thread(target=self._reload_profiles, args=(current, stamp), name="reco-scores",
+                                 daemon=True).start()
 
     def _load_and_release(self) -> None:
         try:

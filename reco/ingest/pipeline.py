@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -323,7 +323,8 @@ def ingest(
 
 
 def record_events(
-    store: EventStore, events: pd.DataFrame | Sequence[Mapping[str, object]], source: str = "api"
+    store: EventStore, events: pd.DataFrame | Sequence[Mapping[str, object]], source: str = "api",
+    also: Callable[[Connection, IngestReport], None] | None = None,
 ) -> IngestReport:
     """Store live events (canonical columns) with ingest's checks, ids and erasure rule, in one transaction.
 
@@ -333,7 +334,8 @@ def record_events(
     (``EventStore.write_event_rows``): a single event took 7.7 ms through frames and staging tables.
     Unlike ``ingest`` nothing goes to the audit log (this runs per request). Row
     numbers in errors are positions in ``events`` counted from 1. The store's tables must exist
-    (``EventStore.create_schema``, which the API runs once at start-up, not per request).
+    (``EventStore.create_schema``, which the API runs once at start-up, not per request). ``also`` runs
+    inside the same transaction with the report (e.g. to save an idempotent response with the events).
     """
     ctx = FileContext(source=source, kind="events")
     rows = len(events)
@@ -347,9 +349,11 @@ def record_events(
             _, inserted = run._store_event_rows(*event_records(events, ctx), ctx)
         else:
             _, inserted = run._store_events(normalise_event_records(events, ctx), ctx)
-    report = run.report
-    report.sources, report.rows_read, report.inserted = [source], rows, inserted
-    report.dropped = dict(sorted(ctx.dropped.items()))
+        report = run.report
+        report.sources, report.rows_read, report.inserted = [source], rows, inserted
+        report.dropped = dict(sorted(ctx.dropped.items()))
+        if also is not None:
+            also(conn, report)
     return report
 
 

@@ -75,5 +75,5 @@ class IdMapping:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
             return cls(data["users"], data["items"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ArtifactError(f"cannot read id mapping {path}: {exc}") from exc
+        except Exception as exc:  # any way a file can be damaged is one kind of error
+            raise ArtifactError(f"cannot read id mapping {path}: {type(exc).__name__}: {exc}") from exc

@@ -305,8 +305,8 @@ class Recommender(ABC):
                 meta = json.load(fh)
             with np.load(path / "model.npz", allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError) as exc:
-            raise ArtifactError(f"cannot read model at {path}: {exc}") from exc
+        except Exception as exc:  # truncated or empty files fail in many ways (BadZipFile, EOFError, zlib): one kind
+            raise ArtifactError(f"cannot read model at {path}: {type(exc).__name__}: {exc}") from exc
         if meta.get("format_version") != FORMAT_VERSION:
             raise ArtifactError(f"model at {path} has format {meta.get('format_version')!r}; "
                                 f"this reco reads format {FORMAT_VERSION}")
@@ -320,7 +320,7 @@ class Recommender(ABC):
             model = target(**meta["params"])
             model._set_state(arrays)
             model._load_files(path)
-        except (KeyError, TypeError, ValueError, OSError) as exc:
+        except Exception as exc:  # e.g. a truncated classifier.joblib: EOFError, UnpicklingError, ...
             raise ArtifactError(f"model at {path} is incomplete or corrupt: {exc!r}") from exc
         model.n_items_ = int(meta["n_items"])
         return model

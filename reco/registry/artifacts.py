@@ -124,7 +124,9 @@ class ModelRegistry:
         version = version or self.promoted()
         meta = self.metadata(version)
         path = self._path(version)
-        models = {name: Recommender.load(path / name) for name in meta.get("models", [])}
+        if not meta.get("models"):
+            raise ArtifactError(f"model version {version} lists no models in its metadata")
+        models = {name: Recommender.load(path / name) for name in meta["models"]}
         mapping = IdMapping.load(path / "id_mapping.json")
         for name, model in models.items():
             if model.n_items_ != mapping.n_items:
@@ -155,6 +157,15 @@ class ModelRegistry:
         shutil.rmtree(old, ignore_errors=True)
         logger.info("saved customer scores for version %s", version)
         return path / CUSTOMERS_DIR
+
+    def scores_stamp(self, version: str) -> tuple[int, int] | None:
+        """(modification time in ns, size) of ``version``'s customer scores, None when it has none: what a
+        server compares to pick up scores written after it loaded the version."""
+        try:
+            stat = self._scores_path(version).stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
 
     def customer_scores(self, version: str | None = None) -> pd.DataFrame:
         """The customer table of ``version`` (default: the promoted one); ModelNotFoundError if never scored."""

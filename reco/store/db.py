@@ -39,10 +39,11 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from reco.config import get_settings
 from reco.customers.consent import may_personalise
-from reco.exceptions import ConfigurationError, ErasedCustomerError, StoreError
+from reco.exceptions import ConfigurationError, ErasedCustomerError, StoreBusyError, StoreError
 from reco.store.changes import CHANNEL_PREFIX, NOTIFY_CHUNK, ChangeWatcher, PostgresChangeWatcher, SQLiteChangeWatcher
 from reco.store.erasures import ErasureLog
 from reco.store.hashing import CustomerHasher, load_hasher
+from reco.store.idempotency import IdempotencyKeys
 from reco.store.returns import returned_in_full
 from reco.store.tables import (
     CHANGES_KEPT,
@@ -98,8 +99,12 @@ _NOTIFY = text(f"SELECT pg_notify(left('{CHANNEL_PREFIX}' || current_schema(), 6
 _ROLE = select(api_keys.c.role).where(api_keys.c.key_hash == bindparam("key_hash"))
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for ``url``; plain ``postgresql://`` URLs use psycopg 3, SQLite gets WAL mode."""
+DEFAULT_LOCK_WAIT = 30.0  # seconds a write waits for another to finish (a job); the API passes its own
+
+
+def make_engine(url: str, lock_wait: float = DEFAULT_LOCK_WAIT) -> Engine:
+    """Create an engine for ``url``; plain ``postgresql://`` URLs use psycopg 3, SQLite gets WAL mode and
+    waits up to ``lock_wait`` seconds for another writer."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -124,7 +129,7 @@ def make_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(lock_wait * 1000)}")
             cur.close()
 
         return engine
@@ -160,12 +165,15 @@ def _rows(df: pd.DataFrame, columns: Sequence[str], sqlite: bool) -> list[tuple]
 class EventStore:
     """Purchase history, catalogue and customers in one SQL database (SQLite or PostgreSQL)."""
 
-    def __init__(self, url: str, hasher: CustomerHasher | None = None) -> None:
-        """``hasher``: keyed hashes of customer ids (default: the secret file of the settings)."""
+    def __init__(self, url: str, hasher: CustomerHasher | None = None, lock_wait: float | None = None) -> None:
+        """``hasher``: keyed hashes of customer ids (default: the secret file of the settings). ``lock_wait``:
+        seconds a write waits for another writer before StoreBusyError (the API waits less than a job)."""
         self.url = url
-        self.engine = make_engine(url)
+        self.lock_wait = DEFAULT_LOCK_WAIT if lock_wait is None else lock_wait
+        self.engine = make_engine(url, self.lock_wait)
         self.hasher = hasher or load_hasher(get_settings().secret_file)
         self.erasures = ErasureLog(self.engine, self.hasher)
+        self.idempotency = IdempotencyKeys(self.engine)
 
     @property
     def dialect(self) -> str:
@@ -188,9 +196,19 @@ class EventStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One transaction: everything inside commits together or not at all."""
-        with self.engine.begin() as conn:
-            yield conn
+        """One transaction: everything inside commits together or not at all. Waiting longer than
+        ``lock_wait`` for another writer (a running ingest) raises StoreBusyError, with nothing written."""
+        try:
+            with self.engine.begin() as conn:
+                if self.dialect != "sqlite":  # SQLite's wait is the connection's busy_timeout (make_engine)
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(self.lock_wait * 1000)}ms'")
+                yield conn
+        except OperationalError as exc:
+            if not _busy(exc):
+                raise
+            raise StoreBusyError(f"the event store is busy: another write (an ingest?) held it for more than "
+                                 f"{self.lock_wait:g} s; nothing was written; try again when it ends",
+                                 retry_after=self.lock_wait) from exc
 
     # ------------------------------------------------------------------ bulk writes
     def _stage_insert(
@@ -558,6 +576,13 @@ class EventStore:
         except OperationalError:
             return False
         return True
+
+
+def _busy(exc: OperationalError) -> bool:
+    """Whether a write failed only because another held the lock (SQLite 'database is locked', PostgreSQL
+    lock_timeout, SQLSTATE 55P03)."""
+    orig = exc.orig
+    return "database is locked" in str(orig) or getattr(orig, "sqlstate", None) == "55P03"
 
 
 def _read_types(event_types: Sequence[str]) -> list[str]:

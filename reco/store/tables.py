@@ -92,6 +92,17 @@ pending_erasures = Table(
     Column("erased_at", DateTime, nullable=False),
 )
 
+# Responses of POST /v1/events by Idempotency-Key (scoped to the API key that sent it), so that a retried
+# request is answered as the first was and stores nothing twice (reco.store.idempotency).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
 # Which customers' stored state (events, consent, erasure) changed, in commit order: API processes read
 # it to know which of their in-memory answers went stale (reco.store.changes). Customers appear by
 # their erasure hash, never their id; "*" stands for everyone (a bulk load). Written on SQLite only

@@ -44,7 +44,7 @@ StoreDep = Annotated[EventStore, Depends(get_store)]
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="a key from `reco keys add --role ROLE`")
 
 
-def _authorise(state: ServingState, key: str | None, allowed: set[str]) -> str:
+def authorise(state: ServingState, key: str | None, allowed: set[str]) -> str:
     """The key's role if it is one of ``allowed``; else 401 (no or unknown key) or 403 (wrong role).
 
     The keys are in memory (ServingState.role_for_key), so this runs on the event loop; only a key
@@ -66,7 +66,7 @@ def require(*roles: str) -> Any:
     allowed = {*roles, "admin"}
 
     async def check(state: StateDep, key: Annotated[str | None, Security(_api_key)]) -> str:
-        return _authorise(state, key, allowed)
+        return authorise(state, key, allowed)
 
     return Depends(check)
 
@@ -88,7 +88,7 @@ READERS = frozenset({"site", "marketer", "admin"})  # the roles that may read re
 async def _reading(request: Request, key: Annotated[str | None, Security(_api_key)]) -> Reading:
     """The key checked (site, marketer or admin), then the loaded service (503 when none is)."""
     state = await get_state(request)
-    _authorise(state, key, READERS)
+    authorise(state, key, READERS)
     return Reading(await get_service(state), get_settings(), state)
 
 

@@ -422,6 +422,76 @@ def test_a_newly_promoted_version_is_served_without_restart_and_a_broken_one_is_
     get_settings.cache_clear()
 
 
+@pytest.mark.parametrize("damage", ["truncated npz", "empty npz", "truncated classifier"])
+def test_a_damaged_promoted_version_never_takes_serving_down(
+        settings_env: dict[str, str], store: EventStore, purchases_csv: Path, damage: str) -> None:
+    """A truncated model.npz, an empty one or a truncated classifier.joblib was retried every 5 s forever, and a
+    restart refused to start (exit 3): every load failure is now one error, and start-up serves the newest
+    version that loads and says so."""
+    from reco.exceptions import ArtifactError
+
+    ingest(store, purchases_csv)
+    registry = ModelRegistry(settings_env["RECO_MODEL_DIR"])
+    params = {"factors": 4, "iterations": 3, "cutoffs": 1}
+    good = train(store, registry, params=params)["version"]
+    bad = train(store, registry, params=params)["version"]
+    folder = Path(settings_env["RECO_MODEL_DIR"]) / bad / "ranker"
+    target = folder / ("classifier.joblib" if "classifier" in damage else "model.npz")
+    data = target.read_bytes()
+    target.write_bytes(b"" if damage == "empty npz" else data[: len(data) // 2])
+    with pytest.raises(ArtifactError):
+        registry.load(bad)
+    with TestClient(app, headers={"X-API-Key": store.add_api_key("site")}) as client:  # a restart
+        ready = client.get("/ready")
+        body = ready.json()
+        assert ready.status_code == 200 and body["status"] == "degraded"
+        assert (body["model_version"], body["promoted_version"]) == (good, bad)
+        assert f"promoted model version {bad} failed to load" in body["problem"] and good in body["problem"]
+        answer = client.get("/v1/customers/C000/recommendations")
+        assert answer.status_code == 200 and answer.json()["model_version"] == good
+
+
+def test_scores_written_for_the_serving_version_are_picked_up_without_a_restart(
+        settings_env: dict[str, str], store: EventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`reco score customers` for the serving version left /profile at 503 until a restart; and every retrain
+    turned profiles off until scored: now the previous version's scores serve until the new ones exist."""
+    from reco.config import get_settings
+    from tests.factories import rhythm_log
+    from training.score import score_customers
+
+    monkeypatch.setenv("RECO_RELOAD_SECONDS", "0.05")
+    get_settings.cache_clear()
+    log = rhythm_log(n=80)
+    log.assign(timestamp=log["timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S")).to_csv(tmp_path / "log.csv", index=False)
+    ingest(store, tmp_path / "log.csv")
+    registry = ModelRegistry(settings_env["RECO_MODEL_DIR"])
+    params = {"factors": 4, "iterations": 3, "cutoffs": 1}
+    first = train(store, registry, params=params)["version"]
+
+    def profile_after(client: TestClient, version: str, seconds: float = 20) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            answer = client.get("/v1/customers/C001/profile")
+            if answer.status_code == 200 and answer.json()["model_version"] == version:
+                return True
+            time.sleep(0.05)
+        return False
+
+    with TestClient(app, headers={"X-API-Key": store.add_api_key("marketer")}) as client:
+        assert client.get("/v1/customers/C001/profile").status_code == 503
+        score_customers(store, registry, horizon_days=60)
+        assert profile_after(client, first)  # picked up, no restart
+        second = train(store, registry, params=params)["version"]
+        deadline = time.monotonic() + 20
+        while client.get("/ready").json()["model_version"] != second and time.monotonic() < deadline:
+            time.sleep(0.05)
+        kept = client.get("/v1/customers/C001/profile")
+        assert kept.status_code == 200 and kept.json()["model_version"] == first  # the last scores, meanwhile
+        score_customers(store, registry, horizon_days=60)
+        assert profile_after(client, second)
+    get_settings.cache_clear()
+
+
 def test_reco_serve_with_two_workers_serves_and_adds_up_metrics(purchases_csv: Path, tmp_path: Path) -> None:
     """The process model, once (SQLite): `reco serve --workers 2` as a real server."""
     import os
