@@ -31,8 +31,8 @@ class RecommendationQuery(BaseModel):
     mode: Literal["new", "all"] = Field("new", description="new: never-bought items only; all: buying again "
                                                            "allowed")
     category: str | None = Field(None, max_length=255, description="only items of this category")
-    min_price: float | None = Field(None, ge=0)
-    max_price: float | None = Field(None, ge=0)
+    min_price: float | None = Field(None, ge=0, allow_inf_nan=False)
+    max_price: float | None = Field(None, ge=0, allow_inf_nan=False)
     exclude: list[str] | None = Field(None, max_length=500, description="item ids never to show")
 
     def filters(self) -> Filters:
@@ -114,9 +114,10 @@ class EventIn(BaseModel):
     event_type: Literal["purchase", "return", "view", "add_to_cart"] = "purchase"
     timestamp: Annotated[datetime, AfterValidator(check_timestamp)] | None = Field(
         default=None, description="when it happened (default: now, UTC); from 1970-01-02 to a day after now")
-    quantity: float = Field(default=1.0, ge=-MAX_QUANTITY, le=MAX_QUANTITY, allow_inf_nan=False,
+    # strict: a JSON number, never true/false or text (true once read as a quantity of 1)
+    quantity: float = Field(default=1.0, ge=-MAX_QUANTITY, le=MAX_QUANTITY, allow_inf_nan=False, strict=True,
                             description="negative for a purchase means a return")
-    price: float | None = Field(default=None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
+    price: float | None = Field(default=None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False, strict=True)
     order_id: str | None = Field(default=None, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00]*$")
     channel: Literal["web", "app", "store", "email", "phone", "other"] = "web"
 

@@ -267,7 +267,7 @@ def cmd_serve(args: argparse.Namespace) -> dict[str, Any]:
     (see ``serving/__init__.py``) applies before scikit-learn loads; this CLI has loaded it already."""
     settings = get_settings()
     host, port = args.host or settings.host, args.port or settings.port
-    logger.info("serving on http://%s:%s (docs at /docs); try /v1/customers/17850/recommendations with an "
+    logger.info("serving on http://%s:%s (docs at /docs); try /v1/customers/{customer_id}/recommendations with an "
                 "X-API-Key header (create a key with: reco keys add --role site)", host, port)
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     if args.workers > 1 and not env.get("PROMETHEUS_MULTIPROC_DIR"):

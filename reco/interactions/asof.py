@@ -36,10 +36,13 @@ class AsOf:
         if not self.ignored:
             return None
         if self.given:
-            return f"as of {self.as_of} (given): {self.ignored:,} later events are left out"
-        return (f"{self.ignored:,} events after {self.as_of} stand apart from the rest of the history (the latest "
-                f"on {self.last_event:%Y-%m-%d}, more than {TAIL_GAP.days} days after the one before them): they "
-                f"are left out and the job runs as of {self.as_of}; give --as-of to choose another time")
+            return f"as of {self.as_of} (given): {self.ignored:,} later event(s) left out"
+        one = self.ignored == 1
+        events, stand, them, they = (("1 event", "stands", "it", "it is") if one else
+                                     (f"{self.ignored:,} events", "stand", "them", "they are"))
+        return (f"{events} after {self.as_of} {stand} apart from the rest of the history (the latest on "
+                f"{self.last_event:%Y-%m-%d}, more than {TAIL_GAP.days} days after the one before {them}): {they} "
+                f"left out and the job runs as of {self.as_of}; give --as-of to choose another time")
 
     def to_dict(self) -> dict[str, object]:
         return {"as_of": self.as_of.isoformat(), "latest_stored_event": self.last_event.isoformat(),

@@ -308,7 +308,8 @@ def test_events_that_would_break_training_are_422s_naming_the_field(client: Test
              ({"timestamp": "2999-01-01T00:00:00+14:00"}, "timestamp", "in the future"),
              ({"quantity": 1e7}, "quantity", "less than or equal to 1000000"),
              ({"price": 1e10}, "price", "less than or equal to 1000000000"),
-             ({"customer_id": "c" * 129}, "customer_id", "at most 128 characters")]
+             ({"customer_id": "c" * 129}, "customer_id", "at most 128 characters"),
+             ({"quantity": True}, "quantity", "valid number"), ({"price": "2.5"}, "price", "valid number")]
     for change, field, says in cases:
         answer = client.post("/v1/events", json=[{"customer_id": "a", "item_id": "I001"}, {
             "customer_id": "a", "item_id": "I002", **change}])
@@ -321,6 +322,9 @@ def test_events_that_would_break_training_are_422s_naming_the_field(client: Test
         answer = client.post("/v1/events", content=raw, headers={"Content-Type": "application/json"})
         assert answer.status_code == 422 and "finite number" in answer.json()["detail"], raw
     assert store.count_events() == before
+    for bad in ("inf", "nan"):
+        answer = client.get("/v1/customers/C000/recommendations", params={"max_price": bad})
+        assert answer.status_code == 422 and "finite number" in answer.json()["detail"]
     ok = client.post("/v1/events", json={"customer_id": "a", "item_id": "I001", "quantity": -1e6, "price": 1e9})
     assert ok.json()["stored"] == 1
 

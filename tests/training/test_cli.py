@@ -312,7 +312,7 @@ def test_one_late_live_event_neither_empties_training_nor_is_promoted_blindly(
     out = capsys.readouterr()
     trained = json.loads(out.out.strip().splitlines()[-1])
     assert trained["as_of"].startswith(str(log["timestamp"].max().date())) and trained["events_after_as_of"] == 1
-    assert "1 events after" in caplog.text and "--as-of" in caplog.text
+    assert "1 event after" in caplog.text and "--as-of" in caplog.text
     registry = ModelRegistry(settings_env["RECO_MODEL_DIR"])
     assert registry.promoted() == trained["version"] and registry.metadata(trained["version"])["unlearned"] == {}
     assert main(["evaluate", "churn", "--horizon-days", "60"]) == 0

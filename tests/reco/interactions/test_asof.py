@@ -23,7 +23,7 @@ def test_a_lone_late_event_is_left_out_and_reported() -> None:
     when = resolve_as_of(stamps)
     assert when.as_of == pd.Timestamp("2011-10-27") and when.ignored == 1
     assert when.last_event == pd.Timestamp("2026-11-30 12:00")
-    assert "1 events after 2011-10-27" in when.describe() and "--as-of" in when.describe()
+    assert "1 event after 2011-10-27" in when.describe() and "--as-of" in when.describe()
     assert when.to_dict()["events_after_as_of"] == 1
 
 
