@@ -19,7 +19,6 @@ import argparse
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,18 +33,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.serving import free_port, wait_ready  # noqa: E402
 from reco.ingest import DEMO_DATA, ingest, record_events  # noqa: E402
 from reco.registry import ModelRegistry  # noqa: E402
 from reco.store import EventStore  # noqa: E402
 from training.train import train  # noqa: E402
 
 GOOD = {"customer_id": "17850", "item_id": "85123A", "timestamp": "2011-12-01T10:00:00"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bad_requests(base: str, key: str, site: str) -> list[tuple[str, str, str, dict]]:
@@ -139,13 +133,7 @@ def main() -> None:
                                       cwd=tmp, env={**env, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
                                       stderr=log)
             try:
-                for _ in range(600):
-                    try:
-                        if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    time.sleep(0.2)
+                wait_ready(base)
                 figures.update(_audit(base, key, site, env, args.swap_seconds, first["version"], second))
             finally:
                 server.terminate()

@@ -54,6 +54,18 @@ TARGET = {"p99_ms": 25.0, "ratio": 0.6, "p99_ms_100k_items": 50.0}
 VISIT_PAGES = 5  # recommendation pages a shopper views in one visit (scenario recommendations_visits)
 
 
+def wait_ready(base: str, attempts: int = 600) -> None:
+    """Until the server at ``base`` answers /ready with 200 (every 0.2 s); SystemExit when it never does."""
+    for _ in range(attempts):
+        try:
+            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the server did not become ready in {attempts * 0.2:.0f} s")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -215,15 +227,7 @@ def main() -> None:
                                    "--log-level", "warning"], cwd=ROOT, env=env)
         base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.2)
-            else:
-                raise SystemExit("the server did not become ready in 120 s")
+            wait_ready(base)
             started, settled = time.perf_counter(), 0
             while settled < 10 and time.perf_counter() - started < 600:  # every worker's /ready, most likely
                 settled = 0 if httpx.get(f"{base}/ready", timeout=5).json().get("cache_warming") else settled + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +16,16 @@ from reco.registry import ModelRegistry
 from reco.store import EventStore
 from serving.main import app
 from training.train import train
+
+
+def _eventually(check: Callable[[], bool], seconds: float = 20) -> bool:
+    """Whether ``check()`` comes true within ``seconds`` (asked every 0.05 s)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 @pytest.fixture
@@ -393,7 +403,6 @@ def test_metrics_count_requests_per_route_and_show_the_model_version(client: Tes
 
 def test_a_newly_promoted_version_is_served_without_restart_and_a_broken_one_is_not(
         settings_env: dict[str, str], store: EventStore, purchases_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import time
 
     from reco.config import get_settings
 
@@ -405,14 +414,12 @@ def test_a_newly_promoted_version_is_served_without_restart_and_a_broken_one_is_
     first = train(store, registry, params=params)["version"]
 
     def served_after(version: str, client: TestClient, seconds: float = 20) -> bool:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        def served() -> bool:
             response = client.get("/v1/customers/C000/recommendations")
             assert response.status_code == 200  # no failed request during the swap
-            if response.json()["model_version"] == version:
-                return True
-            time.sleep(0.05)
-        return False
+            return response.json()["model_version"] == version
+
+        return _eventually(served, seconds)
 
     with TestClient(app, headers={"X-API-Key": store.add_api_key("site")}) as client:
         assert client.get("/ready").json()["model_version"] == first
@@ -472,14 +479,12 @@ def test_scores_written_for_the_serving_version_are_picked_up_without_a_restart(
     params = {"factors": 4, "iterations": 3, "cutoffs": 1}
     first = train(store, registry, params=params)["version"]
 
-    def profile_after(client: TestClient, version: str, seconds: float = 20) -> bool:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+    def profile_after(client: TestClient, version: str) -> bool:
+        def shown() -> bool:
             answer = client.get("/v1/customers/C001/profile")
-            if answer.status_code == 200 and answer.json()["model_version"] == version:
-                return True
-            time.sleep(0.05)
-        return False
+            return answer.status_code == 200 and answer.json()["model_version"] == version
+
+        return _eventually(shown)
 
     with TestClient(app, headers={"X-API-Key": store.add_api_key("marketer")}) as client:
         assert client.get("/v1/customers/C001/profile").status_code == 503
