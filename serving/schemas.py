@@ -13,6 +13,9 @@ from reco.service import Filters
 
 # Ids are text without NUL characters (PostgreSQL cannot store them; no real id has one).
 NO_NUL = r"^[^\x00]+$"
+# An id in a path is also refused with leading or trailing whitespace: ingest strips it from every id it
+# stores, so " 17850" would name nobody (and an erasure of it would erase nobody) without a word.
+PATH_ID = r"^[^\s\x00](?:[^\x00]*[^\s\x00])?$"
 
 
 def json_response(body: BaseModel) -> Response:

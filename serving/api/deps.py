@@ -16,7 +16,7 @@ from starlette.datastructures import QueryParams
 from reco.config import Settings, get_settings
 from reco.service import RecommendationService
 from reco.store import EventStore
-from serving.schemas import NO_NUL, ErrorOut
+from serving.schemas import PATH_ID, ErrorOut
 from serving.state import ServingState
 
 
@@ -99,7 +99,7 @@ EVENTS = require("site")  # send events, record consent
 MARKETER = require("marketer")  # customer profiles
 ADMIN = require()  # erasure, data access
 
-IdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_NUL)]
+IdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=PATH_ID)]
 # What every keyed /v1 route can answer besides its own: no or unknown key, wrong role, bad input.
 KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 422: {"model": ErrorOut},

@@ -332,6 +332,9 @@ def test_events_that_would_break_training_are_422s_naming_the_field(client: Test
         answer = client.post("/v1/events", content=raw, headers={"Content-Type": "application/json"})
         assert answer.status_code == 422 and "finite number" in answer.json()["detail"], raw
     assert store.count_events() == before
+    for padded in ("%20C000", "C000%20", "%09C000"):  # ingest strips ids: a padded one would name nobody
+        answer = client.delete(f"/v1/customers/{padded}")
+        assert answer.status_code == 422 and "customer_id" in answer.json()["detail"]
     for bad in ("inf", "nan"):
         answer = client.get("/v1/customers/C000/recommendations", params={"max_price": bad})
         assert answer.status_code == 422 and "finite number" in answer.json()["detail"]
