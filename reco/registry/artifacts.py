@@ -88,11 +88,13 @@ class ModelRegistry:
         return version
 
     def versions(self) -> list[str]:
-        """All complete versions, oldest first."""
+        """All complete versions, oldest first (names order by the second they were made; within one second,
+        the time their metadata was written decides, not the random suffix)."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir()
-                      if p.is_dir() and _VERSION.match(p.name) and (p / "metadata.json").exists())
+        found = [(p.name[:16], (p / "metadata.json").stat().st_mtime_ns, p.name) for p in self.root.iterdir()
+                 if p.is_dir() and _VERSION.match(p.name) and (p / "metadata.json").exists()]
+        return [name for _, _, name in sorted(found)]
 
     def metadata(self, version: str) -> dict[str, Any]:
         path = self._path(version) / "metadata.json"
