@@ -4,6 +4,6 @@ well under a second). The modules that own each concept import them from here; t
 
 from __future__ import annotations
 
-KINDS: tuple[str, ...] = ("events", "items", "customers", "marketing")  # what an ingest source holds
+KINDS: tuple[str, ...] = ("events", "items", "customers", "marketing", "offers")  # what an ingest source holds
 PRESET_NAMES: tuple[str, ...] = ("dunnhumby", "dunnhumby-products", "online-retail")  # known source layouts
 ROLES: tuple[str, ...] = ("site", "marketer", "admin")  # API key roles

@@ -15,7 +15,9 @@ from reco.service import Filters
 NO_NUL = r"^[^\x00]+$"
 # An id in a path is also refused with leading or trailing whitespace: ingest strips it from every id it
 # stores, so " 17850" would name nobody (and an erasure of it would erase nobody) without a word.
-PATH_ID = r"^[^\s\x00](?:[^\x00]*[^\s\x00])?$"
+# Whitespace spelt out as Python's str.strip() sees it: JSON Schema's \s (ECMA) and Python's differ.
+_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+PATH_ID = rf"^[^{_SPACE}\x00](?:[^\x00]*[^{_SPACE}\x00])?$"
 
 
 def json_response(body: BaseModel) -> Response:
@@ -130,6 +132,15 @@ class EventsOut(BaseModel):
     stored: int = Field(description="new events stored")
     duplicates: int = Field(description="events already stored (same event_id, or the same content)")
     dropped: dict[str, int] = Field(description="events not stored, by reason (e.g. erased_customer)")
+
+
+class OffersOut(BaseModel):
+    offers: list[dict[str, Any]] = Field(description="every offer, as the catalogue spells it")
+
+
+class OfferDeletedOut(BaseModel):
+    offer_id: str
+    deleted: bool
 
 
 class HealthOut(BaseModel):

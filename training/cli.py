@@ -49,6 +49,8 @@ def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
 def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
     from reco.ingest import DEMO_DATA, ingest, parse_mappings
 
+    if args.kind == "offers":
+        return _ingest_offers(args)
     if args.demo:
         if args.path or args.sql:
             raise ConfigurationError("--demo reads the bundled Online Retail file; give no PATH or --sql")
@@ -101,6 +103,19 @@ def _registry(model_dir: Path) -> Any:
     from reco.registry import ModelRegistry
 
     return ModelRegistry(model_dir)
+
+
+def _ingest_offers(args: argparse.Namespace) -> dict[str, Any]:
+    from reco.ingest.offers import ingest_offers
+
+    if not args.path or args.sql or args.demo or args.map or args.set or args.preset:
+        raise ConfigurationError("--kind offers reads one catalogue file (CSV, JSON or YAML); give its PATH and no "
+                                 "--sql, --demo, --map, --set or --preset")
+    store = _store(args)
+    try:
+        return ingest_offers(store, Path(args.path), args.encoding)
+    finally:
+        store.dispose()
 
 
 def _params(values: Sequence[str]) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from reco.store.changes import CHANNEL_PREFIX, NOTIFY_CHUNK, ChangeWatcher, Post
 from reco.store.erasures import ErasureLog
 from reco.store.hashing import CustomerHasher, load_hasher
 from reco.store.idempotency import IdempotencyKeys
+from reco.store.offers import OfferStore
 from reco.store.returns import returned_in_full
 from reco.store.tables import (
     CHANGES_KEPT,
@@ -174,6 +175,7 @@ class EventStore:
         self.hasher = hasher or load_hasher(get_settings().secret_file)
         self.erasures = ErasureLog(self.engine, self.hasher)
         self.idempotency = IdempotencyKeys(self.engine)
+        self.offers = OfferStore(self.engine)
 
     @property
     def dialect(self) -> str:

@@ -92,6 +92,16 @@ pending_erasures = Table(
     Column("erased_at", DateTime, nullable=False),
 )
 
+# The offer catalogue (reco.offers): one row an offer, its validated definition as JSON, so every field the
+# catalogue grows needs no migration; reco.store.offers reads and writes it.
+offers = Table(
+    "offers",
+    metadata,
+    Column("offer_id", String(128), primary_key=True),
+    Column("definition", Text, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
 # Responses of POST /v1/events by Idempotency-Key (scoped to the API key that sent it), so that a retried
 # request is answered as the first was and stores nothing twice (reco.store.idempotency).
 idempotency_keys = Table(

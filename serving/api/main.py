@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from serving.api.routes import customers, events, health, recommendations
+from serving.api.routes import customers, events, health, offers, recommendations
 
 api_router = APIRouter()
 api_router.include_router(health.router)
 api_router.include_router(recommendations.router)
 api_router.include_router(customers.router)
 api_router.include_router(events.router)
+api_router.include_router(offers.router)

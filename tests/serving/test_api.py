@@ -567,3 +567,18 @@ def test_reco_serve_with_two_workers_serves_and_adds_up_metrics(purchases_csv: P
     routes = [line["route"] for line in lines if line.get("event") == "request"]
     assert routes.count("/v1/customers/{customer_id}/recommendations") == 21
     assert "C000" not in written and "reco_leaked" not in written and key not in written and "api_key" not in written
+
+
+def test_the_path_id_pattern_refuses_exactly_what_ingest_would_strip() -> None:
+    """OpenAPI clients (ECMA regexes) and the server (Python's) must read the pattern alike."""
+    import re
+
+    from serving.schemas import PATH_ID
+
+    pattern = re.compile(PATH_ID)
+    for code in range(1, 0x10000):
+        c = chr(code)
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        for candidate in (c + "a", "a" + c):
+            assert (pattern.fullmatch(candidate) is not None) == (candidate.strip() == candidate), hex(code)

@@ -329,3 +329,18 @@ def test_one_late_live_event_neither_empties_training_nor_is_promoted_blindly(
     assert registry.promoted() == trained["version"] and len(registry.versions()) == 2
     assert main(["train", *small, "--as-of", "someday"]) == 2
     assert "--as-of 'someday' is not a date" in capsys.readouterr().err
+
+
+def test_ingest_an_offer_catalogue(settings_env: dict[str, str], tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    catalogue = tmp_path / "offers.yaml"
+    catalogue.write_text("offers:\n  - offer_id: o-meat\n    name: 5 off meat\n    kind: amount_off\n"
+                         "    scope: category:MEAT\n    value: 5\n    channels: email|app\n"
+                         "    valid_from: 2017-01-01\n    valid_until: 2030-01-01\n    budget: 200\n")
+    assert main(["ingest", str(catalogue), "--kind", "offers"]) == 0
+    assert _last_json(capsys)["offers_total"] == 1
+    catalogue.write_text(catalogue.read_text().replace("email|app", "email|telegraph"))
+    assert main(["ingest", str(catalogue), "--kind", "offers"]) == 2
+    err = capsys.readouterr().err
+    assert "offer 'o-meat': channels.1" in err and "telegraph" in err
+    assert main(["ingest", "--demo", "--kind", "offers"]) == 2

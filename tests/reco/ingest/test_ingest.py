@@ -441,5 +441,5 @@ def test_the_command_lines_names_agree_with_the_library() -> None:
     from reco.vocabulary import KINDS as CLI_KINDS
     from reco.vocabulary import PRESET_NAMES, ROLES
 
-    assert CLI_KINDS == KINDS and tuple(sorted(PRESETS)) == PRESET_NAMES
+    assert (*KINDS, "offers") == CLI_KINDS and tuple(sorted(PRESETS)) == PRESET_NAMES  # offers: reco.ingest.offers
     assert api_keys.c.role.type.length >= max(len(r) for r in ROLES)

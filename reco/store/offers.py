@@ -1,0 +1,50 @@
+"""The offer catalogue's table: offers stored as their validated definitions (reco.offers.Offer).
+
+Writes replace whole offers, in one transaction for a whole catalogue file, so a catalogue is never
+stored half; every offer read back is validated again, so a hand-edited row cannot serve a bad offer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from reco.offers.catalogue import Offer
+from reco.store.tables import offers
+
+
+class OfferStore:
+    """The offers of one store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def upsert(self, conn: Connection, chosen: Iterable[Offer]) -> tuple[int, int]:
+        """Store offers inside the caller's transaction; returns (new, replaced)."""
+        new = replaced = 0
+        now = datetime.now(UTC).replace(tzinfo=None)
+        for offer in chosen:
+            values = {"definition": json.dumps(offer.to_record(), sort_keys=True), "updated_at": now}
+            changed = conn.execute(update(offers).where(offers.c.offer_id == offer.offer_id).values(**values)).rowcount
+            if changed:
+                replaced += 1
+            else:
+                conn.execute(insert(offers).values(offer_id=offer.offer_id, **values))
+                new += 1
+        return new, replaced
+
+    def all(self) -> list[Offer]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(offers.c.definition).order_by(offers.c.offer_id)).scalars().all()
+        return [Offer.model_validate(json.loads(r)) for r in rows]
+
+    def get(self, offer_id: str) -> Offer | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(offers.c.definition).where(offers.c.offer_id == offer_id)).scalar_one_or_none()
+        return None if row is None else Offer.model_validate(json.loads(row))
+
+    def delete(self, conn: Connection, offer_id: str) -> bool:
+        return bool(conn.execute(delete(offers).where(offers.c.offer_id == offer_id)).rowcount)

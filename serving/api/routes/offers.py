@@ -1,0 +1,66 @@
+"""The offer catalogue: list, read, create or replace, and delete offers (marketer and admin keys)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Request
+
+from reco.offers import Offer
+from reco.offers.catalogue import OfferBody
+from serving.api.deps import KEYED_RESPONSES, MARKETER, IdPath, StoreDep
+from serving.schemas import ErrorOut, OfferDeletedOut, OffersOut
+from serving.writes import run_write
+
+router = APIRouter(prefix="/v1", tags=["offers"], responses=KEYED_RESPONSES, dependencies=[MARKETER])
+
+
+@router.get("/offers", response_model=OffersOut)
+def list_offers(store: StoreDep) -> OffersOut:
+    """Every offer of the catalogue, by id."""
+    return OffersOut(offers=[o.to_record() for o in store.offers.all()])
+
+
+@router.get("/offers/{offer_id}", response_model=dict[str, Any], responses={404: {"model": ErrorOut}})
+def get_offer(offer_id: IdPath, store: StoreDep) -> dict[str, Any]:
+    """One offer, as the catalogue spells it (scope and channels as text, rules as a list)."""
+    offer = store.offers.get(offer_id)
+    if offer is None:
+        raise HTTPException(status_code=404, detail=f"no offer {offer_id!r}")
+    return offer.to_record()
+
+
+EXAMPLE = {"name": "5 off meat", "kind": "amount_off", "scope": "category:MEAT", "value": 5, "channels": "email|app",
+           "valid_from": "2017-01-01", "valid_until": "2030-01-01", "budget": 200, "max_per_customer": 1,
+           "rules": [{"attribute": "bought_category", "op": "within_days", "value": "MEAT", "days": 90}]}
+
+
+@router.put("/offers/{offer_id}", response_model=dict[str, Any])
+async def put_offer(offer_id: IdPath, store: StoreDep, request: Request,
+                    body: Annotated[OfferBody, Body(examples=[EXAMPLE])]) -> dict[str, Any]:
+    """Create or replace an offer (the fields of a JSON catalogue; ``offer_id`` comes from the path). A bad
+    definition (bad dates, a negative budget, an unknown channel, a rule on an unknown attribute, ...) is a
+    422 naming the field and the value; nothing is stored."""
+    if body.offer_id not in (None, offer_id):
+        raise HTTPException(status_code=422, detail=f"body offer_id {body.offer_id!r} is not the path's {offer_id!r}")
+    offer = Offer.model_validate({**body.model_dump(), "offer_id": offer_id})
+
+    def write() -> Offer:
+        with store.transaction() as conn:
+            store.offers.upsert(conn, [offer])
+        return offer
+
+    return (await run_write(request, write)).to_record()
+
+
+@router.delete("/offers/{offer_id}", response_model=OfferDeletedOut, responses={404: {"model": ErrorOut}})
+async def delete_offer(offer_id: IdPath, store: StoreDep, request: Request) -> OfferDeletedOut:
+    """Remove an offer from the catalogue."""
+
+    def write() -> bool:
+        with store.transaction() as conn:
+            return store.offers.delete(conn, offer_id)
+
+    if not await run_write(request, write):
+        raise HTTPException(status_code=404, detail=f"no offer {offer_id!r}")
+    return OfferDeletedOut(offer_id=offer_id, deleted=True)

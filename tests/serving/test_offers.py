@@ -1,0 +1,53 @@
+"""The offer catalogue over the API: marketer and admin keys only, 422s that name the field, atomic writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from reco.store import EventStore
+from serving.main import app
+
+MEAT = {"name": "5 off meat", "kind": "amount_off", "scope": "category:MEAT", "value": 5, "channels": "email|app",
+        "valid_from": "2017-01-01", "valid_until": "2030-01-01", "budget": 200, "max_per_customer": 1,
+        "rules": [{"attribute": "bought_category", "op": "within_days", "value": "MEAT", "days": 90}]}
+
+
+@pytest.fixture
+def client(settings_env: dict[str, str], store: EventStore) -> Iterator[TestClient]:
+    with TestClient(app, headers={"X-API-Key": store.add_api_key("marketer")}) as c:
+        c.site_key = store.add_api_key("site")  # type: ignore[attr-defined]
+        yield c
+
+
+def test_put_get_list_delete(client: TestClient, store: EventStore) -> None:
+    put = client.put("/v1/offers/o-meat", json=MEAT)
+    assert put.status_code == 200 and put.json()["scope"] == "category:MEAT" and put.json()["budget_contacts"] == 200
+    assert client.get("/v1/offers/o-meat").json() == put.json()
+    assert [o["offer_id"] for o in client.get("/v1/offers").json()["offers"]] == ["o-meat"]
+    assert client.put("/v1/offers/o-meat", json={**MEAT, "value": 6}).json()["value"] == 6.0  # replaced
+    assert store.offers.get("o-meat").value == 6.0
+    assert client.delete("/v1/offers/o-meat").json() == {"offer_id": "o-meat", "deleted": True}
+    assert client.get("/v1/offers/o-meat").status_code == 404 and client.delete("/v1/offers/o-meat").status_code == 404
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    ({"valid_until": "2016-01-01"}, "valid_until"), ({"budget": -5}, "budget_contacts"),
+    ({"channels": "email|fax"}, "channels"), ({"rules": [{"attribute": "mood", "op": "in", "value": ["happy"]}]},
+                                              "unknown attribute 'mood'"),
+    ({"offer_id": "o-other"}, "is not the path's"), ({"colour": "red"}, "colour"),
+])
+def test_bad_definitions_are_422s_and_store_nothing(client: TestClient, store: EventStore, change: dict,
+                                                    says: str) -> None:
+    answer = client.put("/v1/offers/o-meat", json={**MEAT, **change})
+    assert answer.status_code == 422 and says in answer.json()["detail"]
+    assert store.offers.all() == []
+
+
+def test_only_marketers_and_admins(client: TestClient) -> None:
+    site = {"X-API-Key": client.site_key}  # type: ignore[attr-defined]
+    assert client.get("/v1/offers", headers=site).status_code == 403
+    assert client.put("/v1/offers/o-meat", json=MEAT, headers=site).status_code == 403
+    assert client.get("/v1/offers", headers={"X-API-Key": ""}).status_code == 401
