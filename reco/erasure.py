@@ -36,6 +36,7 @@ class ErasureReport:
     events: int
     marketing: int
     customer: bool
+    offer_outcomes: int
     score_tables_changed: int
     pending_versions: dict[str, str] = field(default_factory=dict)
 
@@ -61,6 +62,7 @@ def erase_customer(store: EventStore, registry: ModelRegistry, customer_id: str)
     if not result.failed:
         store.erasures.done(store.hasher.candidates(customer_id))
     return ErasureReport(events=counts["events"], marketing=counts["marketing"], customer=bool(counts["customer"]),
+                         offer_outcomes=counts["offer_outcomes"],
                          score_tables_changed=result.changed, pending_versions=result.failed)
 
 

@@ -4,6 +4,8 @@ well under a second). The modules that own each concept import them from here; t
 
 from __future__ import annotations
 
-KINDS: tuple[str, ...] = ("events", "items", "customers", "marketing", "offers")  # what an ingest source holds
+KINDS: tuple[str, ...] = ("events", "items", "customers", "marketing", "offer-outcomes", "offers")  # a source holds
 PRESET_NAMES: tuple[str, ...] = ("dunnhumby", "dunnhumby-products", "online-retail")  # known source layouts
 ROLES: tuple[str, ...] = ("site", "marketer", "admin")  # API key roles
+OFFER_CHANNELS: tuple[str, ...] = ("email", "sms", "app", "web", "store", "phone")  # where an offer is made
+OUTCOMES: tuple[str, ...] = ("sent", "delivered", "opened", "clicked", "redeemed", "declined")  # what came of it

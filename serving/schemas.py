@@ -94,6 +94,7 @@ class ErasureOut(BaseModel):
     events_deleted: int
     marketing_deleted: int
     customer_deleted: bool
+    offer_outcomes_deleted: int = 0
     score_tables_changed: int = Field(description="model versions whose customer scores held this customer")
     complete: bool = Field(default=True, description="false: the store's part is done, some model files are "
                                                      "still to be scrubbed (retried until done)")
@@ -105,6 +106,7 @@ class CustomerDataOut(BaseModel):
     customer: dict[str, Any] | None = Field(description="the customer row: consent and preferred channel")
     events: list[dict[str, Any]]
     marketing: list[dict[str, Any]]
+    offer_outcomes: list[dict[str, Any]] = Field(default_factory=list, description="offers made and what came of them")
     profile: dict[str, Any] | None = Field(description="the serving version's scores of this customer")
 
 
@@ -132,6 +134,21 @@ class EventsOut(BaseModel):
     stored: int = Field(description="new events stored")
     duplicates: int = Field(description="events already stored (same event_id, or the same content)")
     dropped: dict[str, int] = Field(description="events not stored, by reason (e.g. erased_customer)")
+
+
+class OfferOutcomeIn(BaseModel):
+    """What came of an offer made to a customer (checked by ingest's rules, as events are)."""
+
+    outcome_id: str | None = Field(default=None, min_length=1, max_length=MAX_EVENT_ID_LENGTH, pattern=NO_NUL,
+                                   description="your id for it; sending it again stores nothing new")
+    customer_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL)
+    offer_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL)
+    outcome: Literal["sent", "delivered", "opened", "clicked", "redeemed", "declined"]
+    channel: Literal["email", "sms", "app", "web", "store", "phone"] | None = None
+    timestamp: Annotated[datetime, AfterValidator(check_timestamp)] | None = Field(
+        default=None, description="when it happened (default: now, UTC); from 1970-01-02 to a day after now")
+    decision_id: str | None = Field(default=None, min_length=1, max_length=MAX_EVENT_ID_LENGTH, pattern=NO_NUL,
+                                    description="the decision that made the offer")
 
 
 class OffersOut(BaseModel):

@@ -1,6 +1,14 @@
 """Ingest: any purchase log (CSV, Parquet, SQL) mapped onto the canonical schema and stored atomically."""
 
-from reco.ingest.pipeline import DEMO_DATA, KINDS, IngestReport, ingest, parse_mappings, record_events
+from reco.ingest.pipeline import (
+    DEMO_DATA,
+    KINDS,
+    IngestReport,
+    ingest,
+    parse_mappings,
+    record_events,
+    record_outcomes,
+)
 from reco.ingest.presets import PRESETS, Preset, get_preset
 
 __all__ = [
@@ -13,4 +21,5 @@ __all__ = [
     "ingest",
     "parse_mappings",
     "record_events",
+    "record_outcomes",
 ]

@@ -29,7 +29,8 @@ from reco.ingest.rules import (
     timestamp_reason,
     utc_now,
 )
-from reco.store.tables import CHANNELS, EVENT_COLUMNS, EVENT_TYPES, MARKETING_KINDS
+from reco.store.tables import CHANNELS, EVENT_COLUMNS, EVENT_TYPES, MARKETING_KINDS, OUTCOME_COLUMNS
+from reco.vocabulary import OFFER_CHANNELS, OUTCOMES
 
 EVENT_FIELDS: tuple[str, ...] = (
     "customer_id", "item_id", "timestamp", "event_type", "quantity", "price", "order_id", "channel",
@@ -40,13 +41,22 @@ CUSTOMER_FIELDS: tuple[str, ...] = (
     "customer_id", "consent_personalisation", "consent_marketing", "preferred_channel",
 )
 MARKETING_FIELDS: tuple[str, ...] = ("customer_id", "campaign_id", "kind", "timestamp")
+OUTCOME_FIELDS: tuple[str, ...] = ("customer_id", "offer_id", "outcome", "channel", "timestamp", "decision_id",
+                                   "outcome_id")
 FIELDS: dict[str, tuple[str, ...]] = {"events": EVENT_FIELDS, "items": ITEM_FIELDS, "customers": CUSTOMER_FIELDS,
-                                      "marketing": MARKETING_FIELDS}
+                                      "marketing": MARKETING_FIELDS, "offer-outcomes": OUTCOME_FIELDS}
 REQUIRED: dict[str, tuple[str, ...]] = {
     "events": ("customer_id", "item_id", "timestamp"),
     "items": ("item_id",),
     "customers": ("customer_id",),
     "marketing": ("customer_id", "campaign_id"),  # timestamp too, but a preset may derive it (see presets)
+    "offer-outcomes": ("customer_id", "offer_id"),  # outcome and timestamp too, or given with --set
+}
+OUTCOME_SYNONYMS: dict[str, str] = {
+    **{o: o for o in OUTCOMES},
+    "send": "sent", "contact": "sent", "contacted": "sent", "exposure": "sent", "mailed": "sent",
+    "deliver": "delivered", "open": "opened", "click": "clicked", "redeem": "redeemed", "redemption": "redeemed",
+    "decline": "declined", "rejected": "declined", "unsubscribed": "declined",
 }
 MARKETING_SYNONYMS: dict[str, str] = {
     **{k: k for k in MARKETING_KINDS},
@@ -68,6 +78,10 @@ CHANNEL_SYNONYMS: dict[str, str] = {
     "mobile_app": "app", "pos": "store", "instore": "store", "in-store": "store", "in_store": "store",
     "shop": "store", "retail": "store", "call": "phone", "callcenter": "phone", "call_center": "phone",
     "mail": "email", "newsletter": "email", "e-mail": "email",
+}
+OFFER_CHANNEL_SYNONYMS: dict[str, str] = {
+    **{k: v for k, v in CHANNEL_SYNONYMS.items() if v in OFFER_CHANNELS}, **{c: c for c in OFFER_CHANNELS},
+    "text": "sms", "text message": "sms", "push": "app", "in-app": "app", "coupon": "store", "mailer": "email",
 }
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off"})
@@ -521,3 +535,44 @@ def normalise_marketing(df: pd.DataFrame, ctx: FileContext, constants: dict[str,
            + out["timestamp"].astype("datetime64[us]").astype("int64").astype(str))
     out.insert(0, "marketing_id", _content_ids(key))
     return out
+
+
+def normalise_outcomes(df: pd.DataFrame, ctx: FileContext, constants: dict[str, str]) -> pd.DataFrame:
+    """Canonical offer outcomes (``OUTCOME_COLUMNS`` but ``source``); the id is the source's or a hash of the
+    row, so loading the same outcomes twice adds nothing."""
+    index = df.index
+    col = {f: (df[f] if f in df.columns else None) for f in OUTCOME_FIELDS}
+    for name, value in constants.items():
+        if name in col and col[name] is None:
+            col[name] = pd.Series(value, index=index, dtype=object)
+    for required, hint in (("timestamp", "--map timestamp=COLUMN"),
+                           ("outcome", f"--map outcome=COLUMN or --set outcome=sent ({', '.join(OUTCOMES)})")):
+        if col[required] is None:
+            raise InputError(f"required column {required!r} not found; give it with {hint}", source=ctx.source,
+                             column=required)
+    keep = pd.Series(True, index=index)
+    customer, offer = _clean_text(col["customer_id"]), _clean_text(col["offer_id"])
+    keep = ctx.flag(keep, customer.isna(), "missing_customer_id")
+    keep = ctx.flag(keep, offer.isna(), "missing_offer_id")
+    decision = _clean_text(col["decision_id"]) if col["decision_id"] is not None else pd.Series(None, index=index,
+                                                                                                dtype=object)
+    given = _clean_text(col["outcome_id"]) if col["outcome_id"] is not None else None
+    too_long = _long(customer) | _long(offer) | _long(decision, MAX_EVENT_ID_LENGTH)
+    if given is not None:
+        too_long |= _long(given, MAX_EVENT_ID_LENGTH)
+    keep = ctx.flag(keep, too_long, ID_TOO_LONG)
+    ts, keep = _timestamps(col["timestamp"], ctx, keep)
+    outcome = _clean_text(col["outcome"]).map(lambda v: None if v is None else OUTCOME_SYNONYMS.get(v.lower()))
+    keep = ctx.flag(keep, outcome.isna(), "unknown_outcome")
+    channel_text = _clean_text(col["channel"]) if col["channel"] is not None else pd.Series(None, index=index,
+                                                                                            dtype=object)
+    channel = channel_text.map(lambda v: None if v is None else OFFER_CHANNEL_SYNONYMS.get(v.lower()))
+    keep = ctx.flag(keep, channel.isna() & channel_text.notna(), "unknown_channel")
+    out = pd.DataFrame({"customer_id": customer, "offer_id": offer, "outcome": outcome, "channel": channel,
+                        "timestamp": ts, "decision_id": decision}, index=index)[keep]
+    key = (out["customer_id"] + "\x1f" + out["offer_id"] + "\x1f" + out["outcome"] + "\x1f"
+           + out["channel"].fillna("") + "\x1f" + out["decision_id"].fillna("") + "\x1f"
+           + out["timestamp"].astype("datetime64[us]").astype("int64").astype(str))
+    ids = _content_ids(key) if len(out) else pd.Series(dtype=object)
+    out.insert(0, "outcome_id", ids if given is None else given[keep].where(given[keep].notna(), ids))
+    return out[[c for c in OUTCOME_COLUMNS if c != "source"]]

@@ -31,6 +31,7 @@ from reco.ingest.normalise import (
     normalise_events,
     normalise_items,
     normalise_marketing,
+    normalise_outcomes,
 )
 from reco.ingest.presets import Preset, get_preset
 from reco.ingest.sources import Chunk, read_file, read_sql, safe_url
@@ -65,6 +66,7 @@ class IngestReport:
     items_total: int = 0
     customers_total: int = 0
     marketing_total: int = 0
+    offer_outcomes_total: int = 0
     date_format: str | None = None
     seconds: float = 0.0
 
@@ -139,7 +141,7 @@ class _Run:
         constants: Mapping[str, str], preset: Preset | None, date_format: str | None,
     ) -> None:
         ctx = FileContext(source=source, kind=kind, date_format=date_format, decimal=self.decimal)
-        rows = kept = new = 0
+        rows = kept = new = repeats = 0
         started = time.perf_counter()
         for chunk in chunks:
             frame = _apply_mapping(chunk.frame, mapping, kind, source)
@@ -152,9 +154,19 @@ class _Run:
                 self._check_timestamps(ctx, rows, final=False)
             elif kind == "marketing":
                 rows_now = self._not_erased(normalise_marketing(frame, ctx, dict(constants)), ctx)
-                rows_now = rows_now[~rows_now["marketing_id"].duplicated()].assign(source=Path(source).name[:255])
+                repeated = rows_now["marketing_id"].duplicated()
+                repeats += int(repeated.sum())
+                rows_now = rows_now[~repeated].assign(source=Path(source).name[:255])
                 kept += len(rows_now)
                 new += self.store.insert_marketing(self.conn, rows_now)
+                self._check_timestamps(ctx, rows, final=False)
+            elif kind == "offer-outcomes":
+                outcomes = self._not_erased(normalise_outcomes(frame, ctx, dict(constants)), ctx)
+                repeated = outcomes["outcome_id"].duplicated()
+                repeats += int(repeated.sum())
+                outcomes = outcomes[~repeated].assign(source=Path(source).name[:255])
+                kept += len(outcomes)
+                new += self.store.offers.insert_outcomes(self.conn, outcomes)
                 self._check_timestamps(ctx, rows, final=False)
             elif kind == "items":
                 items = normalise_items(frame, ctx)
@@ -168,11 +180,11 @@ class _Run:
                         f"{rows:,}", f"{kept:,}", f"{new:,}", time.perf_counter() - started)
         if rows == 0:
             raise InputError("no data rows (only a header)", source=source)
-        if kind in ("events", "marketing"):
+        if kind in ("events", "marketing", "offer-outcomes"):
             self._check_timestamps(ctx, rows, final=True)
             if kept == 0:
                 reasons = ", ".join(f"{k}={v}" for k, v in ctx.dropped.most_common())
-                raise InputError(f"no usable event rows out of {rows:,} (dropped: {reasons})", source=source)
+                raise InputError(f"no usable rows out of {rows:,} (dropped: {reasons})", source=source)
         self.dropped.update(ctx.dropped)
         self.report.sources.append(source)
         if kind == "items" and self.report.kind == "events" and preset is not None:
@@ -185,6 +197,8 @@ class _Run:
             self.report.kind = kind
             self.report.rows_read += rows
             self.report.inserted += new
+            if kind in ("marketing", "offer-outcomes"):  # repeats in the file, and rows stored before
+                self.report.duplicates += repeats + kept - new
         if kind == "events":
             self.report.date_format = ctx.date_format
 
@@ -319,6 +333,7 @@ def ingest(
     report.items_total = store.count_rows("items")
     report.customers_total = store.count_rows("customers")
     report.marketing_total = store.count_rows("marketing")
+    report.offer_outcomes_total = store.count_rows("offer_outcomes")
     return report
 
 
@@ -354,6 +369,25 @@ def record_events(
         report.dropped = dict(sorted(ctx.dropped.items()))
         if also is not None:
             also(conn, report)
+    return report
+
+
+def record_outcomes(store: EventStore, outcomes: Sequence[Mapping[str, object]], source: str = "api") -> IngestReport:
+    """Store offer outcomes (``reco.ingest.normalise.OUTCOME_FIELDS``) with ingest's checks, ids and erasure rule,
+    in one transaction; drops are counted by reason. Row numbers in errors count from 1."""
+    ctx = FileContext(source=source, kind="offer-outcomes")
+    frame = pd.DataFrame(list(outcomes), columns=list(FIELDS["offer-outcomes"]))
+    frame.index = frame.index + 1
+    with store.transaction() as conn:
+        run = _Run(store, conn, 0.0, ".")
+        rows = run._not_erased(normalise_outcomes(frame, ctx, {}), ctx)
+        within = int(rows["outcome_id"].duplicated().sum())
+        rows = rows[~rows["outcome_id"].duplicated()].assign(source=source[:255])
+        inserted = store.offers.insert_outcomes(conn, rows)
+    report = run.report
+    report.kind, report.sources, report.rows_read, report.inserted = "offer-outcomes", [source], len(frame), inserted
+    report.duplicates = within + len(rows) - inserted
+    report.dropped = dict(sorted(ctx.dropped.items()))
     return report
 
 

@@ -23,7 +23,8 @@ from reco.offers.rules import Condition
 
 OFFER_KINDS: tuple[str, ...] = ("percent_off", "amount_off", "points_multiplier", "free_shipping",
                                 "product_recommendation")
-OFFER_CHANNELS: tuple[str, ...] = ("email", "sms", "app", "web", "store", "phone")
+from reco.vocabulary import OFFER_CHANNELS  # noqa: E402, F401  (re-exported beside the offer kinds)
+
 OUTBOUND_CHANNELS: frozenset[str] = frozenset({"email", "sms", "phone"})  # these always need marketing consent
 FALLBACK_KIND = "product_recommendation"  # costs nothing: what a customer gets when nothing else qualifies
 

@@ -40,6 +40,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from reco.config import get_settings
 from reco.customers.consent import may_personalise
 from reco.exceptions import ConfigurationError, ErasedCustomerError, StoreBusyError, StoreError
+from reco.store.bulk import stage_insert
 from reco.store.changes import CHANNEL_PREFIX, NOTIFY_CHUNK, ChangeWatcher, PostgresChangeWatcher, SQLiteChangeWatcher
 from reco.store.erasures import ErasureLog
 from reco.store.hashing import CustomerHasher, load_hasher
@@ -62,6 +63,7 @@ from reco.store.tables import (
     items,
     marketing,
     metadata,
+    offer_outcomes,
 )
 
 logger = logging.getLogger(__name__)
@@ -141,28 +143,6 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _rows(df: pd.DataFrame, columns: Sequence[str], sqlite: bool) -> list[tuple]:
-    """DataFrame -> list of DB-API tuples (NaN/NaT -> None; timestamps as SQLite text where needed).
-
-    Column by column in numpy, then zipped: pandas' where/astype/itertuples cost ~2 ms even for one row.
-    """
-    values = []
-    for col in columns:
-        series = df[col]
-        if sqlite and pd.api.types.is_datetime64_any_dtype(series):
-            stamps = series.to_numpy(dtype="datetime64[us]")
-            text = np.char.replace(np.datetime_as_string(stamps, unit="us"), "T", " ").astype(object)
-            text[np.isnat(stamps)] = None
-            values.append(text)
-            continue
-        array = series.to_numpy(dtype=object)
-        missing = pd.isna(array)
-        if missing.any():
-            array[missing] = None
-        values.append(array)
-    return list(zip(*(v.tolist() for v in values), strict=True))
-
-
 class EventStore:
     """Purchase history, catalogue and customers in one SQL database (SQLite or PostgreSQL)."""
 
@@ -216,29 +196,7 @@ class EventStore:
     def _stage_insert(
         self, conn: Connection, table: str, columns: Sequence[str], df: pd.DataFrame, on_conflict: str
     ) -> int:
-        """Load ``df`` into a temp staging table, then merge it into ``table``; returns rows changed."""
-        if df.empty:
-            return 0
-        stage = f"reco_stage_{table}"
-        cols = ", ".join(columns)
-        sqlite = self.dialect == "sqlite"
-        rows = _rows(df, columns, sqlite)
-        if sqlite:
-            conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT * FROM {table} WHERE 0")
-            conn.exec_driver_sql(f"DELETE FROM {stage}")
-            marks = ", ".join("?" for _ in columns)
-            conn.exec_driver_sql(f"INSERT INTO {stage} ({cols}) VALUES ({marks})", rows)
-        else:
-            conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DROP")
-            conn.exec_driver_sql(f"TRUNCATE {stage}")
-            raw = conn.connection.driver_connection
-            with raw.cursor() as cur, cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        result = conn.exec_driver_sql(
-            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} WHERE true {on_conflict}"
-        )
-        return int(result.rowcount)
+        return stage_insert(conn, table, columns, df, on_conflict)
 
     def insert_events(self, conn: Connection, df: pd.DataFrame) -> int:
         """Insert canonical events; an event whose id is already stored is skipped. Returns new rows."""
@@ -353,7 +311,7 @@ class EventStore:
 
     def count_rows(self, table: str) -> int:
         tables = {"events": events, "items": items, "customers": customers, "marketing": marketing,
-                  "erasures": erasures, "ingest_runs": ingest_runs}
+                  "erasures": erasures, "ingest_runs": ingest_runs, "offer_outcomes": offer_outcomes}
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(tables[table])).scalar_one())
 
@@ -484,20 +442,23 @@ class EventStore:
                 "events": conn.execute(delete(events).where(events.c.customer_id == customer_id)).rowcount,
                 "marketing": conn.execute(delete(marketing).where(marketing.c.customer_id == customer_id)).rowcount,
                 "customer": conn.execute(delete(customers).where(customers.c.customer_id == customer_id)).rowcount,
+                "offer_outcomes": self.offers.erase_customer(conn, customer_id),
             }
             self.erasures.record(conn, customer_id)
             self.record_changes(conn, [customer_id])
         return {k: int(v) for k, v in counts.items()}
 
     def customer_data(self, customer_id: str) -> dict[str, object]:
-        """Everything the store holds about one customer: customer row, events and marketing rows."""
+        """Everything the store holds about one customer: customer row, events, marketing rows and offer
+        outcomes."""
         with self.engine.connect() as conn:
             row = conn.execute(select(customers).where(customers.c.customer_id == customer_id)).mappings().first()
             ev = pd.DataFrame(conn.execute(select(events).where(events.c.customer_id == customer_id)).fetchall(),
                               columns=list(EVENT_COLUMNS))
             mk = pd.DataFrame(conn.execute(select(marketing).where(marketing.c.customer_id == customer_id))
                               .fetchall(), columns=list(MARKETING_COLUMNS))
-        return {"customer": dict(row) if row else None, "events": ev, "marketing": mk}
+        return {"customer": dict(row) if row else None, "events": ev, "marketing": mk,
+                "offer_outcomes": self.offers.outcomes(customer_id)}
 
     def personalisation_denied(self, customer_ids: Iterable[str]) -> set[str]:
         """Which of ``customer_ids`` ``personalisation_allowed`` says no to: a customer row's consent

@@ -10,10 +10,12 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from reco.offers.catalogue import Offer
-from reco.store.tables import offers
+from reco.store.bulk import stage_insert
+from reco.store.tables import OUTCOME_COLUMNS, offer_outcomes, offers
 
 
 class OfferStore:
@@ -48,3 +50,22 @@ class OfferStore:
 
     def delete(self, conn: Connection, offer_id: str) -> bool:
         return bool(conn.execute(delete(offers).where(offers.c.offer_id == offer_id)).rowcount)
+
+    # ------------------------------------------------------------------ outcomes
+    def insert_outcomes(self, conn: Connection, df: pd.DataFrame) -> int:
+        """Insert canonical outcomes (``OUTCOME_COLUMNS``); one whose id is stored already is skipped."""
+        return stage_insert(conn, "offer_outcomes", OUTCOME_COLUMNS, df, "ON CONFLICT (outcome_id) DO NOTHING")
+
+    def outcomes(self, customer_id: str | None = None) -> pd.DataFrame:
+        """Stored outcomes (of one customer, or all), oldest first."""
+        stmt = select(offer_outcomes).order_by(offer_outcomes.c.timestamp, offer_outcomes.c.outcome_id)
+        if customer_id is not None:
+            stmt = stmt.where(offer_outcomes.c.customer_id == customer_id)
+        with self.engine.connect() as conn:
+            frame = pd.DataFrame(conn.execute(stmt).fetchall(), columns=list(OUTCOME_COLUMNS))
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"])
+        return frame
+
+    def erase_customer(self, conn: Connection, customer_id: str) -> int:
+        """Delete a customer's outcomes inside the erasure's transaction; returns how many."""
+        return int(conn.execute(delete(offer_outcomes).where(offer_outcomes.c.customer_id == customer_id)).rowcount)

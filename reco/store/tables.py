@@ -102,6 +102,24 @@ offers = Table(
     Column("updated_at", DateTime, nullable=False),
 )
 
+# What happened to offers made to customers (reco.store.offers): one row an outcome, its id a hash of its
+# content (or the source's), so loading the same outcomes twice adds nothing.
+offer_outcomes = Table(
+    "offer_outcomes",
+    metadata,
+    Column("outcome_id", String(64), primary_key=True),
+    Column("customer_id", String(128), nullable=False),
+    Column("offer_id", String(128), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("channel", String(16)),
+    Column("timestamp", DateTime, nullable=False),
+    Column("decision_id", String(64)),
+    Column("source", String(255)),
+    Index("ix_offer_outcomes_customer", "customer_id"),
+    Index("ix_offer_outcomes_offer", "offer_id"),
+)
+OUTCOME_COLUMNS: tuple[str, ...] = tuple(c.name for c in offer_outcomes.columns)
+
 # Responses of POST /v1/events by Idempotency-Key (scoped to the API key that sent it), so that a retried
 # request is answered as the first was and stores nothing twice (reco.store.idempotency).
 idempotency_keys = Table(

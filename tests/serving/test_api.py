@@ -216,7 +216,8 @@ def test_erasure_removes_events_scores_and_personal_results_and_keeps_them_out(
     assert erased["events_deleted"] == len(data["events"]) and erased["customer_deleted"] is True
     assert erased["score_tables_changed"] == 1
     after = scored_client.get("/v1/customers/C007/data").json()
-    assert after == {"customer_id": "C007", "customer": None, "events": [], "marketing": [], "profile": None}
+    assert after == {"customer_id": "C007", "customer": None, "events": [], "marketing": [], "offer_outcomes": [],
+                     "profile": None}
     assert scored_client.get("/v1/customers/C007/recommendations").json()["personalised"] is False
     erased_profile = scored_client.get("/v1/customers/C007/profile")
     assert erased_profile.status_code == 404 and "was erased" in erased_profile.json()["detail"]

@@ -51,3 +51,20 @@ def test_only_marketers_and_admins(client: TestClient) -> None:
     assert client.get("/v1/offers", headers=site).status_code == 403
     assert client.put("/v1/offers/o-meat", json=MEAT, headers=site).status_code == 403
     assert client.get("/v1/offers", headers={"X-API-Key": ""}).status_code == 401
+
+
+def test_outcomes_over_the_api(client: TestClient, store: EventStore) -> None:
+    site = {"X-API-Key": client.site_key}  # type: ignore[attr-defined]
+    batch = [{"customer_id": "c1", "offer_id": "o-meat", "outcome": "sent", "channel": "email",
+              "timestamp": "2017-03-03T09:00:00", "decision_id": "d1"},
+             {"customer_id": "c1", "offer_id": "o-meat", "outcome": "clicked", "channel": "app"}]
+    first = client.post("/v1/offers/events", json=batch, headers=site)
+    assert first.status_code == 200 and first.json() == {"received": 2, "stored": 2, "duplicates": 0, "dropped": {}}
+    assert client.post("/v1/offers/events", json=batch[:1]).json()["duplicates"] == 1  # marketer too; idempotent
+    for bad in ({"outcome": "liked"}, {"channel": "fax"}, {"timestamp": "2999-01-01T00:00:00"}, {"customer_id": ""}):
+        assert client.post("/v1/offers/events", json={**batch[0], **bad}, headers=site).status_code == 422
+    admin = {"X-API-Key": store.add_api_key("admin")}
+    data = client.get("/v1/customers/c1/data", headers=admin).json()
+    assert [o["outcome"] for o in data["offer_outcomes"]] == ["sent", "clicked"]
+    erased = client.delete("/v1/customers/c1", headers=admin).json()
+    assert erased["offer_outcomes_deleted"] == 2

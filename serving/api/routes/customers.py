@@ -76,7 +76,8 @@ async def erase_customer(customer_id: IdPath, state: StateDep, store: StoreDep, 
     if not report.complete:
         response.status_code = 202
     return ErasureOut(customer_id=customer_id, events_deleted=report.events, marketing_deleted=report.marketing,
-                      customer_deleted=report.customer, score_tables_changed=report.score_tables_changed,
+                      customer_deleted=report.customer, offer_outcomes_deleted=report.offer_outcomes,
+                      score_tables_changed=report.score_tables_changed,
                       complete=report.complete, pending_versions=sorted(report.pending_versions))
 
 
@@ -93,4 +94,5 @@ def customer_data(customer_id: IdPath, state: StateDep, store: StoreDep) -> Cust
     if profiles is not None and customer_id in profiles.index and not store.is_erased(customer_id):
         profile = json.loads(profiles.loc[[customer_id]].reset_index().to_json(orient="records"))[0]
     return CustomerDataOut(customer_id=customer_id, customer=data["customer"], events=_records(data["events"]),
-                           marketing=_records(data["marketing"]), profile=profile)
+                           marketing=_records(data["marketing"]), offer_outcomes=_records(data["offer_outcomes"]),
+                           profile=profile)

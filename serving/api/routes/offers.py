@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Request
+from pydantic import Field
 
+from reco.ingest import record_outcomes
 from reco.offers import Offer
 from reco.offers.catalogue import OfferBody
-from serving.api.deps import KEYED_RESPONSES, MARKETER, IdPath, StoreDep
-from serving.schemas import ErrorOut, OfferDeletedOut, OffersOut
+from serving.api.deps import KEYED_RESPONSES, MARKETER, IdPath, StoreDep, require
+from serving.schemas import ErrorOut, EventsOut, OfferDeletedOut, OfferOutcomeIn, OffersOut
 from serving.writes import run_write
 
-router = APIRouter(prefix="/v1", tags=["offers"], responses=KEYED_RESPONSES, dependencies=[MARKETER])
+router = APIRouter(prefix="/v1", tags=["offers"], responses=KEYED_RESPONSES)
+OUTCOME_WRITERS = require("site", "marketer")  # a site reports opens and clicks, a CRM sends and deliveries
 
 
-@router.get("/offers", response_model=OffersOut)
+@router.get("/offers", response_model=OffersOut, dependencies=[MARKETER])
 def list_offers(store: StoreDep) -> OffersOut:
     """Every offer of the catalogue, by id."""
     return OffersOut(offers=[o.to_record() for o in store.offers.all()])
 
 
-@router.get("/offers/{offer_id}", response_model=dict[str, Any], responses={404: {"model": ErrorOut}})
+@router.get("/offers/{offer_id}", response_model=dict[str, Any], responses={404: {"model": ErrorOut}},
+            dependencies=[MARKETER])
 def get_offer(offer_id: IdPath, store: StoreDep) -> dict[str, Any]:
     """One offer, as the catalogue spells it (scope and channels as text, rules as a list)."""
     offer = store.offers.get(offer_id)
@@ -35,7 +40,7 @@ EXAMPLE = {"name": "5 off meat", "kind": "amount_off", "scope": "category:MEAT",
            "rules": [{"attribute": "bought_category", "op": "within_days", "value": "MEAT", "days": 90}]}
 
 
-@router.put("/offers/{offer_id}", response_model=dict[str, Any])
+@router.put("/offers/{offer_id}", response_model=dict[str, Any], dependencies=[MARKETER])
 async def put_offer(offer_id: IdPath, store: StoreDep, request: Request,
                     body: Annotated[OfferBody, Body(examples=[EXAMPLE])]) -> dict[str, Any]:
     """Create or replace an offer (the fields of a JSON catalogue; ``offer_id`` comes from the path). A bad
@@ -53,7 +58,8 @@ async def put_offer(offer_id: IdPath, store: StoreDep, request: Request,
     return (await run_write(request, write)).to_record()
 
 
-@router.delete("/offers/{offer_id}", response_model=OfferDeletedOut, responses={404: {"model": ErrorOut}})
+@router.delete("/offers/{offer_id}", response_model=OfferDeletedOut, responses={404: {"model": ErrorOut}},
+               dependencies=[MARKETER])
 async def delete_offer(offer_id: IdPath, store: StoreDep, request: Request) -> OfferDeletedOut:
     """Remove an offer from the catalogue."""
 
@@ -64,3 +70,24 @@ async def delete_offer(offer_id: IdPath, store: StoreDep, request: Request) -> O
     if not await run_write(request, write):
         raise HTTPException(status_code=404, detail=f"no offer {offer_id!r}")
     return OfferDeletedOut(offer_id=offer_id, deleted=True)
+
+
+@router.post("/offers/events", response_model=EventsOut, dependencies=[OUTCOME_WRITERS],
+             responses={503: {"model": ErrorOut}})
+async def post_offer_outcomes(
+    outcomes: Annotated[OfferOutcomeIn | Annotated[list[OfferOutcomeIn], Field(min_length=1, max_length=1000)],
+                        Body()],
+    store: StoreDep, request: Request,
+) -> EventsOut:
+    """Record what came of offers (sent, delivered, opened, clicked, redeemed, declined), one or a batch of at
+    most 1000, idempotently: an outcome with an ``outcome_id`` already stored, or the same content, is a
+    duplicate. An erased customer's outcomes are dropped and counted."""
+    batch = outcomes if isinstance(outcomes, list) else [outcomes]
+    now = datetime.now(UTC)
+    rows = [{**o.model_dump(), "timestamp": (o.timestamp or now)} for o in batch]
+    for row in rows:  # one column of naive UTC times, as a file's are once parsed
+        stamp = row["timestamp"]
+        row["timestamp"] = stamp.astimezone(UTC).replace(tzinfo=None) if stamp.tzinfo is not None else stamp
+    report = await run_write(request, lambda: record_outcomes(store, rows, source="POST /v1/offers/events"))
+    return EventsOut(received=len(batch), stored=report.inserted, duplicates=report.duplicates,
+                     dropped=report.dropped)

@@ -313,7 +313,7 @@ def test_delimiters_and_byte_order_marks(store: EventStore, tmp_path: Path, name
 def test_semicolons_with_decimal_commas(store: EventStore, tmp_path: Path) -> None:
     path = _write(tmp_path / "eu.csv", "customer_id;item_id;timestamp;price\n"
                   "c1;i1;2024-01-01 10:00;1,5\nc2;i2;2024-01-01 10:00;1.234,25\n")
-    with pytest.raises(InputError, match=r"no usable event rows.*bad_price=2"):
+    with pytest.raises(InputError, match=r"no usable rows.*bad_price=2"):
         ingest(store, path)
     report = ingest(store, path, decimal=",")
     assert (report.inserted, report.dropped) == (2, {})
