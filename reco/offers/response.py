@@ -1,0 +1,152 @@
+"""P(redeem | customer, offer, as of the contact): features from history before the contact, and a model
+chosen on a later validation period of the training contacts, never on the test contacts.
+
+A *contact* is one offer made to one customer at one time (``customer_id``, ``offer_id``, ``at``). Its
+features use only what was known at ``at``:
+
+- the customer: recency, baskets and spend (all history and the last 90 days), distinct items, coupon and
+  discount use;
+- customer x offer affinity: how many of the offer's items they bought (all history and the last 90
+  days), how many lines, how long ago the last one;
+- past response: earlier contacts, earlier contacts they redeemed, earlier redemptions;
+- the offer: how many items it covers, and its type (one-hot of the ``offer_type`` a catalogue gives).
+
+``ResponseModel.fit`` holds out the latest ``validation_share`` of the training contacts by time, picks
+the candidate (logistic regression on log features, gradient boosting, or their average) with the best
+validation ROC AUC, then refits it on all training contacts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from reco.exceptions import InputError, NotFittedError
+
+logger = logging.getLogger(__name__)
+
+NO_HISTORY_DAYS = 999.0  # recency of something never seen
+
+
+def _log1p_nonneg(x: np.ndarray) -> np.ndarray:
+    return np.log1p(np.clip(x, 0, None))
+
+
+@dataclass(frozen=True)
+class ContactData:
+    """What features are built from. ``purchases``: customer_id, item_id, timestamp, order_id, value,
+    discount (money saved by coupons, >= 0); ``redemptions``: customer_id, offer_id, timestamp;
+    ``offer_items``: offer_id, item_id; ``offer_types``: offer_id -> a type name (optional)."""
+
+    purchases: pd.DataFrame
+    redemptions: pd.DataFrame
+    offer_items: pd.DataFrame
+    offer_types: dict[str, str]
+
+
+def contact_features(contacts: pd.DataFrame, data: ContactData) -> pd.DataFrame:
+    """One row of features per contact (``contacts``: customer_id, offer_id, at), in its order."""
+    c = contacts.reset_index(drop=True)[["customer_id", "offer_id", "at"]].copy()
+    c["contact"] = np.arange(len(c))
+    at = pd.to_datetime(c["at"])
+    p = data.purchases
+    past = c[["contact", "customer_id", "offer_id", "at"]].merge(p, on="customer_id")
+    past = past[past["timestamp"] < past["at"]]
+    age = (past["at"] - past["timestamp"]).dt.total_seconds() / 86400.0
+    past = past.assign(age=age.to_numpy(), recent=(age <= 90).to_numpy())
+    by = past.groupby("contact")
+    out = pd.DataFrame(index=c["contact"])
+    out["recency_days"] = by["age"].min()
+    out["baskets"] = by["order_id"].nunique()
+    out["spend"] = by["value"].sum()
+    out["distinct_items"] = by["item_id"].nunique()
+    out["coupon_lines"] = by["discount"].agg(lambda d: int((d > 0).sum()))
+    out["coupon_saved"] = by["discount"].sum()
+    recent = past[past["recent"]].groupby("contact")
+    out["baskets_90d"] = recent["order_id"].nunique()
+    out["spend_90d"] = recent["value"].sum()
+    affine = past.merge(data.offer_items, on=["offer_id", "item_id"]) if len(past) else past.iloc[:0]
+    by_offer = affine.groupby("contact")
+    out["offer_items_bought"] = by_offer["item_id"].nunique()
+    out["offer_lines"] = by_offer.size()
+    out["offer_last_days"] = by_offer["age"].min()
+    recent_offer = affine[affine["recent"]].groupby("contact")
+    out["offer_items_bought_90d"] = recent_offer["item_id"].nunique()
+    # past response: earlier contacts and redemptions of the same customer
+    earlier = c[["contact", "customer_id", "at"]].merge(
+        c[["customer_id", "offer_id", "at"]].rename(columns={"at": "then", "offer_id": "then_offer"}), on="customer_id")
+    earlier = earlier[earlier["then"] < earlier["at"]]
+    out["prior_contacts"] = earlier.groupby("contact").size()
+    r = data.redemptions
+    red = c[["contact", "customer_id", "at"]].merge(r.rename(columns={"timestamp": "then"}), on="customer_id")
+    red = red[red["then"] < red["at"]]
+    out["prior_redemptions"] = red.groupby("contact").size()
+    out["prior_offers_redeemed"] = red.groupby("contact")["offer_id"].nunique()
+    sizes = data.offer_items.groupby("offer_id")["item_id"].nunique()
+    out["offer_items"] = c["offer_id"].map(sizes).to_numpy()
+    for name in sorted(set(data.offer_types.values())):
+        out[f"type_{name}"] = (c["offer_id"].map(data.offer_types) == name).astype(float).to_numpy()
+    out["day_of_year"] = at.dt.dayofyear.to_numpy()  # the season of the contact
+    for column in ("recency_days", "offer_last_days"):
+        out[column] = out[column].fillna(NO_HISTORY_DAYS)
+    return out.fillna(0.0).astype(float).reset_index(drop=True)
+
+
+CANDIDATES = ("logistic", "gbm", "blend")
+
+
+def _pipeline(kind: str, random_state: int) -> Pipeline:
+    if kind == "logistic":
+        return make_pipeline(FunctionTransformer(_log1p_nonneg), StandardScaler(),
+                             LogisticRegression(max_iter=4000, C=0.3))
+    return make_pipeline(HistGradientBoostingClassifier(learning_rate=0.03, max_iter=300, max_leaf_nodes=7,
+                                                        l2_regularization=1.0, random_state=random_state))
+
+
+class ResponseModel:
+    """Chooses and fits the response model (see the module docstring); scikit-learn conventions."""
+
+    def __init__(self, validation_share: float = 0.3, random_state: int = 0) -> None:
+        self.validation_share = validation_share
+        self.random_state = random_state
+
+    def fit(self, x: pd.DataFrame, y: np.ndarray, at: pd.Series) -> ResponseModel:
+        y = np.asarray(y, dtype=int)
+        if len(np.unique(y)) < 2:
+            raise InputError(f"all {len(y):,} training contacts have response {int(y[0])}; nothing to learn")
+        if not 0 < self.validation_share < 1:
+            raise InputError(f"validation_share {self.validation_share!r} must be in (0, 1)")
+        times = pd.to_datetime(at).to_numpy()
+        cut = np.quantile(times.astype("int64"), 1 - self.validation_share).astype("datetime64[ns]")
+        early = times < cut
+        self.validation_: dict[str, float] = {}
+        if len(np.unique(y[early])) == 2 and len(np.unique(y[~early])) == 2:
+            scores = {}
+            for kind in ("logistic", "gbm"):
+                scores[kind] = _pipeline(kind, self.random_state).fit(x[early], y[early]).predict_proba(x[~early])[:, 1]
+                self.validation_[kind] = round(float(roc_auc_score(y[~early], scores[kind])), 4)
+            self.validation_["blend"] = round(float(roc_auc_score(y[~early], (scores["logistic"] + scores["gbm"]) / 2)),
+                                              4)
+            self.kind_ = max(CANDIDATES, key=lambda k: self.validation_[k])
+        else:
+            self.kind_ = "logistic"
+        kinds = ("logistic", "gbm") if self.kind_ == "blend" else (self.kind_,)
+        self.pipelines_ = [_pipeline(kind, self.random_state).fit(x, y) for kind in kinds]
+        self.features_ = list(x.columns)
+        logger.info("offers: response model %s (validation AUC %s) on %s contacts", self.kind_, self.validation_,
+                    f"{len(y):,}")
+        return self
+
+    def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
+        if not hasattr(self, "pipelines_"):
+            raise NotFittedError("ResponseModel is not fitted; call fit first")
+        x = x.reindex(columns=self.features_, fill_value=0.0)
+        return np.mean([p.predict_proba(x)[:, 1] for p in self.pipelines_], axis=0)
