@@ -40,6 +40,7 @@ bench: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/churn.py --dataset dunnhumby
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/clv.py
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/hardening.py
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/offers.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -20,6 +20,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from reco.customers.churn import ChurnModel, signed_log1p, training_set
 from reco.customers.features import check_events, churn_labels
 from reco.evaluation import calibration_table, classification_metrics
+from reco.evaluation.classification import calibration_lines, metrics_lines
 from reco.exceptions import InputError
 
 logger = logging.getLogger(__name__)
@@ -78,11 +79,5 @@ def format_churn(result: dict[str, Any]) -> str:
     lines = [f"churn within {result['horizon_days']:g} days of {result['test_cutoff']} "
              f"({result['models']['churn_model']['customers']:,} customers, "
              f"base rate {result['models']['churn_model']['base_rate']:.3f}); model: {result['estimator']}",
-             f"{'model':<16}{'ROC AUC':>9}{'PR AUC':>9}{'Brier':>8}{'lift@10%':>10}"]
-    for name, m in result["models"].items():
-        lines.append(f"{name:<16}{m['auc']:>9.4f}{m['pr_auc']:>9.4f}{m['brier']:>8.4f}{m['lift_top_decile']:>10.2f}")
-    lines.append("calibration (churn model):")
-    lines.append(f"{'predicted':<12}{'customers':>10}{'mean p':>9}{'observed':>10}")
-    for row in result["calibration"]:
-        lines.append(f"{row['predicted_bin']:<12}{row['customers']:>10}{row['predicted']:>9.3f}{row['observed']:>10.3f}")
+             *metrics_lines(result["models"]), *calibration_lines(result["calibration"], "churn model")]
     return "\n".join(lines)

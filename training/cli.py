@@ -176,6 +176,8 @@ def cmd_export_customers(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     if args.what == "churn":
         return _evaluate_churn(args)
+    if args.what == "offers":
+        return _evaluate_offers(args)
     from training.evaluate import evaluate
     from training.tune import load_tuned
 
@@ -212,6 +214,21 @@ def _evaluate_churn(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigurationError(f"--test-cutoff {args.test_cutoff!r} is not a date (YYYY-MM-DD)") from exc
     result = evaluate_churn(events, cutoff, args.horizon_days, marketing=marketing)
     sys.stdout.write(format_churn(result) + "\n")
+    if args.json:
+        write_json(Path(args.json), result)
+    return result
+
+
+def _evaluate_offers(args: argparse.Namespace) -> dict[str, Any]:
+    from reco.interactions.asof import parse_as_of
+    from training.offers import evaluate_offers, format_offers
+
+    store = _store(args)
+    try:
+        result = evaluate_offers(store, test_from=parse_as_of(args.test_from, "--test-from"))
+    finally:
+        store.dispose()
+    sys.stdout.write(format_offers(result) + "\n")
     if args.json:
         write_json(Path(args.json), result)
     return result
@@ -372,8 +389,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_export_customers)
 
     p = sub.add_parser("evaluate", help="temporal holdout evaluation: recommenders (default) or churn")
-    p.add_argument("what", nargs="?", choices=("recommenders", "churn"), default="recommenders",
-                   help="recommenders: ranking metrics against the baselines; churn: AUC, PR AUC, Brier, lift")
+    p.add_argument("what", nargs="?", choices=("recommenders", "churn", "offers"), default="recommenders",
+                   help="recommenders: ranking metrics against the baselines; churn: AUC, PR AUC, Brier, lift; "
+                   "offers: the offer-response model on the stored offer outcomes")
+    p.add_argument("--test-from", help="offers: contacts from this date on are the test set (default: the latest "
+                   "40%%)")
     p.add_argument("--horizon-days", type=float, default=90.0, help="churn: no purchase within this many days")
     p.add_argument("--test-cutoff", help="churn: score as of this date (default: last event - horizon)")
     p.add_argument("--holdout-days", type=float, default=30.0, help="recommenders: days held out as the test window "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
@@ -44,3 +46,22 @@ def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFr
         customers=("y", "size"), predicted=("p", "mean"), observed=("y", "mean"))
     frame.index = [f"{edges[i]:.1f}-{edges[i + 1]:.1f}" for i in frame.index]
     return frame
+
+
+def metrics_lines(models: dict[str, dict[str, Any]], width: int = 16) -> list[str]:
+    """A header and one line per model of ROC AUC, PR AUC, Brier and top-decile lift ('-' where a model has
+    none, as a rule whose score is no probability has no Brier score)."""
+    lines = [f"{'model':<{width}}{'ROC AUC':>9}{'PR AUC':>9}{'Brier':>9}{'lift@10%':>10}"]
+    for name, m in models.items():
+        cells = "".join(f"{m[k]:>9.4f}" if isinstance(m.get(k), float) else f"{'-':>9}"
+                        for k in ("auc", "pr_auc", "brier"))
+        lift = m.get("lift_top_decile")
+        lines.append(f"{name:<{width}}{cells}{f'{lift:.2f}' if isinstance(lift, float) else '-':>10}")
+    return lines
+
+
+def calibration_lines(rows: list[dict[str, Any]], title: str) -> list[str]:
+    """``calibration_table`` records as printed lines."""
+    lines = [f"calibration ({title}):", f"{'predicted':<12}{'customers':>10}{'mean p':>9}{'observed':>10}"]
+    lines += [f"{r['predicted_bin']:<12}{r['customers']:>10}{r['predicted']:>9.3f}{r['observed']:>10.3f}" for r in rows]
+    return lines

@@ -562,11 +562,11 @@ def normalise_outcomes(df: pd.DataFrame, ctx: FileContext, constants: dict[str, 
         too_long |= _long(given, MAX_EVENT_ID_LENGTH)
     keep = ctx.flag(keep, too_long, ID_TOO_LONG)
     ts, keep = _timestamps(col["timestamp"], ctx, keep)
-    outcome = _clean_text(col["outcome"]).map(lambda v: None if v is None else OUTCOME_SYNONYMS.get(v.lower()))
+    outcome = _clean_text(col["outcome"]).map(lambda v: OUTCOME_SYNONYMS.get(v.lower()) if isinstance(v, str) else None)
     keep = ctx.flag(keep, outcome.isna(), "unknown_outcome")
     channel_text = _clean_text(col["channel"]) if col["channel"] is not None else pd.Series(None, index=index,
                                                                                             dtype=object)
-    channel = channel_text.map(lambda v: None if v is None else OFFER_CHANNEL_SYNONYMS.get(v.lower()))
+    channel = channel_text.map(lambda v: OFFER_CHANNEL_SYNONYMS.get(v.lower()) if isinstance(v, str) else None)
     keep = ctx.flag(keep, channel.isna() & channel_text.notna(), "unknown_channel")
     out = pd.DataFrame({"customer_id": customer, "offer_id": offer, "outcome": outcome, "channel": channel,
                         "timestamp": ts, "decision_id": decision}, index=index)[keep]

@@ -61,6 +61,9 @@ class IngestReport:
     catalogue_upserted: int = 0
     marketing_rows_read: int = 0
     marketing_inserted: int = 0
+    outcome_rows_read: int = 0
+    offers_upserted: int = 0
+    outcomes_inserted: int = 0
     customers_new: int = 0
     events_total: int = 0
     items_total: int = 0
@@ -193,6 +196,9 @@ class _Run:
         elif kind == "marketing" and self.report.kind == "events" and preset is not None:
             self.report.marketing_rows_read += rows
             self.report.marketing_inserted += new
+        elif kind == "offer-outcomes" and self.report.kind == "events" and preset is not None:
+            self.report.outcome_rows_read += rows
+            self.report.outcomes_inserted += new
         else:
             self.report.kind = kind
             self.report.rows_read += rows
@@ -328,6 +334,9 @@ def ingest(
                     file_preset,
                     (date_format if is_main else None) or (file_preset.date_format if file_preset else None),
                 )
+            if chosen is not None and chosen.offers is not None and path.is_dir():
+                offers = chosen.offers(path)
+                run.report.offers_upserted = sum(store.offers.upsert(conn, offers))
         report = run.finish(started, started_at)
     report.events_total = store.count_rows("events")
     report.items_total = store.count_rows("items")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from reco.exceptions import ConfigurationError, InputError
+from reco.offers.catalogue import Offer
 
 Transform = Callable[[pd.DataFrame, Counter], pd.DataFrame]
 
@@ -35,6 +36,8 @@ class Preset:
     events_file: str | None = None
     # Files beside the events read after them (marketing contacts, redemptions): folder -> plan entries.
     extras: Callable[[Path], list[tuple[Path, str, Preset]]] | None = None
+    # Offers the data set describes (its campaigns), stored with the run: folder -> offers.
+    offers: Callable[[Path], list[Offer]] | None = None
 
     def resolve(self, path: Path) -> list[tuple[Path, str, Preset]]:
         """Files to read for ``path``, in order, each with its kind ('items' or 'events') and preset."""
@@ -154,12 +157,56 @@ def _dunnhumby_contacts(folder: Path) -> Preset:
                   constants={"kind": "contact"}, transform=transform, date_format="%Y-%m-%d")
 
 
+def _as_outcomes(preset: Preset, outcome: str, channel: str | None) -> Preset:
+    """The same rows as offer outcomes: each campaign is an offer (reco.offers), its contacts ``sent`` and its
+    redemptions ``redeemed``; channel None: not recorded."""
+    columns = {("offer_id" if k == "campaign_id" else k): v for k, v in preset.columns.items()}
+    constants = {"outcome": outcome, **({"channel": channel} if channel else {})}
+    return Preset(name=f"{preset.name}-outcomes", description=f"{preset.description}, as offer outcomes",
+                  columns=columns, constants=constants, transform=preset.transform, date_format=preset.date_format)
+
+
+def _dunnhumby_offers(folder: Path) -> list[Offer]:
+    """Each campaign as an offer: valid from its start to its end, covering its coupons' products, typed by its
+    campaign type. The coupons' face values are not in the data, so the value is the median coupon discount
+    seen on those products while the campaign ran (amount_off; 1.0 when none was seen), and the channel,
+    not recorded either, is the store where coupons are redeemed."""
+    needed = ("campaign_descriptions.csv.gz", "coupons.csv.gz", "transactions.csv.gz")
+    if not all((folder / name).exists() for name in needed):
+        return []
+    described = pd.read_csv(folder / needed[0], dtype=str)
+    coupons = pd.read_csv(folder / needed[1], dtype=str)
+    tx = pd.read_csv(folder / needed[2], usecols=["product_id", "coupon_disc", "transaction_timestamp"],
+                     dtype={"product_id": str})
+    used = tx[pd.to_numeric(tx["coupon_disc"], errors="coerce") < 0]
+    used = used.assign(when=pd.to_datetime(used["transaction_timestamp"]), saved=-used["coupon_disc"].astype(float))
+    items = coupons.groupby("campaign_id")["product_id"].agg(lambda s: tuple(sorted(set(s))))
+    out = []
+    for row in described.itertuples():
+        products = items.get(row.campaign_id, ())
+        start, end = pd.Timestamp(row.start_date), pd.Timestamp(row.end_date)
+        seen = used[used["product_id"].isin(products) & used["when"].between(start, end + pd.Timedelta(days=1))]
+        value = round(float(seen["saved"].median()), 2) if len(seen) else 1.0
+        out.append(Offer(offer_id=str(row.campaign_id), name=f"campaign {row.campaign_id} ({row.campaign_type})",
+                         kind="amount_off", value=value, channels=("store",), valid_from=start,
+                         valid_until=end + pd.Timedelta(days=1),
+                         scope={"kind": "items", "items": products} if products else {"kind": "basket"},
+                         offer_type=str(row.campaign_type).replace("Type ", ""), cost_per_redemption=value))
+    return out
+
+
 def _dunnhumby_extras(folder: Path) -> list[tuple[Path, str, Preset]]:
+    """Campaign contacts and coupon redemptions, both as marketing rows (the churn model's campaign features)
+    and as offer outcomes (the offer-response model's labels and past responses)."""
     plan: list[tuple[Path, str, Preset]] = []
     if (folder / "campaigns.csv.gz").exists() and (folder / "campaign_descriptions.csv.gz").exists():
-        plan.append((folder / "campaigns.csv.gz", "marketing", _dunnhumby_contacts(folder)))
+        contacts = _dunnhumby_contacts(folder)
+        plan.append((folder / "campaigns.csv.gz", "marketing", contacts))
+        plan.append((folder / "campaigns.csv.gz", "offer-outcomes", _as_outcomes(contacts, "sent", None)))
     if (folder / "coupon_redemptions.csv.gz").exists():
         plan.append((folder / "coupon_redemptions.csv.gz", "marketing", DUNNHUMBY_REDEMPTIONS))
+        plan.append((folder / "coupon_redemptions.csv.gz", "offer-outcomes",
+                     _as_outcomes(DUNNHUMBY_REDEMPTIONS, "redeemed", "store")))
     return plan
 
 
@@ -183,6 +230,7 @@ DUNNHUMBY = Preset(
     catalogue_file="products.csv.gz",
     events_file="transactions.csv.gz",
     extras=_dunnhumby_extras,
+    offers=_dunnhumby_offers,
 )
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (ONLINE_RETAIL, DUNNHUMBY, DUNNHUMBY_PRODUCTS)}

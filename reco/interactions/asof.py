@@ -49,17 +49,18 @@ class AsOf:
                 "events_after_as_of": self.ignored, "as_of_given": self.given}
 
 
-def parse_as_of(text: str | None) -> pd.Timestamp | None:
-    """``--as-of`` as a naive UTC timestamp, or a ConfigurationError that repeats the value."""
+def parse_as_of(text: str | None, option: str = "--as-of") -> pd.Timestamp | None:
+    """``--as-of`` (or another date ``option``) as a naive UTC timestamp, or a ConfigurationError that repeats
+    the value."""
     if text is None:
         return None
     try:
         value = pd.Timestamp(text)
     except (ValueError, TypeError) as exc:
-        raise ConfigurationError(f"--as-of {text!r} is not a date or time (e.g. 2011-12-01 or "
+        raise ConfigurationError(f"{option} {text!r} is not a date or time (e.g. 2011-12-01 or "
                                  "2011-12-01T12:00)") from exc
     if value is pd.NaT:
-        raise ConfigurationError(f"--as-of {text!r} is not a date or time")
+        raise ConfigurationError(f"{option} {text!r} is not a date or time")
     return value.tz_convert("UTC").tz_localize(None) if value.tzinfo is not None else value
 
 

@@ -95,6 +95,8 @@ class Offer(BaseModel):
     max_per_customer: int = Field(default=1, ge=1, le=1000)
     weight: float = Field(default=1.0, gt=0, le=1000, allow_inf_nan=False)
     rules: tuple[Condition, ...] = ()
+    offer_type: str | None = Field(default=None, max_length=64, description="a free label grouping offers (e.g. "
+                                   "a campaign type); the response model learns per type")
 
     @field_validator("scope", mode="before")
     @classmethod

@@ -122,16 +122,27 @@ def test_dunnhumby_folder_reads_campaign_contacts_and_redemptions(store: EventSt
     _write(folder / "campaigns.csv.gz", "campaign_id,household_id\n1,900\n2,900\n2,1465\n9,900\n")
     _write(folder / "coupon_redemptions.csv.gz", "household_id,coupon_upc,campaign_id,redemption_date\n"
            "900,51380041013,1,2017-03-10\n900,51380041013,1,2017-03-10\n")
+    _write(folder / "coupons.csv.gz", "coupon_upc,product_id,campaign_id\n51380041013,1095275,1\n5138,77,1\n")
     report = ingest(store, folder, preset="dunnhumby")
-    assert report.inserted == 1 and report.marketing_rows_read == 6
+    assert report.inserted == 1 and report.marketing_rows_read == 6 and report.offers_upserted == 2
+    first = store.offers.get("1")
+    assert (first.offer_type, first.scope.items) == ("B", ("1095275", "77"))
+    assert first.valid_until == pd.Timestamp("2017-04-10")
+    assert first.value == 1.0 and store.offers.get("2").scope.kind == "basket"  # no coupon used, no items listed
     assert report.marketing_inserted == 4 and report.marketing_total == 4  # one unknown campaign, one repeat
-    assert report.dropped == {"unknown_campaign": 1}
+    assert report.dropped == {"unknown_campaign": 2}  # the file is read as marketing rows and as offer outcomes
+    assert (report.outcome_rows_read, report.outcomes_inserted, report.offer_outcomes_total) == (6, 4, 4)
+    outcomes = store.offers.outcomes().sort_values(["outcome", "offer_id", "customer_id"])
+    assert outcomes[["customer_id", "offer_id", "outcome", "channel"]].values.tolist() == [
+        ["900", "1", "redeemed", "store"], ["900", "1", "sent", None], ["1465", "2", "sent", None],
+        ["900", "2", "sent", None]]
     marketing = store.read_marketing().sort_values(["kind", "campaign_id", "customer_id"])
     assert marketing[["customer_id", "campaign_id", "kind"]].values.tolist() == [
         ["900", "1", "contact"], ["1465", "2", "contact"], ["900", "2", "contact"], ["900", "1", "redemption"]]
     assert marketing["timestamp"].min() == pd.Timestamp("2017-03-03")
     again = ingest(store, folder, preset="dunnhumby")
     assert again.marketing_inserted == 0 and store.count_rows("marketing") == 4
+    assert again.outcomes_inserted == 0 and store.count_rows("offer_outcomes") == 4
 
 
 def test_marketing_file_with_an_unknown_kind_names_row_and_value(store: EventStore, tmp_path: Path) -> None:

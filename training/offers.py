@@ -1,0 +1,102 @@
+"""``reco evaluate offers``: the offer-response model on the store's own offers and outcomes.
+
+Contacts are the ``sent`` outcomes (one per customer and offer, the first), labelled 1 when the customer
+redeemed that offer; features come from the purchases before each contact (reco.offers.response). The
+test contacts are those from ``test_from`` on (default: the latest 40%); the model is chosen on the
+latest 30% of the contacts before it. Baselines of the same run sit beside it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reco.evaluation.classification import calibration_lines, calibration_table, classification_metrics, metrics_lines
+from reco.exceptions import InputError
+from reco.offers.response import ContactData, ResponseModel, contact_features
+from reco.store import EventStore
+
+BASELINES = {"past_redemptions": "prior_redemptions", "offer_items_bought_90d": "offer_items_bought_90d"}
+
+
+def offer_data(store: EventStore) -> tuple[pd.DataFrame, ContactData]:
+    """Contacts (customer_id, offer_id, at, y) and what their features are built from, from the store."""
+    outcomes = store.offers.outcomes()
+    sent = outcomes[outcomes["outcome"] == "sent"]
+    if sent.empty:
+        raise InputError("the store holds no 'sent' offer outcomes; load them with reco ingest --kind offer-outcomes "
+                         "(or the dunnhumby preset)")
+    contacts = (sent.sort_values("timestamp").drop_duplicates(["customer_id", "offer_id"])
+                .rename(columns={"timestamp": "at"})[["customer_id", "offer_id", "at"]].reset_index(drop=True))
+    redeemed = outcomes[outcomes["outcome"] == "redeemed"]
+    pairs = set(zip(redeemed["customer_id"], redeemed["offer_id"], strict=True))
+    contacts["y"] = [int(p in pairs) for p in zip(contacts["customer_id"], contacts["offer_id"], strict=True)]
+    offers = {o.offer_id: o for o in store.offers.all()}
+    catalogue = store.items()
+    rows = []
+    for offer in offers.values():
+        if offer.scope.kind == "items":
+            rows += [(offer.offer_id, item) for item in offer.scope.items]
+        elif offer.scope.kind == "category":
+            rows += [(offer.offer_id, item) for item in catalogue.loc[catalogue["category"] == offer.scope.category,
+                                                                     "item_id"]]
+    events = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp", "order_id", "price",
+                                                        "quantity", "coupon_discount"))
+    purchases = pd.DataFrame({
+        "customer_id": events["customer_id"], "item_id": events["item_id"], "timestamp": events["timestamp"],
+        "order_id": events["order_id"].astype(object).where(events["order_id"].notna(), ""),
+        "value": pd.to_numeric(events["price"], errors="coerce").fillna(0.0) * events["quantity"].astype(float),
+        "discount": pd.to_numeric(events["coupon_discount"], errors="coerce").fillna(0.0).abs()})
+    data = ContactData(
+        purchases=purchases,
+        redemptions=redeemed[["customer_id", "offer_id", "timestamp"]],
+        offer_items=pd.DataFrame(rows, columns=["offer_id", "item_id"]).drop_duplicates(),
+        offer_types={o.offer_id: (o.offer_type or o.kind) for o in offers.values()})
+    return contacts, data
+
+
+def evaluate_offers(store: EventStore, test_from: pd.Timestamp | None = None) -> dict[str, Any]:
+    started = time.perf_counter()
+    contacts, data = offer_data(store)
+    at = pd.to_datetime(contacts["at"])
+    cut = pd.Timestamp(test_from) if test_from is not None else at.quantile(0.6)
+    test = (at >= cut).to_numpy()
+    train = ~test
+    y = contacts["y"].to_numpy()
+    if train.sum() == 0 or test.sum() == 0 or len(np.unique(y[test])) < 2:
+        raise InputError(f"contacts before {cut:%Y-%m-%d} ({int(train.sum())}) and from it ({int(test.sum())}) must "
+                         "both exist, and the test contacts must hold both outcomes; choose another --test-from")
+    x = contact_features(contacts, data)
+    model = ResponseModel().fit(x[train], y[train], at[train])
+    p = model.predict_proba(x[test])
+    rows = {"response_model": classification_metrics(y[test], p)}
+    calibration = calibration_table(y[test], p).reset_index(names="predicted_bin").to_dict(orient="records")
+    for name, column in BASELINES.items():
+        score = x.loc[test, column].to_numpy()
+        rows[name] = {"auc": classification_metrics(y[test], score / (score.max() or 1.0))["auc"]}
+    by_type = {}
+    types = contacts.loc[test, "offer_id"].map(data.offer_types).fillna("?").to_numpy()
+    for kind in sorted(set(types)):
+        chosen = types == kind
+        if len(np.unique(y[test][chosen])) == 2:
+            by_type[kind] = {"contacts": int(chosen.sum()), "positive_rate": round(float(y[test][chosen].mean()), 4),
+                             "auc": classification_metrics(y[test][chosen], p[chosen])["auc"]}
+    return {"contacts": len(contacts), "train": int(train.sum()), "test": int(test.sum()),
+            "test_from": cut.isoformat(), "test_positive_rate": round(float(y[test].mean()), 4),
+            "chosen": model.kind_, "validation_auc": model.validation_, "models": rows, "calibration": calibration,
+            "by_offer_type": by_type,
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def format_offers(result: dict[str, Any]) -> str:
+    lines = [f"offers: {result['contacts']:,} contacts; train {result['train']:,}, test {result['test']:,} "
+             f"(from {result['test_from'][:10]}, positive {result['test_positive_rate']:.3f}); chosen "
+             f"{result['chosen']} on validation {result['validation_auc']}",
+             *metrics_lines(result["models"], 26), *calibration_lines(result["calibration"], "response model")]
+    for kind, m in result["by_offer_type"].items():
+        lines.append(f"  type {kind}: {m['contacts']:,} contacts, positive {m['positive_rate']:.3f}, "
+                     f"AUC {m['auc']:.4f}")
+    return "\n".join(lines)
