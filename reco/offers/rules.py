@@ -80,3 +80,33 @@ class Condition(BaseModel):
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value and abs(value) < 1e12
+
+
+def evaluate_rules(rules: tuple[Condition, ...] | list[Condition], attributes: dict[str, Any],
+                   bought: dict[str, Any], bought_categories: dict[str, Any], at: Any) -> list[str]:
+    """The rules that do not hold for a customer, each in plain words (empty: all hold). ``attributes``: the
+    customer's scores and facts (segment, churn_probability, days_since_last_purchase, ...); ``bought`` and
+    ``bought_categories``: last purchase time per item and per category. A missing attribute fails its rule."""
+    failed: list[str] = []
+    for rule in rules:
+        if rule.op in HISTORY_OPS:
+            last = (bought if rule.attribute == "bought_item" else bought_categories).get(rule.value)
+            within = last is not None and (at - last).days <= (rule.days or 0)
+            holds = within if rule.op == "within_days" else not within
+            verb = "bought" if rule.op == "within_days" else "did not buy"
+            text = f"{verb} {rule.value} in the last {rule.days} days"
+        else:
+            value = attributes.get(rule.attribute)
+            text = f"{rule.attribute} {rule.op} {rule.value} (is {value})"
+            if value is None or (isinstance(value, float) and value != value):
+                holds = False
+            elif rule.op in SET_OPS:
+                holds = (value in rule.value) == (rule.op == "in")
+            elif rule.op == "between":
+                holds = rule.value[0] <= value <= rule.value[1]
+            else:
+                holds = {"<": value < rule.value, "<=": value <= rule.value, ">": value > rule.value,
+                         ">=": value >= rule.value, "==": value == rule.value}[rule.op]
+        if not holds:
+            failed.append(text)
+    return failed

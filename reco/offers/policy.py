@@ -1,0 +1,152 @@
+"""The contact policy: whether an offer may be made to a customer on a channel now, and why (not).
+
+Every check is named in the verdict, passed or failed, for the marketer (never shown to the customer):
+
+- **consent** (reco.customers.consent): an outbound channel (email, sms, phone) needs marketing consent;
+  on the site, app or in store an offer may be shown to anyone, but only personal ones to customers who
+  allow personalisation;
+- **eligibility**: the offer is valid now and its rules hold for the customer (reco.offers.rules);
+- **caps**: at most N contacts per customer and channel within a period (default one email and one SMS
+  per 7 days), and the offer's ``max_per_customer`` within its validity;
+- **suppression**: after ``ignored_limit`` contacts in a row that got no response (opened, clicked or
+  redeemed), or ``declined_limit`` declines, within ``suppress_days``, no more outbound offers then.
+
+The channel is chosen among the offer's channels: the customer's stated preferred channel first, then
+the channels they buy or respond on most; the first that passes every check is used.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from reco.customers.consent import may_contact, may_personalise
+from reco.offers.catalogue import OUTBOUND_CHANNELS, Offer
+from reco.offers.rules import evaluate_rules
+
+POSITIVE = frozenset({"opened", "clicked", "redeemed"})
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A past outcome of an offer to this customer."""
+
+    offer_id: str
+    outcome: str
+    channel: str | None
+    at: datetime
+
+
+@dataclass
+class CustomerState:
+    """What the policy knows of one customer at decision time."""
+
+    customer_id: str
+    personalisation: bool | None = None  # None: no stored row (the defaults apply)
+    marketing: bool | None = None
+    erased: bool = False
+    preferred_channel: str | None = None
+    attributes: dict[str, object] = field(default_factory=dict)  # scores: segment, churn_probability, ...
+    bought: dict[str, datetime] = field(default_factory=dict)  # item id -> last purchase
+    bought_categories: dict[str, datetime] = field(default_factory=dict)  # category -> last purchase
+    channel_use: Counter = field(default_factory=Counter)  # channel -> purchases and responses on it
+    history: list[Contact] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    offer_id: str
+    channel: str | None
+    allowed: bool
+    personal: bool
+    passed: tuple[str, ...]
+    excluded: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ContactPolicy:
+    """Caps per channel: channel -> (contacts, days). Channels without a cap are not capped."""
+
+    caps: dict[str, tuple[int, int]] = field(default_factory=lambda: {"email": (1, 7), "sms": (1, 7)})
+    ignored_limit: int = 3
+    declined_limit: int = 2
+    suppress_days: int = 90
+
+    def channels_for(self, offer: Offer, customer: CustomerState) -> list[str]:
+        """The offer's channels in the order they are tried for this customer."""
+        ranked = sorted(offer.channels, key=lambda c: (c != customer.preferred_channel, -customer.channel_use[c],
+                                                       offer.channels.index(c)))
+        return ranked
+
+    def check(self, offer: Offer, customer: CustomerState, channel: str, at: datetime) -> Verdict:
+        """Every check for one offer on one channel at ``at``."""
+        passed: list[str] = []
+        excluded: list[str] = []
+        outbound = channel in OUTBOUND_CHANNELS
+        personal = may_personalise(customer.personalisation, customer.erased)
+        if customer.erased:
+            excluded.append("customer erased")
+        elif outbound and not may_contact(customer.marketing):
+            excluded.append(f"{channel} is outbound and the customer gave no marketing consent")
+        else:
+            passed.append("marketing consent" if outbound else f"{channel} needs no marketing consent")
+        if not offer.active_at(at):
+            excluded.append(f"offer not valid on {at:%Y-%m-%d} ({offer.valid_from:%Y-%m-%d} .. "
+                            f"{offer.valid_until:%Y-%m-%d})")
+        if offer.rules:
+            if not personal:
+                excluded.append("the offer's rules read the customer's data, and they opted out of personalisation")
+            else:
+                failed = evaluate_rules(offer.rules, customer.attributes, customer.bought, customer.bought_categories,
+                                        at)
+                excluded.extend(f"rule not met: {f}" for f in failed)
+                if not failed:
+                    passed.append(f"{len(offer.rules)} eligibility rule(s) met")
+        cap = self.caps.get(channel)
+        if cap is not None:
+            count, days = cap
+            recent = sum(1 for h in customer.history if h.outcome == "sent" and h.channel == channel
+                         and at - timedelta(days=days) <= h.at <= at)
+            if recent >= count:
+                excluded.append(f"{channel} cap: {recent} contact(s) in the last {days} days (at most {count})")
+            else:
+                passed.append(f"{channel} cap: {recent} of {count} in {days} days")
+        made = sum(1 for h in customer.history if h.offer_id == offer.offer_id and h.outcome == "sent"
+                   and offer.valid_from <= h.at < offer.valid_until)
+        if made >= offer.max_per_customer:
+            excluded.append(f"offer made {made} time(s) already (at most {offer.max_per_customer})")
+        if outbound:
+            reason = self._suppressed(customer, at)
+            if reason:
+                excluded.append(reason)
+        allowed = not excluded
+        return Verdict(offer.offer_id, channel if allowed else None, allowed, personal, tuple(passed),
+                       tuple(excluded))
+
+    def choose(self, offer: Offer, customer: CustomerState, at: datetime) -> Verdict:
+        """The first channel (in ``channels_for`` order) that passes; else the first channel's verdict with
+        every channel's exclusions."""
+        verdicts = [self.check(offer, customer, channel, at) for channel in self.channels_for(offer, customer)]
+        for verdict in verdicts:
+            if verdict.allowed:
+                return verdict
+        channels = self.channels_for(offer, customer)
+        excluded = tuple(f"{channel}: {reason}" for channel, v in zip(channels, verdicts, strict=True)
+                         for reason in v.excluded)
+        return Verdict(offer.offer_id, None, False, verdicts[0].personal, (), excluded)
+
+    def _suppressed(self, customer: CustomerState, at: datetime) -> str | None:
+        window = [h for h in customer.history if at - timedelta(days=self.suppress_days) <= h.at <= at]
+        declined = sum(1 for h in window if h.outcome == "declined")
+        if declined >= self.declined_limit:
+            return f"suppressed: {declined} offers declined in the last {self.suppress_days} days"
+        responded = {h.offer_id for h in window if h.outcome in POSITIVE}
+        ignored = 0
+        for h in sorted((h for h in window if h.outcome == "sent"), key=lambda h: h.at, reverse=True):
+            if h.offer_id in responded:
+                break
+            ignored += 1
+        if ignored >= self.ignored_limit:
+            return f"suppressed: the last {ignored} offers got no response (within {self.suppress_days} days)"
+        return None
