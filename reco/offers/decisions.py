@@ -1,0 +1,126 @@
+"""Decisions: for one customer, the offers worth making now, on which channel, ranked by expected value,
+with reasons a person can read; a stable control group; a fallback when nothing qualifies.
+
+Expected value of an offer to a customer (what a decision maximises)::
+
+    weight x (P(redeem) x (margin_rate x expected spend on the offer's scope - cost per redemption))
+    - cost per contact
+
+``expected spend on the offer's scope`` is the customer's average spend per basket on the offer's items
+(the whole basket for a basket offer); ``margin_rate`` (default 0.3) turns it into margin. A
+``product_recommendation`` offer costs nothing and is the fallback when no other offer qualifies.
+
+The control group is decided but not contacted: a share (default 10%) of (customer, offer) pairs chosen
+by a keyed hash, so the same pair is always in or out, whichever process decides it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from reco.offers.catalogue import FALLBACK_KIND, Offer
+from reco.offers.policy import ContactPolicy, CustomerState, Verdict
+
+DEFAULT_CONTROL_SHARE = 0.10
+DEFAULT_MARGIN_RATE = 0.3
+
+
+def in_control(customer_id: str, offer_id: str, share: float = DEFAULT_CONTROL_SHARE, salt: str = "") -> bool:
+    """Whether the (customer, offer) pair is in the control group: stable, about ``share`` of pairs."""
+    digest = hashlib.blake2b(f"{salt}\x1f{customer_id}\x1f{offer_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < share
+
+
+def expected_value(offer: Offer, p_redeem: float, scope_spend: float, margin_rate: float = DEFAULT_MARGIN_RATE
+                   ) -> float:
+    return offer.weight * (p_redeem * (margin_rate * scope_spend - offer.cost_per_redemption)) - offer.cost_per_contact
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision_id: str
+    customer_id: str
+    offer_id: str
+    channel: str | None
+    rank: int
+    p_redeem: float
+    expected_value: float
+    control: bool
+    personal: bool
+    reasons: tuple[str, ...]  # for the customer-facing side: why this offer
+    policy: tuple[str, ...]  # for the marketer: the checks it passed
+    valid_until: datetime
+    fallback: bool = False
+
+
+@dataclass
+class Context:
+    """What reasons and values are read from, per customer: purchases per scope (item or category) of the
+    offer's items (count, last time), recency and usual gap between purchases, scope spend per basket."""
+
+    bought_counts: dict[str, int] = field(default_factory=dict)  # offer id -> purchases of its items
+    last_bought_days: dict[str, float] = field(default_factory=dict)  # offer id -> days since the last one
+    scope_spend: dict[str, float] = field(default_factory=dict)  # offer id -> average spend per basket on it
+    days_since_last_purchase: float | None = None
+    usual_gap_days: float | None = None
+
+
+def reasons_for(offer: Offer, customer: CustomerState, context: Context, channel: str | None) -> tuple[str, ...]:
+    """Plain-language reasons, strongest first (at most three)."""
+    out = []
+    count = context.bought_counts.get(offer.offer_id, 0)
+    what = offer.scope.category if offer.scope.kind == "category" else offer.name
+    if count:
+        last = context.last_bought_days.get(offer.offer_id)
+        out.append(f"bought {what} {count} time{'s' if count != 1 else ''}" +
+                   (f", last {last:.0f} days ago" if last is not None else ""))
+    gap, since = context.usual_gap_days, context.days_since_last_purchase
+    if gap and since is not None and since > 1.5 * gap:
+        out.append(f"no purchase for {since:.0f} days, {since / gap:.0f}x their usual gap")
+    if channel is not None and channel == customer.preferred_channel:
+        out.append(f"prefers the {channel}")
+    return tuple(out[:3])
+
+
+def decide(customer: CustomerState, offers: list[Offer], p_redeem: dict[str, float], context: Context,
+           policy: ContactPolicy, at: datetime, n: int = 3, channel: str | None = None,
+           control_share: float = DEFAULT_CONTROL_SHARE, margin_rate: float = DEFAULT_MARGIN_RATE,
+           salt: str = "") -> list[Decision]:
+    """Up to ``n`` offers for one customer now (on ``channel`` only, when given), by expected value; the
+    fallback offer when none qualifies. A customer who may not be personalised gets no personal reasons,
+    and only offers without rules (non-personal)."""
+    ranked: list[tuple[float, Offer, Verdict]] = []
+    fallback: list[tuple[Offer, Verdict]] = []
+    for offer in offers:
+        if channel is not None and channel not in offer.channels:
+            continue
+        verdict = policy.check(offer, customer, channel, at) if channel else policy.choose(offer, customer, at)
+        if not verdict.allowed:
+            continue
+        if offer.kind == FALLBACK_KIND:
+            fallback.append((offer, verdict))
+            continue
+        p = p_redeem.get(offer.offer_id, 0.0) if verdict.personal else 0.0
+        value = expected_value(offer, p, context.scope_spend.get(offer.offer_id, 0.0), margin_rate)
+        if value > 0:
+            ranked.append((value, offer, verdict))
+    ranked.sort(key=lambda r: (-r[0], r[1].offer_id))
+    chosen = [(v, o, verdict, False) for v, o, verdict in ranked[:n]]
+    if not chosen and fallback:
+        offer, verdict = fallback[0]
+        chosen = [(0.0, offer, verdict, True)]
+    out = []
+    for rank, (value, offer, verdict, is_fallback) in enumerate(chosen, start=1):
+        personal = verdict.personal
+        out.append(Decision(
+            decision_id=secrets.token_hex(8), customer_id=customer.customer_id, offer_id=offer.offer_id,
+            channel=verdict.channel, rank=rank, p_redeem=round(p_redeem.get(offer.offer_id, 0.0) if personal else 0.0,
+                                                               4),
+            expected_value=round(value, 4), control=in_control(customer.customer_id, offer.offer_id, control_share,
+                                                                salt),
+            personal=personal, reasons=reasons_for(offer, customer, context, verdict.channel) if personal else (),
+            policy=verdict.passed, valid_until=offer.valid_until, fallback=is_fallback))
+    return out
