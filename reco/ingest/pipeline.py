@@ -129,6 +129,11 @@ class _Run:
         self.report = IngestReport()
         self.dropped: Counter = Counter()
         self.seen: set[str] = set()
+        # kind -> (normaliser, id column, insert) of the logs stored by content id
+        self.logs: dict[str, tuple[Callable[..., pd.DataFrame], str, Callable[[Connection, pd.DataFrame], int]]] = {
+            "marketing": (normalise_marketing, "marketing_id", store.insert_marketing),
+            "offer-outcomes": (normalise_outcomes, "outcome_id", store.offers.insert_outcomes),
+        }
 
     def ingest(
         self, chunks: Generator[Chunk, None, None], source: str, kind: str, mapping: Mapping[str, str],
@@ -155,21 +160,14 @@ class _Run:
                 kept_now, new_now = self._events(frame, ctx, constants)
                 kept, new = kept + kept_now, new + new_now
                 self._check_timestamps(ctx, rows, final=False)
-            elif kind == "marketing":
-                rows_now = self._not_erased(normalise_marketing(frame, ctx, dict(constants)), ctx)
-                repeated = rows_now["marketing_id"].duplicated()
+            elif kind in self.logs:  # rows with a content id, stored once: marketing rows, offer outcomes
+                normalise, key, insert = self.logs[kind]
+                rows_now = self._not_erased(normalise(frame, ctx, dict(constants)), ctx)
+                repeated = rows_now[key].duplicated()
                 repeats += int(repeated.sum())
                 rows_now = rows_now[~repeated].assign(source=Path(source).name[:255])
                 kept += len(rows_now)
-                new += self.store.insert_marketing(self.conn, rows_now)
-                self._check_timestamps(ctx, rows, final=False)
-            elif kind == "offer-outcomes":
-                outcomes = self._not_erased(normalise_outcomes(frame, ctx, dict(constants)), ctx)
-                repeated = outcomes["outcome_id"].duplicated()
-                repeats += int(repeated.sum())
-                outcomes = outcomes[~repeated].assign(source=Path(source).name[:255])
-                kept += len(outcomes)
-                new += self.store.offers.insert_outcomes(self.conn, outcomes)
+                new += insert(self.conn, rows_now)
                 self._check_timestamps(ctx, rows, final=False)
             elif kind == "items":
                 items = normalise_items(frame, ctx)
