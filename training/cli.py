@@ -130,6 +130,8 @@ def _params(values: Sequence[str]) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
+    if args.what == "offers":
+        return _train_offers(args)
     from training.train import train
     from training.tune import load_tuned
 
@@ -139,6 +141,16 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     try:
         return train(store, _registry(settings.model_dir), model=args.model, params=_params(args.param),
                      tuned=tuned, promote=not args.no_promote, as_of=args.as_of)
+    finally:
+        store.dispose()
+
+
+def _train_offers(args: argparse.Namespace) -> dict[str, Any]:
+    from training.offers import train_offers
+
+    store = _store(args)
+    try:
+        return train_offers(store, _registry(get_settings().model_dir), version=args.version)
     finally:
         store.dispose()
 
@@ -361,7 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse the file if more timestamps than this share cannot be parsed (default 0.01)")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("train", help="train the default model and its fallback; save a model version")
+    p = sub.add_parser("train", help="train the default model and its fallback (a new model version), or the "
+                       "offer-response model of a version")
+    p.add_argument("what", nargs="?", choices=("recommenders", "offers"), default="recommenders",
+                   help="recommenders (default): a new model version; offers: the offer-response model, kept with "
+                   "--version (default: the promoted one)")
+    p.add_argument("--version", help="offers: the model version to keep the response model with")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model to train (default {DEFAULT_MODEL})")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="a hyperparameter, overriding `reco tune` results (repeatable), e.g. factors=128")

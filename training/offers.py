@@ -17,6 +17,8 @@ import pandas as pd
 from reco.evaluation.classification import calibration_lines, calibration_table, classification_metrics, metrics_lines
 from reco.exceptions import InputError
 from reco.offers.response import ContactData, ResponseModel, contact_features
+from reco.registry import ModelRegistry
+from reco.registry.artifacts import OFFERS_DIR
 from reco.store import EventStore
 
 BASELINES = {"past_redemptions": "prior_redemptions", "offer_items_bought_90d": "offer_items_bought_90d"}
@@ -88,6 +90,20 @@ def evaluate_offers(store: EventStore, test_from: pd.Timestamp | None = None) ->
             "test_from": cut.isoformat(), "test_positive_rate": round(float(y[test].mean()), 4),
             "chosen": model.kind_, "validation_auc": model.validation_, "models": rows, "calibration": calibration,
             "by_offer_type": by_type,
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def train_offers(store: EventStore, registry: ModelRegistry, version: str | None = None) -> dict[str, Any]:
+    """Fit the response model on every contact the store holds and keep it with ``version`` (default: the
+    promoted one), where decisions and exports read it."""
+    started = time.perf_counter()
+    version = version or registry.promoted()
+    contacts, data = offer_data(store)
+    x = contact_features(contacts, data)
+    model = ResponseModel().fit(x, contacts["y"].to_numpy(), pd.to_datetime(contacts["at"]))
+    registry.save_part(version, OFFERS_DIR, model.save)
+    return {"version": version, "contacts": len(contacts), "positive_rate": round(float(contacts["y"].mean()), 4),
+            "chosen": model.kind_, "validation_auc": model.validation_, "features": len(model.features_),
             "seconds": round(time.perf_counter() - started, 1)}
 
 

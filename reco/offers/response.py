@@ -18,9 +18,12 @@ validation ROC AUC, then refits it on all training contacts.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -29,11 +32,13 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from reco.exceptions import InputError, NotFittedError
+from reco.atomic import write_json
+from reco.exceptions import ArtifactError, InputError, NotFittedError
 
 logger = logging.getLogger(__name__)
 
 NO_HISTORY_DAYS = 999.0  # recency of something never seen
+FORMAT_VERSION = 1
 
 
 def _log1p_nonneg(x: np.ndarray) -> np.ndarray:
@@ -144,6 +149,36 @@ class ResponseModel:
         logger.info("offers: response model %s (validation AUC %s) on %s contacts", self.kind_, self.validation_,
                     f"{len(y):,}")
         return self
+
+    def save(self, directory: Path) -> None:
+        """``response.json`` (choice, features, validation) and one joblib file per fitted pipeline, as the
+        ranker saves its classifier."""
+        if not hasattr(self, "pipelines_"):
+            raise NotFittedError("ResponseModel is not fitted; call fit first")
+        directory.mkdir(parents=True, exist_ok=True)
+        for k, pipeline in enumerate(self.pipelines_):
+            joblib.dump(pipeline, directory / f"pipeline-{k}.joblib")
+        write_json(directory / "response.json", {
+            "format_version": FORMAT_VERSION, "kind": self.kind_, "features": self.features_,
+            "validation": self.validation_, "pipelines": len(self.pipelines_),
+            "params": {"validation_share": self.validation_share, "random_state": self.random_state}})
+
+    @classmethod
+    def load(cls, directory: Path) -> ResponseModel:
+        """What ``save`` wrote; any damaged or missing file is an ArtifactError."""
+        try:
+            meta = json.loads((directory / "response.json").read_text(encoding="utf-8"))
+            if meta.get("format_version") != FORMAT_VERSION:
+                raise ArtifactError(f"response model at {directory} has format {meta.get('format_version')!r}; "
+                                    f"this reco reads {FORMAT_VERSION}")
+            model = cls(**meta["params"])
+            model.kind_, model.features_, model.validation_ = meta["kind"], list(meta["features"]), meta["validation"]
+            model.pipelines_ = [joblib.load(directory / f"pipeline-{k}.joblib") for k in range(int(meta["pipelines"]))]
+        except ArtifactError:
+            raise
+        except Exception as exc:  # a truncated joblib fails in many ways: one kind of error
+            raise ArtifactError(f"cannot read the response model at {directory}: {type(exc).__name__}: {exc}") from exc
+        return model
 
     def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
         if not hasattr(self, "pipelines_"):

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 PROMOTED_FILE = "PROMOTED"
 CUSTOMERS_DIR = "customers"  # per-version customer scores (reco score customers)
+OFFERS_DIR = "offers"  # per-version offer-response model (reco train offers)
+PARTS = (CUSTOMERS_DIR, OFFERS_DIR)
 _VERSION = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}$")
 
 
@@ -141,24 +143,39 @@ class ModelRegistry:
 
     def save_customers(self, version: str, write: Callable[[Path], None]) -> Path:
         """Store customer scores with ``version``: ``write`` fills a fresh folder that then replaces the old one."""
+        return self.save_part(version, CUSTOMERS_DIR, write)
+
+    def save_part(self, version: str, part: str, write: Callable[[Path], None]) -> Path:
+        """Store a part trained later for ``version`` (customer scores, the offer-response model) in
+        ``version/part``: ``write`` fills a fresh folder that then replaces the old one, so a reader sees the
+        old part or the new, never half of one."""
         self.metadata(version)
+        if part not in PARTS:
+            raise ConfigurationError(f"unknown version part {part!r}; valid: {', '.join(PARTS)}")
         path = self._path(version)
-        tmp = path / f".tmp-{CUSTOMERS_DIR}-{secrets.token_hex(4)}"
+        tmp = path / f".tmp-{part}-{secrets.token_hex(4)}"
         tmp.mkdir()
-        old = path / f".old-{CUSTOMERS_DIR}-{secrets.token_hex(4)}"
+        old = path / f".old-{part}-{secrets.token_hex(4)}"
         try:
             write(tmp)
-            if (path / CUSTOMERS_DIR).exists():
-                os.replace(path / CUSTOMERS_DIR, old)
-            os.replace(tmp, path / CUSTOMERS_DIR)
+            if (path / part).exists():
+                os.replace(path / part, old)
+            os.replace(tmp, path / part)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
-            if old.exists() and not (path / CUSTOMERS_DIR).exists():
-                os.replace(old, path / CUSTOMERS_DIR)
+            if old.exists() and not (path / part).exists():
+                os.replace(old, path / part)
             raise
         shutil.rmtree(old, ignore_errors=True)
-        logger.info("saved customer scores for version %s", version)
-        return path / CUSTOMERS_DIR
+        logger.info("saved %s for version %s", part, version)
+        return path / part
+
+    def part_path(self, version: str, part: str) -> Path:
+        """Where ``version``'s part lives (ModelNotFoundError when it was never saved)."""
+        path = self._path(version) / part
+        if not path.is_dir():
+            raise ModelNotFoundError(f"model version {version} has no {part}; train it (e.g. reco train offers)")
+        return path
 
     def scores_stamp(self, version: str) -> tuple[int, int] | None:
         """(modification time in ns, size) of ``version``'s customer scores, None when it has none: what a
