@@ -9,3 +9,11 @@ PRESET_NAMES: tuple[str, ...] = ("dunnhumby", "dunnhumby-products", "online-reta
 ROLES: tuple[str, ...] = ("site", "marketer", "admin")  # API key roles
 OFFER_CHANNELS: tuple[str, ...] = ("email", "sms", "app", "web", "store", "phone")  # where an offer is made
 OUTCOMES: tuple[str, ...] = ("sent", "delivered", "opened", "clicked", "redeemed", "declined")  # what came of it
+OFFER_KINDS: tuple[str, ...] = ("percent_off", "amount_off", "points_multiplier", "free_shipping",
+                                "product_recommendation")
+
+# The form of an id given by a client (an API path, an offer id): no NUL, and no leading or trailing whitespace,
+# which ingest strips from every id it stores (so " 17850" would name nobody). Whitespace is spelt out as
+# Python's str.strip() sees it: JSON Schema's \s (ECMA) and Python's differ.
+_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+ID_PATTERN = rf"^[^{_SPACE}\x00](?:[^\x00]*[^{_SPACE}\x00])?$"

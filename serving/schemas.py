@@ -10,14 +10,13 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from reco.ingest.rules import MAX_AMOUNT, MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH, MAX_QUANTITY, check_timestamp
 from reco.service import Filters
+from reco.vocabulary import ID_PATTERN, OFFER_CHANNELS, OUTCOMES
 
 # Ids are text without NUL characters (PostgreSQL cannot store them; no real id has one).
 NO_NUL = r"^[^\x00]+$"
-# An id in a path is also refused with leading or trailing whitespace: ingest strips it from every id it
-# stores, so " 17850" would name nobody (and an erasure of it would erase nobody) without a word.
-# Whitespace spelt out as Python's str.strip() sees it: JSON Schema's \s (ECMA) and Python's differ.
-_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-PATH_ID = rf"^[^{_SPACE}\x00](?:[^\x00]*[^{_SPACE}\x00])?$"
+# An id in a path is also refused with leading or trailing whitespace (reco.vocabulary.ID_PATTERN): an erasure
+# of " 17850" would otherwise erase nobody without a word.
+PATH_ID = ID_PATTERN
 
 
 def json_response(body: BaseModel) -> Response:
@@ -143,8 +142,8 @@ class OfferOutcomeIn(BaseModel):
                                    description="your id for it; sending it again stores nothing new")
     customer_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL)
     offer_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL)
-    outcome: Literal["sent", "delivered", "opened", "clicked", "redeemed", "declined"]
-    channel: Literal["email", "sms", "app", "web", "store", "phone"] | None = None
+    outcome: Literal[OUTCOMES]  # type: ignore[valid-type]
+    channel: Literal[OFFER_CHANNELS] | None = None  # type: ignore[valid-type]
     timestamp: Annotated[datetime, AfterValidator(check_timestamp)] | None = Field(
         default=None, description="when it happened (default: now, UTC); from 1970-01-02 to a day after now")
     decision_id: str | None = Field(default=None, min_length=1, max_length=MAX_EVENT_ID_LENGTH, pattern=NO_NUL,

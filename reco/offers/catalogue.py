@@ -20,15 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from reco.exceptions import InputError
 from reco.offers.rules import Condition
-
-OFFER_KINDS: tuple[str, ...] = ("percent_off", "amount_off", "points_multiplier", "free_shipping",
-                                "product_recommendation")
-from reco.vocabulary import OFFER_CHANNELS  # noqa: E402, F401  (re-exported beside the offer kinds)
+from reco.vocabulary import ID_PATTERN, OFFER_CHANNELS, OFFER_KINDS
 
 OUTBOUND_CHANNELS: frozenset[str] = frozenset({"email", "sms", "phone"})  # these always need marketing consent
 FALLBACK_KIND = "product_recommendation"  # costs nothing: what a customer gets when nothing else qualifies
 
-OfferId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s\x00](?:[^\x00]*[^\s\x00])?$")]
+OfferId = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
 
 class Scope(BaseModel):
@@ -82,12 +79,12 @@ class Offer(BaseModel):
 
     offer_id: OfferId
     name: str = Field(min_length=1, max_length=255)
-    kind: Literal["percent_off", "amount_off", "points_multiplier", "free_shipping", "product_recommendation"]
+    kind: Literal[OFFER_KINDS]  # type: ignore[valid-type]
     scope: Scope = Field(default_factory=lambda: Scope(kind="basket"))
     value: float = Field(default=0.0, ge=0, le=1e9, allow_inf_nan=False)
     cost_per_redemption: float = Field(default=0.0, ge=0, le=1e9, allow_inf_nan=False)
     cost_per_contact: float = Field(default=0.0, ge=0, le=1e9, allow_inf_nan=False)
-    channels: tuple[Literal["email", "sms", "app", "web", "store", "phone"], ...] = Field(min_length=1)
+    channels: tuple[Literal[OFFER_CHANNELS], ...] = Field(min_length=1)  # type: ignore[valid-type]
     valid_from: datetime
     valid_until: datetime
     budget_contacts: int | None = Field(default=None, ge=0)
