@@ -117,7 +117,7 @@ def check_encoding(encoding: str | None) -> str:
     return encoding
 
 
-def _bad_text(path: Path, encoding: str, exc: UnicodeDecodeError | None = None) -> InputError:
+def text_error(path: Path, encoding: str, exc: UnicodeDecodeError | None = None) -> InputError:
     """The error for a file that is not text in ``encoding``, naming the line of its first bad byte."""
     decoder = codecs.getincrementaldecoder(encoding)()
     line = 1
@@ -145,7 +145,7 @@ def sniff_delimiter(path: Path, encoding: str = "utf-8-sig") -> str:
         with _open_text(path, encoding) as fh:
             header = fh.readline()
     except UnicodeDecodeError as exc:
-        raise _bad_text(path, encoding, exc) from exc
+        raise text_error(path, encoding, exc) from exc
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot read file: {exc}", source=str(path)) from exc
     counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
@@ -178,7 +178,7 @@ def _read_csv(path: Path, chunk_rows: int, delimiter: str | None, encoding: str)
         with _open_text(path, encoding) as fh:
             header = next(csv.reader([fh.readline()], delimiter=delimiter), [])
     except UnicodeDecodeError as exc:
-        raise _bad_text(path, encoding, exc) from exc
+        raise text_error(path, encoding, exc) from exc
     except (OSError, EOFError, csv.Error) as exc:
         raise InputError(f"cannot read file: {exc}", source=str(path)) from exc
     check_columns([h.strip() for h in header], str(path))
@@ -203,7 +203,7 @@ def _read_csv(path: Path, chunk_rows: int, delimiter: str | None, encoding: str)
     except pd.errors.ParserError as exc:
         raise InputError(f"not a readable CSV file: {exc}", source=str(path)) from exc
     except UnicodeDecodeError as exc:
-        raise _bad_text(path, encoding, exc) from exc
+        raise text_error(path, encoding, exc) from exc
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot read file: {exc}", source=str(path)) from exc
 

@@ -2,20 +2,17 @@
 
 An offer is data, never code: its eligibility rules are conditions over customer attributes (see
 ``reco.offers.rules``), checked when the offer is stored. One pydantic model (``Offer``) validates an
-offer wherever it comes from (a CSV, JSON or YAML catalogue, or ``PUT /v1/offers/{id}``), so a bad
+offer wherever it comes from (a CSV, JSON or YAML catalogue read by ``reco.ingest.offers``, or
+``PUT /v1/offers/{id}``), so a bad
 definition is refused the same way everywhere: the offer, the field and the value are named.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from reco.exceptions import InputError
@@ -177,38 +174,6 @@ def validate_offers(records: list[dict[str, Any]], source: str) -> list[Offer]:
         seen[offer.offer_id] = row
         offers.append(offer)
     return offers
-
-
-def read_catalogue(path: Path, encoding: str = "utf-8-sig") -> list[Offer]:
-    """The offers of a CSV, JSON or YAML catalogue (a list of offers, or ``{"offers": [...]}``)."""
-    name = path.name.lower()
-    try:
-        text = path.read_text(encoding=encoding)
-    except FileNotFoundError as exc:
-        raise InputError("file not found", source=str(path)) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read file: {exc}", source=str(path)) from exc
-    if name.endswith(".csv"):
-        rows = list(csv.DictReader(io.StringIO(text)))
-        columns = next(csv.reader(io.StringIO(text)), [])
-        check = [c.strip() for c in columns]
-        for position, column in enumerate(check, start=1):
-            if column in check[:position - 1]:
-                raise InputError(f"column {column!r} appears twice in the header", source=str(path), column=column)
-        records: object = [{k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in r.items() if k}
-                           for r in rows]
-    elif name.endswith((".json", ".yaml", ".yml")):
-        try:
-            records = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise InputError(f"not a readable {name.rsplit('.', 1)[1].upper()} file: {exc}", source=str(path)) from exc
-        if isinstance(records, dict) and "offers" in records:
-            records = records["offers"]
-    else:
-        raise InputError("unsupported offer catalogue; valid endings: .csv, .json, .yaml, .yml", source=str(path))
-    if not isinstance(records, list) or not records:
-        raise InputError("holds no offers (a list of offers, or {offers: [...]})", source=str(path))
-    return validate_offers(records, str(path))
 
 
 class OfferBody(Offer):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from reco.exceptions import InputError
-from reco.ingest.offers import ingest_offers
-from reco.offers import Offer, read_catalogue
+from reco.ingest.offers import ingest_offers, read_catalogue
+from reco.offers import Offer
 from reco.store import EventStore
 
 HEADER = "offer_id,name,kind,scope,value,channels,valid_from,valid_until,budget,max_per_customer"
