@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+import reco
 from reco.atomic import write_json
 from reco.config import DEFAULT_MODEL, get_settings
 from reco.customers.consent import AUDIENCES, DEFAULT_AUDIENCE
@@ -337,18 +338,9 @@ def cmd_secret(args: argparse.Namespace) -> dict[str, Any]:
     return {"secret_file": str(path), "secrets": count}
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("reco")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reco", description="Personalisation and recommendation engine.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {reco.__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
