@@ -161,13 +161,8 @@ class _Run:
                 kept, new = kept + kept_now, new + new_now
                 self._check_timestamps(ctx, rows, final=False)
             elif kind in self.logs:  # rows with a content id, stored once: marketing rows, offer outcomes
-                normalise, key, insert = self.logs[kind]
-                rows_now = self._not_erased(normalise(frame, ctx, dict(constants)), ctx)
-                repeated = rows_now[key].duplicated()
-                repeats += int(repeated.sum())
-                rows_now = rows_now[~repeated].assign(source=Path(source).name[:255])
-                kept += len(rows_now)
-                new += insert(self.conn, rows_now)
+                kept_now, new_now, repeats_now = self._store_log(kind, frame, ctx, constants, Path(source).name)
+                kept, new, repeats = kept + kept_now, new + new_now, repeats + repeats_now
                 self._check_timestamps(ctx, rows, final=False)
             elif kind == "items":
                 items = normalise_items(frame, ctx)
@@ -205,6 +200,16 @@ class _Run:
                 self.report.duplicates += repeats + kept - new
         if kind == "events":
             self.report.date_format = ctx.date_format
+
+    def _store_log(self, kind: str, frame: pd.DataFrame, ctx: FileContext, constants: Mapping[str, str],
+                   label: str) -> tuple[int, int, int]:
+        """Normalise and store rows of a log kept by content id (``self.logs``): erased customers' dropped,
+        repeats within ``frame`` stored once; returns (kept, new, repeats)."""
+        normalise, key, insert = self.logs[kind]
+        rows = self._not_erased(normalise(frame, ctx, dict(constants)), ctx)
+        repeated = rows[key].duplicated()
+        rows = rows[~repeated].assign(source=label[:255])
+        return len(rows), insert(self.conn, rows), int(repeated.sum())
 
     def _not_erased(self, rows: pd.DataFrame, ctx: FileContext) -> pd.DataFrame:
         """``rows`` without those of erased customers (counted as ``erased_customer``)."""
@@ -381,21 +386,28 @@ def record_events(
 
 def record_outcomes(store: EventStore, outcomes: Sequence[Mapping[str, object]], source: str = "api") -> IngestReport:
     """Store offer outcomes (``reco.ingest.normalise.OUTCOME_FIELDS``) with ingest's checks, ids and erasure rule,
-    in one transaction; drops are counted by reason. Row numbers in errors count from 1."""
+    in one transaction; drops are counted by reason. Timestamps may be datetimes, aware (turned into naive
+    UTC) or naive (UTC), or text. Row numbers in errors count from 1."""
     ctx = FileContext(source=source, kind="offer-outcomes")
-    frame = pd.DataFrame(list(outcomes), columns=list(FIELDS["offer-outcomes"]))
+    rows = [{**row, "timestamp": _naive_utc(row.get("timestamp"))} for row in outcomes]
+    frame = pd.DataFrame(rows, columns=list(FIELDS["offer-outcomes"]))
     frame.index = frame.index + 1
     with store.transaction() as conn:
         run = _Run(store, conn, 0.0, ".")
-        rows = run._not_erased(normalise_outcomes(frame, ctx, {}), ctx)
-        within = int(rows["outcome_id"].duplicated().sum())
-        rows = rows[~rows["outcome_id"].duplicated()].assign(source=source[:255])
-        inserted = store.offers.insert_outcomes(conn, rows)
+        kept, inserted, repeats = run._store_log("offer-outcomes", frame, ctx, {}, source)
     report = run.report
     report.kind, report.sources, report.rows_read, report.inserted = "offer-outcomes", [source], len(frame), inserted
-    report.duplicates = within + len(rows) - inserted
+    report.duplicates = repeats + kept - inserted
     report.dropped = dict(sorted(ctx.dropped.items()))
     return report
+
+
+def _naive_utc(value: object) -> object:
+    """An aware datetime as naive UTC, as every timestamp is stored; anything else as it is (one column of a
+    frame must not mix aware and naive times)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
 
 
 def _merged(preset: Preset | None, user_map: Mapping[str, str]) -> dict[str, str]:

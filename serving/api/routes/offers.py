@@ -84,10 +84,7 @@ async def post_offer_outcomes(
     duplicate. An erased customer's outcomes are dropped and counted."""
     batch = outcomes if isinstance(outcomes, list) else [outcomes]
     now = datetime.now(UTC)
-    rows = [{**o.model_dump(), "timestamp": (o.timestamp or now)} for o in batch]
-    for row in rows:  # one column of naive UTC times, as a file's are once parsed
-        stamp = row["timestamp"]
-        row["timestamp"] = stamp.astimezone(UTC).replace(tzinfo=None) if stamp.tzinfo is not None else stamp
+    rows = [{**o.model_dump(), "timestamp": o.timestamp or now} for o in batch]
     report = await run_write(request, lambda: record_outcomes(store, rows, source="POST /v1/offers/events"))
     return EventsOut(received=len(batch), stored=report.inserted, duplicates=report.duplicates,
                      dropped=report.dropped)
