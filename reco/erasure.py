@@ -37,6 +37,7 @@ class ErasureReport:
     marketing: int
     customer: bool
     offer_outcomes: int
+    offer_decisions: int
     score_tables_changed: int
     pending_versions: dict[str, str] = field(default_factory=dict)
 
@@ -62,7 +63,7 @@ def erase_customer(store: EventStore, registry: ModelRegistry, customer_id: str)
     if not result.failed:
         store.erasures.done(store.hasher.candidates(customer_id))
     return ErasureReport(events=counts["events"], marketing=counts["marketing"], customer=bool(counts["customer"]),
-                         offer_outcomes=counts["offer_outcomes"],
+                         offer_outcomes=counts["offer_outcomes"], offer_decisions=counts["offer_decisions"],
                          score_tables_changed=result.changed, pending_versions=result.failed)
 
 

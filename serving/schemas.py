@@ -94,6 +94,7 @@ class ErasureOut(BaseModel):
     marketing_deleted: int
     customer_deleted: bool
     offer_outcomes_deleted: int = 0
+    offer_decisions_deleted: int = 0
     score_tables_changed: int = Field(description="model versions whose customer scores held this customer")
     complete: bool = Field(default=True, description="false: the store's part is done, some model files are "
                                                      "still to be scrubbed (retried until done)")
@@ -106,6 +107,8 @@ class CustomerDataOut(BaseModel):
     events: list[dict[str, Any]]
     marketing: list[dict[str, Any]]
     offer_outcomes: list[dict[str, Any]] = Field(default_factory=list, description="offers made and what came of them")
+    offer_decisions: list[dict[str, Any]] = Field(default_factory=list, description="offers decided for them by "
+                                                  "exports (treated or control)")
     profile: dict[str, Any] | None = Field(description="the serving version's scores of this customer")
 
 

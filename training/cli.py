@@ -23,7 +23,7 @@ from reco.atomic import write_json
 from reco.config import DEFAULT_MODEL, get_settings
 from reco.customers.consent import AUDIENCES, DEFAULT_AUDIENCE
 from reco.exceptions import ConfigurationError, InputError, ModelNotFoundError, RecoError
-from reco.vocabulary import KINDS, PRESET_NAMES, ROLES
+from reco.vocabulary import KINDS, OFFER_CHANNELS, PRESET_NAMES, ROLES
 from training.choices import EVALUATED_MODELS, TUNED_MODELS
 
 logger = logging.getLogger("reco")
@@ -184,6 +184,40 @@ def cmd_export_customers(args: argparse.Namespace) -> dict[str, Any]:
         return export_customer_scores(store, scores, version, args.out, audience=args.audience)
     finally:
         store.dispose()
+
+
+def cmd_export_offers(args: argparse.Namespace) -> dict[str, Any]:
+    from reco.export.offers import export_offers
+    from reco.interactions.asof import parse_as_of
+    from reco.offers.engine import DecisionSettings
+    from training.offers import decision_inputs
+
+    settings = DecisionSettings(n=args.n, channel=args.channel, control_share=args.control_share)
+    store = _store(args)
+    try:
+        store.create_schema()
+        inputs, model, version = decision_inputs(store, _registry(get_settings().model_dir), args.version)
+        at = parse_as_of(args.as_of, "--as-of")
+        return export_offers(store, inputs, model, version, args.out, settings=settings,
+                             at=at.to_pydatetime() if at is not None else None, changed_since=args.changed_since)
+    finally:
+        store.dispose()
+
+
+def cmd_report_offers(args: argparse.Namespace) -> dict[str, Any]:
+    from reco.offers.report import format_report, offer_report
+
+    store = _store(args)
+    try:
+        store.create_schema()
+        result = offer_report(store.decisions.decisions(), store.offers.outcomes(),
+                              store.read_events(("purchase",), columns=("customer_id", "timestamp", "price",
+                                                                        "quantity")),
+                              horizon_days=args.horizon_days)
+    finally:
+        store.dispose()
+    sys.stdout.write(format_report(result) + "\n")
+    return result
 
 
 def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
@@ -396,6 +430,26 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--version", help="model version whose scores to export (default: the promoted one)")
     e.add_argument("--audience", choices=tuple(AUDIENCES), default=DEFAULT_AUDIENCE, help=audience_help)
     e.set_defaults(func=cmd_export_customers)
+    e = esub.add_parser("offers", help="next-best-offers: one row per (customer, offer) for customers with marketing "
+                        "consent, within every budget, cap and the control group")
+    e.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
+    e.add_argument("--n", type=int, default=1, help="offers per customer (default 1)")
+    e.add_argument("--channel", choices=OFFER_CHANNELS, help="only this channel (default: each customer's best)")
+    e.add_argument("--changed-since", metavar="EXPORT_ID", help="only customers whose decisions changed since that "
+                   "export")
+    e.add_argument("--control-share", type=float, default=0.10, help="share of (customer, offer) pairs decided but "
+                   "not contacted (default 0.10)")
+    e.add_argument("--as-of", help="decide as of this time (default: now), e.g. to replay a past date")
+    e.add_argument("--version", help="model version whose response model and scores to use (default: promoted)")
+    e.set_defaults(func=cmd_export_offers)
+
+    p = sub.add_parser("report", help="reports for marketers")
+    rsub = p.add_subparsers(dest="what", required=True)
+    r = rsub.add_parser("offers", help="per offer: contacts, redemption rate treated vs control, incremental spend "
+                        "per customer with a 95%% confidence interval")
+    r.add_argument("--horizon-days", type=float, default=28.0, help="spend is counted this many days after each "
+                   "decision, at most to the offer's end (default 28)")
+    r.set_defaults(func=cmd_report_offers)
 
     p = sub.add_parser("evaluate", help="temporal holdout evaluation: recommenders (default) or churn")
     p.add_argument("what", nargs="?", choices=("recommenders", "churn", "offers"), default="recommenders",

@@ -8,6 +8,7 @@ latest 30% of the contacts before it. Baselines of the same run sit beside it.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -15,49 +16,31 @@ import numpy as np
 import pandas as pd
 
 from reco.evaluation.classification import calibration_lines, calibration_table, classification_metrics, metrics_lines
-from reco.exceptions import InputError
+from reco.exceptions import InputError, ModelNotFoundError
+from reco.offers.engine import OfferInputs, contact_data, past_contacts, read_inputs
 from reco.offers.response import ContactData, ResponseModel, contact_features
 from reco.registry import ModelRegistry
 from reco.registry.artifacts import OFFERS_DIR
 from reco.store import EventStore
 
+logger = logging.getLogger(__name__)
+
 BASELINES = {"past_redemptions": "prior_redemptions", "offer_items_bought_90d": "offer_items_bought_90d"}
 
 
 def offer_data(store: EventStore) -> tuple[pd.DataFrame, ContactData]:
-    """Contacts (customer_id, offer_id, at, y) and what their features are built from, from the store."""
-    outcomes = store.offers.outcomes()
-    sent = outcomes[outcomes["outcome"] == "sent"]
-    if sent.empty:
+    """Contacts (customer_id, offer_id, at, y) and what their features are built from, from the store (the
+    same inputs and ContactData decisions use, reco.offers.engine)."""
+    inputs = read_inputs(store, planned=False)
+    outcomes = inputs.outcomes
+    contacts = past_contacts(outcomes)
+    if contacts.empty:
         raise InputError("the store holds no 'sent' offer outcomes; load them with reco ingest --kind offer-outcomes "
                          "(or the dunnhumby preset)")
-    contacts = (sent.sort_values("timestamp").drop_duplicates(["customer_id", "offer_id"])
-                .rename(columns={"timestamp": "at"})[["customer_id", "offer_id", "at"]].reset_index(drop=True))
     redeemed = outcomes[outcomes["outcome"] == "redeemed"]
     pairs = set(zip(redeemed["customer_id"], redeemed["offer_id"], strict=True))
     contacts["y"] = [int(p in pairs) for p in zip(contacts["customer_id"], contacts["offer_id"], strict=True)]
-    offers = {o.offer_id: o for o in store.offers.all()}
-    catalogue = store.items()
-    rows = []
-    for offer in offers.values():
-        if offer.scope.kind == "items":
-            rows += [(offer.offer_id, item) for item in offer.scope.items]
-        elif offer.scope.kind == "category":
-            rows += [(offer.offer_id, item) for item in catalogue.loc[catalogue["category"] == offer.scope.category,
-                                                                     "item_id"]]
-    events = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp", "order_id", "price",
-                                                        "quantity", "coupon_discount"))
-    purchases = pd.DataFrame({
-        "customer_id": events["customer_id"], "item_id": events["item_id"], "timestamp": events["timestamp"],
-        "order_id": events["order_id"].astype(object).where(events["order_id"].notna(), ""),
-        "value": pd.to_numeric(events["price"], errors="coerce").fillna(0.0) * events["quantity"].astype(float),
-        "discount": pd.to_numeric(events["coupon_discount"], errors="coerce").fillna(0.0).abs()})
-    data = ContactData(
-        purchases=purchases,
-        redemptions=redeemed[["customer_id", "offer_id", "timestamp"]],
-        offer_items=pd.DataFrame(rows, columns=["offer_id", "item_id"]).drop_duplicates(),
-        offer_types={o.offer_id: (o.offer_type or o.kind) for o in offers.values()})
-    return contacts, data
+    return contacts, contact_data(inputs)
 
 
 def evaluate_offers(store: EventStore, test_from: pd.Timestamp | None = None) -> dict[str, Any]:
@@ -116,3 +99,18 @@ def format_offers(result: dict[str, Any]) -> str:
         lines.append(f"  type {kind}: {m['contacts']:,} contacts, positive {m['positive_rate']:.3f}, "
                      f"AUC {m['auc']:.4f}")
     return "\n".join(lines)
+
+
+def decision_inputs(store: EventStore, registry: ModelRegistry, version: str | None = None
+                    ) -> tuple[OfferInputs, ResponseModel, str]:
+    """What an export decides from: every customer's inputs, the response model and customer scores kept
+    with ``version`` (default: the promoted one). Without scores, rules on them fail (a warning says so)."""
+    version = version or registry.promoted()
+    model = ResponseModel.load(registry.part_path(version, OFFERS_DIR))
+    try:
+        scores = registry.customer_scores(version)
+    except ModelNotFoundError:
+        logger.warning("offers: version %s has no customer scores (reco score customers); rules on segment, value "
+                       "tier, churn or CLV fail for everyone", version)
+        scores = None
+    return read_inputs(store, scores), model, version

@@ -491,11 +491,12 @@ def normalise_customers(df: pd.DataFrame, ctx: FileContext) -> pd.DataFrame:
             out[column] = _booleans(df[column], ctx, column)
     if "preferred_channel" in df.columns:
         text = _clean_text(df["preferred_channel"])
-        channel = text.map(lambda v: None if v is None else CHANNEL_SYNONYMS.get(v.lower()))
+        # the channel they want offers on: one of the offers' channels (sms too, which no purchase is made on)
+        channel = text.map(lambda v: None if v is None else OFFER_CHANNEL_SYNONYMS.get(v.lower()))
         bad = text.notna() & channel.isna()
         if bad.any():
             row = int(bad.idxmax())
-            raise InputError(f"unknown channel; valid: {', '.join(CHANNELS)}", source=ctx.source,
+            raise InputError(f"unknown channel; valid: {', '.join(OFFER_CHANNELS)}", source=ctx.source,
                              column="preferred_channel", row=row, value=text.loc[row])
         out["preferred_channel"] = channel
     return out[keep]

@@ -21,6 +21,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from reco.customers.consent import may_personalise
 from reco.offers.catalogue import FALLBACK_KIND, Offer
 from reco.offers.policy import ContactPolicy, CustomerState, Verdict
 
@@ -68,21 +69,58 @@ class Context:
     usual_gap_days: float | None = None
 
 
+CHANNEL_WORDS = {"app": "the app", "web": "the web shop", "store": "the store", "email": "email", "sms": "SMS",
+                 "phone": "the phone"}
+
+
 def reasons_for(offer: Offer, customer: CustomerState, context: Context, channel: str | None) -> tuple[str, ...]:
     """Plain-language reasons, strongest first (at most three)."""
     out = []
     count = context.bought_counts.get(offer.offer_id, 0)
-    what = offer.scope.category if offer.scope.kind == "category" else offer.name
+    what = offer.scope.category if offer.scope.kind == "category" else f"items of '{offer.name}'"
     if count:
         last = context.last_bought_days.get(offer.offer_id)
         out.append(f"bought {what} {count} time{'s' if count != 1 else ''}" +
                    (f", last {last:.0f} days ago" if last is not None else ""))
     gap, since = context.usual_gap_days, context.days_since_last_purchase
     if gap and since is not None and since > 1.5 * gap:
-        out.append(f"no purchase for {since:.0f} days, {since / gap:.0f}x their usual gap")
+        out.append(f"no purchase for {since:.0f} days, {since / gap:.1f}x their usual gap")
     if channel is not None and channel == customer.preferred_channel:
-        out.append(f"prefers the {channel}")
+        out.append(f"prefers {CHANNEL_WORDS.get(channel, channel)}")
     return tuple(out[:3])
+
+
+def select_candidates(customer: CustomerState, ranked: list[tuple[float, Offer]], policy: ContactPolicy,
+                      at: datetime, channel: str | None = None, keep: int | None = None,
+                      cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None
+                      ) -> list[tuple[float, Offer, Verdict]]:
+    """The offers of ``ranked`` (expected value, offer; best first) that pass the policy for this customer
+    now (on ``channel`` only, when given), at most ``keep`` of them: the step a single decision and a batch
+    share. Offers worth nothing (value <= 0) are never candidates."""
+    cache = {} if cache is None else cache
+    out: list[tuple[float, Offer, Verdict]] = []
+    for value, offer in ranked:
+        if value <= 0 or (keep is not None and len(out) >= keep):
+            break
+        if channel is not None and channel not in offer.channels:
+            continue
+        verdict = (policy.check(offer, customer, channel, at, cache) if channel
+                   else policy.choose(offer, customer, at, cache))
+        if verdict.allowed:
+            out.append((value, offer, verdict))
+    return out
+
+
+def fallback_for(customer: CustomerState, offers: list[Offer], policy: ContactPolicy, at: datetime,
+                 channel: str | None = None) -> tuple[Offer, Verdict] | None:
+    """The first fallback offer (``product_recommendation``) the policy allows this customer now."""
+    for offer in offers:
+        if offer.kind != FALLBACK_KIND or (channel is not None and channel not in offer.channels):
+            continue
+        verdict = policy.check(offer, customer, channel, at) if channel else policy.choose(offer, customer, at)
+        if verdict.allowed:
+            return offer, verdict
+    return None
 
 
 def decide(customer: CustomerState, offers: list[Offer], p_redeem: dict[str, float], context: Context,
@@ -92,35 +130,28 @@ def decide(customer: CustomerState, offers: list[Offer], p_redeem: dict[str, flo
     """Up to ``n`` offers for one customer now (on ``channel`` only, when given), by expected value; the
     fallback offer when none qualifies. A customer who may not be personalised gets no personal reasons,
     and only offers without rules (non-personal)."""
-    ranked: list[tuple[float, Offer, Verdict]] = []
-    fallback: list[tuple[Offer, Verdict]] = []
-    for offer in offers:
-        if channel is not None and channel not in offer.channels:
-            continue
-        verdict = policy.check(offer, customer, channel, at) if channel else policy.choose(offer, customer, at)
-        if not verdict.allowed:
-            continue
-        if offer.kind == FALLBACK_KIND:
-            fallback.append((offer, verdict))
-            continue
-        p = p_redeem.get(offer.offer_id, 0.0) if verdict.personal else 0.0
-        value = expected_value(offer, p, context.scope_spend.get(offer.offer_id, 0.0), margin_rate)
-        if value > 0:
-            ranked.append((value, offer, verdict))
-    ranked.sort(key=lambda r: (-r[0], r[1].offer_id))
-    chosen = [(v, o, verdict, False) for v, o, verdict in ranked[:n]]
-    if not chosen and fallback:
-        offer, verdict = fallback[0]
-        chosen = [(0.0, offer, verdict, True)]
+    personal = customer_personal(customer)
+    ranked = sorted(((expected_value(o, p_redeem.get(o.offer_id, 0.0) if personal else 0.0,
+                                     context.scope_spend.get(o.offer_id, 0.0), margin_rate), o)
+                     for o in offers if o.kind != FALLBACK_KIND), key=lambda r: (-r[0], r[1].offer_id))
+    chosen = [(v, o, verdict, False) for v, o, verdict in select_candidates(customer, ranked, policy, at, channel,
+                                                                            keep=n)]
+    if not chosen:
+        found = fallback_for(customer, offers, policy, at, channel)
+        if found is not None:
+            chosen = [(0.0, found[0], found[1], True)]
     out = []
     for rank, (value, offer, verdict, is_fallback) in enumerate(chosen, start=1):
-        personal = verdict.personal
         out.append(Decision(
             decision_id=secrets.token_hex(8), customer_id=customer.customer_id, offer_id=offer.offer_id,
-            channel=verdict.channel, rank=rank, p_redeem=round(p_redeem.get(offer.offer_id, 0.0) if personal else 0.0,
-                                                               4),
-            expected_value=round(value, 4), control=in_control(customer.customer_id, offer.offer_id, control_share,
-                                                                salt),
-            personal=personal, reasons=reasons_for(offer, customer, context, verdict.channel) if personal else (),
+            channel=verdict.channel, rank=rank,
+            p_redeem=round(p_redeem.get(offer.offer_id, 0.0) if personal and not is_fallback else 0.0, 4),
+            expected_value=round(value, 4),
+            control=in_control(customer.customer_id, offer.offer_id, control_share, salt), personal=personal,
+            reasons=reasons_for(offer, customer, context, verdict.channel) if personal else (),
             policy=verdict.passed, valid_until=offer.valid_until, fallback=is_fallback))
     return out
+
+
+def customer_personal(customer: CustomerState) -> bool:
+    return may_personalise(customer.personalisation, customer.erased)

@@ -79,23 +79,69 @@ class ContactPolicy:
                                                        offer.channels.index(c)))
         return ranked
 
-    def check(self, offer: Offer, customer: CustomerState, channel: str, at: datetime) -> Verdict:
-        """Every check for one offer on one channel at ``at``."""
+    def check(self, offer: Offer, customer: CustomerState, channel: str, at: datetime,
+              cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None) -> Verdict:
+        """Every check for one offer on one channel at ``at``. ``cache`` (one per customer and time) keeps
+        the checks that depend on the channel only, so a batch checks them once per customer, not per offer."""
+        if cache is not None and channel in cache:
+            channel_passed, channel_excluded = cache[channel]
+        else:
+            channel_passed, channel_excluded = self.channel_checks(customer, channel, at)
+            if cache is not None:
+                cache[channel] = (channel_passed, channel_excluded)
+        offer_passed, offer_excluded = self.offer_checks(offer, customer, at)
+        excluded = channel_excluded + offer_excluded
+        allowed = not excluded
+        return Verdict(offer.offer_id, channel if allowed else None, allowed,
+                       may_personalise(customer.personalisation, customer.erased), channel_passed + offer_passed,
+                       excluded)
+
+    def channel_checks(self, customer: CustomerState, channel: str, at: datetime
+                       ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(passed, excluded) of the checks that depend on the customer and channel: consent, the channel's
+        cap, suppression of outbound offers."""
         passed: list[str] = []
         excluded: list[str] = []
         outbound = channel in OUTBOUND_CHANNELS
-        personal = may_personalise(customer.personalisation, customer.erased)
         if customer.erased:
             excluded.append("customer erased")
         elif outbound and not may_contact(customer.marketing):
             excluded.append(f"{channel} is outbound and the customer gave no marketing consent")
         else:
             passed.append("marketing consent" if outbound else f"{channel} needs no marketing consent")
+        cap = self.caps.get(channel)
+        if cap is not None:
+            count, days = cap
+            recent = _recent_contacts(customer, channel, days, at)
+            if recent >= count:
+                excluded.append(f"{channel} cap: {recent} contact(s) in the last {days} days (at most {count})")
+            else:
+                passed.append(f"{channel} cap: {recent} of {count} in {days} days")
+        if outbound:
+            reason = self._suppressed(customer, at)
+            if reason:
+                excluded.append(reason)
+        return tuple(passed), tuple(excluded)
+
+    def room(self, customer: CustomerState, channel: str, at: datetime) -> int | None:
+        """Contacts the channel's cap still allows this customer at ``at`` (None: not capped)."""
+        cap = self.caps.get(channel)
+        if cap is None:
+            return None
+        count, days = cap
+        return max(0, count - _recent_contacts(customer, channel, days, at))
+
+    def offer_checks(self, offer: Offer, customer: CustomerState, at: datetime
+                     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(passed, excluded) of the checks that depend on the offer: validity, eligibility rules, the
+        offer's contacts per customer."""
+        passed: list[str] = []
+        excluded: list[str] = []
         if not offer.active_at(at):
             excluded.append(f"offer not valid on {at:%Y-%m-%d} ({offer.valid_from:%Y-%m-%d} .. "
                             f"{offer.valid_until:%Y-%m-%d})")
         if offer.rules:
-            if not personal:
+            if not may_personalise(customer.personalisation, customer.erased):
                 excluded.append("the offer's rules read the customer's data, and they opted out of personalisation")
             else:
                 failed = evaluate_rules(offer.rules, customer.attributes, customer.bought, customer.bought_categories,
@@ -103,31 +149,17 @@ class ContactPolicy:
                 excluded.extend(f"rule not met: {f}" for f in failed)
                 if not failed:
                     passed.append(f"{len(offer.rules)} eligibility rule(s) met")
-        cap = self.caps.get(channel)
-        if cap is not None:
-            count, days = cap
-            recent = sum(1 for h in customer.history if h.outcome == "sent" and h.channel == channel
-                         and at - timedelta(days=days) <= h.at <= at)
-            if recent >= count:
-                excluded.append(f"{channel} cap: {recent} contact(s) in the last {days} days (at most {count})")
-            else:
-                passed.append(f"{channel} cap: {recent} of {count} in {days} days")
         made = sum(1 for h in customer.history if h.offer_id == offer.offer_id and h.outcome == "sent"
                    and offer.valid_from <= h.at < offer.valid_until)
         if made >= offer.max_per_customer:
             excluded.append(f"offer made {made} time(s) already (at most {offer.max_per_customer})")
-        if outbound:
-            reason = self._suppressed(customer, at)
-            if reason:
-                excluded.append(reason)
-        allowed = not excluded
-        return Verdict(offer.offer_id, channel if allowed else None, allowed, personal, tuple(passed),
-                       tuple(excluded))
+        return tuple(passed), tuple(excluded)
 
-    def choose(self, offer: Offer, customer: CustomerState, at: datetime) -> Verdict:
+    def choose(self, offer: Offer, customer: CustomerState, at: datetime,
+               cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None) -> Verdict:
         """The first channel (in ``channels_for`` order) that passes; else the first channel's verdict with
         every channel's exclusions."""
-        verdicts = [self.check(offer, customer, channel, at) for channel in self.channels_for(offer, customer)]
+        verdicts = [self.check(offer, customer, channel, at, cache) for channel in self.channels_for(offer, customer)]
         for verdict in verdicts:
             if verdict.allowed:
                 return verdict
@@ -150,3 +182,8 @@ class ContactPolicy:
         if ignored >= self.ignored_limit:
             return f"suppressed: the last {ignored} offers got no response (within {self.suppress_days} days)"
         return None
+
+
+def _recent_contacts(customer: CustomerState, channel: str, days: int, at: datetime) -> int:
+    return sum(1 for h in customer.history if h.outcome == "sent" and h.channel == channel
+               and at - timedelta(days=days) <= h.at <= at)

@@ -49,60 +49,100 @@ def _log1p_nonneg(x: np.ndarray) -> np.ndarray:
 class ContactData:
     """What features are built from. ``purchases``: customer_id, item_id, timestamp, order_id, value,
     discount (money saved by coupons, >= 0); ``redemptions``: customer_id, offer_id, timestamp;
-    ``offer_items``: offer_id, item_id; ``offer_types``: offer_id -> a type name (optional)."""
+    ``offer_items``: offer_id, item_id; ``offer_types``: offer_id -> a type name (optional); ``history``:
+    the contacts made so far (customer_id, offer_id, at), for past response; None: the contacts being
+    described are the history (training, where every contact is in the past of the later ones)."""
 
     purchases: pd.DataFrame
     redemptions: pd.DataFrame
     offer_items: pd.DataFrame
     offer_types: dict[str, str]
+    history: pd.DataFrame | None = None
+
+
+CONTEXT_COLUMNS = ("offer_spend_per_basket", "basket_spend", "days_since_last_purchase", "usual_gap_days")
 
 
 def contact_features(contacts: pd.DataFrame, data: ContactData) -> pd.DataFrame:
     """One row of features per contact (``contacts``: customer_id, offer_id, at), in its order."""
+    return _described(contacts, data).drop(columns=list(CONTEXT_COLUMNS))
+
+
+def contact_context(contacts: pd.DataFrame, data: ContactData) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``contact_features`` and, beside it, what a decision's value and reasons read (``CONTEXT_COLUMNS``:
+    spend per basket on the offer's items and on a whole basket, days since the last purchase, the
+    usual days between baskets; NaN where unknown), from the same pass over the history."""
+    described = _described(contacts, data)
+    return described.drop(columns=list(CONTEXT_COLUMNS)), described[list(CONTEXT_COLUMNS)]
+
+
+def _described(contacts: pd.DataFrame, data: ContactData) -> pd.DataFrame:
+    """Customer features are computed once per (customer, time) and affinity once per (customer, offer,
+    time), then spread over the contacts: a batch of every customer x every offer at one time costs one
+    pass over each customer's history, not one per offer."""
     c = contacts.reset_index(drop=True)[["customer_id", "offer_id", "at"]].copy()
-    c["contact"] = np.arange(len(c))
-    at = pd.to_datetime(c["at"])
+    c["at"] = pd.to_datetime(c["at"])
+    keys = c[["customer_id", "at"]].drop_duplicates().reset_index(drop=True)
+    keys["key"] = np.arange(len(keys))
+    c = c.merge(keys, on=["customer_id", "at"], how="left")
     p = data.purchases
-    past = c[["contact", "customer_id", "offer_id", "at"]].merge(p, on="customer_id")
+    past = keys.merge(p, on="customer_id")
     past = past[past["timestamp"] < past["at"]]
     age = (past["at"] - past["timestamp"]).dt.total_seconds() / 86400.0
     past = past.assign(age=age.to_numpy(), recent=(age <= 90).to_numpy())
-    by = past.groupby("contact")
-    out = pd.DataFrame(index=c["contact"])
-    out["recency_days"] = by["age"].min()
-    out["baskets"] = by["order_id"].nunique()
-    out["spend"] = by["value"].sum()
-    out["distinct_items"] = by["item_id"].nunique()
-    out["coupon_lines"] = by["discount"].agg(lambda d: int((d > 0).sum()))
-    out["coupon_saved"] = by["discount"].sum()
-    recent = past[past["recent"]].groupby("contact")
-    out["baskets_90d"] = recent["order_id"].nunique()
-    out["spend_90d"] = recent["value"].sum()
-    affine = past.merge(data.offer_items, on=["offer_id", "item_id"]) if len(past) else past.iloc[:0]
-    by_offer = affine.groupby("contact")
-    out["offer_items_bought"] = by_offer["item_id"].nunique()
-    out["offer_lines"] = by_offer.size()
-    out["offer_last_days"] = by_offer["age"].min()
-    recent_offer = affine[affine["recent"]].groupby("contact")
-    out["offer_items_bought_90d"] = recent_offer["item_id"].nunique()
-    # past response: earlier contacts and redemptions of the same customer
-    earlier = c[["contact", "customer_id", "at"]].merge(
-        c[["customer_id", "offer_id", "at"]].rename(columns={"at": "then", "offer_id": "then_offer"}), on="customer_id")
-    earlier = earlier[earlier["then"] < earlier["at"]]
-    out["prior_contacts"] = earlier.groupby("contact").size()
+    by = past.groupby("key")
+    per = pd.DataFrame(index=keys["key"])
+    per["recency_days"] = by["age"].min()
+    per["baskets"] = by["order_id"].nunique()
+    per["spend"] = by["value"].sum()
+    per["distinct_items"] = by["item_id"].nunique()
+    per["coupon_lines"] = (past["discount"] > 0).groupby(past["key"]).sum()
+    per["coupon_saved"] = by["discount"].sum()
+    recent = past[past["recent"]].groupby("key")
+    per["baskets_90d"] = recent["order_id"].nunique()
+    per["spend_90d"] = recent["value"].sum()
+    history = data.history if data.history is not None else c[["customer_id", "offer_id", "at"]]
+    earlier = keys.merge(history[["customer_id", "at"]].rename(columns={"at": "then"}), on="customer_id")
+    per["prior_contacts"] = earlier[earlier["then"] < earlier["at"]].groupby("key").size()
     r = data.redemptions
-    red = c[["contact", "customer_id", "at"]].merge(r.rename(columns={"timestamp": "then"}), on="customer_id")
+    red = keys.merge(r[["customer_id", "offer_id", "timestamp"]].rename(columns={"timestamp": "then"}),
+                     on="customer_id")
     red = red[red["then"] < red["at"]]
-    out["prior_redemptions"] = red.groupby("contact").size()
-    out["prior_offers_redeemed"] = red.groupby("contact")["offer_id"].nunique()
+    per["prior_redemptions"] = red.groupby("key").size()
+    per["prior_offers_redeemed"] = red.groupby("key")["offer_id"].nunique()
+    first = by["age"].max()
+    per["_gap"] = ((first - per["recency_days"]) / (per["baskets"] - 1)).where(per["baskets"] > 1)
+
+    pairs = c[["customer_id", "offer_id", "at", "key"]].drop_duplicates(["key", "offer_id"])
+    affine = past[["key", "item_id", "order_id", "value", "age", "recent"]].merge(
+        data.offer_items[data.offer_items["offer_id"].isin(pairs["offer_id"].unique())], on="item_id")
+    affine = affine.merge(pairs[["key", "offer_id"]], on=["key", "offer_id"])
+    by_offer = affine.groupby(["key", "offer_id"])
+    pair = pd.DataFrame({"offer_items_bought": by_offer["item_id"].nunique(), "offer_lines": by_offer.size(),
+                         "offer_last_days": by_offer["age"].min(), "_offer_spend": by_offer["value"].sum(),
+                         "offer_items_bought_90d": affine[affine["recent"]].groupby(["key", "offer_id"])[
+                             "item_id"].nunique()})
+    out = c[["key", "offer_id"]].merge(pair, left_on=["key", "offer_id"], right_index=True, how="left")
+    out = out.merge(per, left_on="key", right_index=True, how="left")
     sizes = data.offer_items.groupby("offer_id")["item_id"].nunique()
     out["offer_items"] = c["offer_id"].map(sizes).to_numpy()
     for name in sorted(set(data.offer_types.values())):
         out[f"type_{name}"] = (c["offer_id"].map(data.offer_types) == name).astype(float).to_numpy()
-    out["day_of_year"] = at.dt.dayofyear.to_numpy()  # the season of the contact
+    out["day_of_year"] = c["at"].dt.dayofyear.to_numpy()  # the season of the contact
+    context = pd.DataFrame({
+        "offer_spend_per_basket": (out["_offer_spend"].fillna(0.0) / out["baskets"]).where(out["baskets"] > 0),
+        "basket_spend": (out["spend"] / out["baskets"]).where(out["baskets"] > 0),
+        "days_since_last_purchase": out["recency_days"], "usual_gap_days": out["_gap"]})
+    features = out[[*FEATURES, *[col for col in out.columns if col.startswith("type_")], "day_of_year"]].copy()
     for column in ("recency_days", "offer_last_days"):
-        out[column] = out[column].fillna(NO_HISTORY_DAYS)
-    return out.fillna(0.0).astype(float).reset_index(drop=True)
+        features[column] = features[column].fillna(NO_HISTORY_DAYS)
+    features = features.fillna(0.0).astype(float)
+    return pd.concat([features, context], axis=1).reset_index(drop=True)
+
+
+FEATURES = ("recency_days", "baskets", "spend", "distinct_items", "coupon_lines", "coupon_saved", "baskets_90d",
+            "spend_90d", "offer_items_bought", "offer_lines", "offer_last_days", "offer_items_bought_90d",
+            "prior_contacts", "prior_redemptions", "prior_offers_redeemed", "offer_items")
 
 
 CANDIDATES = ("logistic", "gbm", "blend")

@@ -42,6 +42,7 @@ from reco.customers.consent import may_personalise
 from reco.exceptions import ConfigurationError, ErasedCustomerError, StoreBusyError, StoreError
 from reco.store.bulk import stage_insert
 from reco.store.changes import CHANNEL_PREFIX, NOTIFY_CHUNK, ChangeWatcher, PostgresChangeWatcher, SQLiteChangeWatcher
+from reco.store.decisions import DecisionStore
 from reco.store.erasures import ErasureLog
 from reco.store.hashing import CustomerHasher, load_hasher
 from reco.store.idempotency import IdempotencyKeys
@@ -63,6 +64,7 @@ from reco.store.tables import (
     items,
     marketing,
     metadata,
+    offer_decisions,
     offer_outcomes,
 )
 
@@ -156,6 +158,7 @@ class EventStore:
         self.erasures = ErasureLog(self.engine, self.hasher)
         self.idempotency = IdempotencyKeys(self.engine)
         self.offers = OfferStore(self.engine)
+        self.decisions = DecisionStore(self.engine)
 
     @property
     def dialect(self) -> str:
@@ -311,7 +314,8 @@ class EventStore:
 
     def count_rows(self, table: str) -> int:
         tables = {"events": events, "items": items, "customers": customers, "marketing": marketing,
-                  "erasures": erasures, "ingest_runs": ingest_runs, "offer_outcomes": offer_outcomes}
+                  "erasures": erasures, "ingest_runs": ingest_runs, "offer_outcomes": offer_outcomes,
+                  "offer_decisions": offer_decisions}
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(tables[table])).scalar_one())
 
@@ -320,15 +324,22 @@ class EventStore:
         event_types: Sequence[str] = ("purchase",),
         columns: Sequence[str] = ("customer_id", "item_id", "timestamp", "quantity"),
         until: datetime | None = None,
+        customer_ids: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Events of the given types as a DataFrame (timestamps as datetime64)."""
+        """Events of the given types (of ``customer_ids`` only, when given) as a DataFrame (timestamps as
+        datetime64)."""
         cols = [events.c[c] for c in columns]
         stmt = select(*cols).where(events.c.event_type.in_(list(event_types)))
         if until is not None:
             stmt = stmt.where(events.c.timestamp < until)
         with self.engine.connect() as conn:
-            result = conn.execute(stmt)
-            df = pd.DataFrame(result.fetchall(), columns=list(columns))
+            if customer_ids is None:
+                df = pd.DataFrame(conn.execute(stmt).fetchall(), columns=list(columns))
+            else:
+                ids = list(dict.fromkeys(customer_ids))
+                parts = [conn.execute(stmt.where(events.c.customer_id.in_(ids[i:i + 1000]))).fetchall()
+                         for i in range(0, len(ids), 1000)]
+                df = pd.DataFrame([r for part in parts for r in part], columns=list(columns))
         if "timestamp" in df.columns:
             df["timestamp"] = pd.to_datetime(df["timestamp"])
         return df
@@ -443,14 +454,15 @@ class EventStore:
                 "marketing": conn.execute(delete(marketing).where(marketing.c.customer_id == customer_id)).rowcount,
                 "customer": conn.execute(delete(customers).where(customers.c.customer_id == customer_id)).rowcount,
                 "offer_outcomes": self.offers.erase_customer(conn, customer_id),
+                "offer_decisions": self.decisions.erase_customer(conn, customer_id),
             }
             self.erasures.record(conn, customer_id)
             self.record_changes(conn, [customer_id])
         return {k: int(v) for k, v in counts.items()}
 
     def customer_data(self, customer_id: str) -> dict[str, object]:
-        """Everything the store holds about one customer: customer row, events, marketing rows and offer
-        outcomes."""
+        """Everything the store holds about one customer: customer row, events, marketing rows, offer
+        outcomes and offer decisions."""
         with self.engine.connect() as conn:
             row = conn.execute(select(customers).where(customers.c.customer_id == customer_id)).mappings().first()
             ev = pd.DataFrame(conn.execute(select(events).where(events.c.customer_id == customer_id)).fetchall(),
@@ -458,7 +470,8 @@ class EventStore:
             mk = pd.DataFrame(conn.execute(select(marketing).where(marketing.c.customer_id == customer_id))
                               .fetchall(), columns=list(MARKETING_COLUMNS))
         return {"customer": dict(row) if row else None, "events": ev, "marketing": mk,
-                "offer_outcomes": self.offers.outcomes(customer_id)}
+                "offer_outcomes": self.offers.outcomes(customer_id),
+                "offer_decisions": self.decisions.decisions([customer_id])}
 
     def personalisation_denied(self, customer_ids: Iterable[str]) -> set[str]:
         """Which of ``customer_ids`` ``personalisation_allowed`` says no to: a customer row's consent

@@ -120,6 +120,40 @@ offer_outcomes = Table(
 )
 OUTCOME_COLUMNS: tuple[str, ...] = tuple(c.name for c in offer_outcomes.columns)
 
+# Offer decisions of the CRM exports (reco.store.decisions): what was decided for whom, on which channel,
+# treated or control. A treated decision is a planned contact: it counts against caps and budgets until
+# its outcome arrives; control decisions are what ``reco report offers`` compares the treated with.
+offer_decisions = Table(
+    "offer_decisions",
+    metadata,
+    Column("decision_id", String(64), primary_key=True),
+    Column("export_id", String(64), nullable=False),
+    Column("customer_id", String(128), nullable=False),
+    Column("offer_id", String(128), nullable=False),
+    Column("channel", String(16)),
+    Column("rank", Integer, nullable=False),
+    Column("p_redeem", Float, nullable=False),
+    Column("expected_value", Float, nullable=False),
+    Column("control", Boolean, nullable=False),
+    Column("decided_at", DateTime, nullable=False),
+    Column("valid_until", DateTime, nullable=False),
+    Index("ix_offer_decisions_customer", "customer_id"),
+    Index("ix_offer_decisions_export", "export_id"),
+)
+DECISION_COLUMNS: tuple[str, ...] = tuple(c.name for c in offer_decisions.columns)
+
+# One row per ``reco export offers``: its id (what --changed-since names), when and as of when it decided,
+# the model version and its parameters and counts as JSON.
+offer_exports = Table(
+    "offer_exports",
+    metadata,
+    Column("export_id", String(64), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("decided_at", DateTime, nullable=False),
+    Column("model_version", String(64)),
+    Column("summary", Text, nullable=False),
+)
+
 # Responses of POST /v1/events by Idempotency-Key (scoped to the API key that sent it), so that a retried
 # request is answered as the first was and stores nothing twice (reco.store.idempotency).
 idempotency_keys = Table(

@@ -77,6 +77,7 @@ async def erase_customer(customer_id: IdPath, state: StateDep, store: StoreDep, 
         response.status_code = 202
     return ErasureOut(customer_id=customer_id, events_deleted=report.events, marketing_deleted=report.marketing,
                       customer_deleted=report.customer, offer_outcomes_deleted=report.offer_outcomes,
+                      offer_decisions_deleted=report.offer_decisions,
                       score_tables_changed=report.score_tables_changed,
                       complete=report.complete, pending_versions=sorted(report.pending_versions))
 
@@ -95,4 +96,5 @@ def customer_data(customer_id: IdPath, state: StateDep, store: StoreDep) -> Cust
         profile = json.loads(profiles.loc[[customer_id]].reset_index().to_json(orient="records"))[0]
     return CustomerDataOut(customer_id=customer_id, customer=data["customer"], events=_records(data["events"]),
                            marketing=_records(data["marketing"]), offer_outcomes=_records(data["offer_outcomes"]),
+                           offer_decisions=_records(data["offer_decisions"]),
                            profile=profile)

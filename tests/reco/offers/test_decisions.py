@@ -38,7 +38,7 @@ def test_ranked_by_expected_value_with_reasons() -> None:
     assert [d.offer_id for d in decisions] == ["meat", "fish"]  # meat 4.2 > fish 3.0; wine < 0; recs only a fallback
     first = decisions[0]
     assert first.channel == "app" and first.rank == 1 and first.expected_value == round(0.6 * (9 - 2), 4)
-    assert first.reasons == ("bought MEAT 6 times, last 40 days ago", "no purchase for 74 days, 3x their usual gap",
+    assert first.reasons == ("bought MEAT 6 times, last 40 days ago", "no purchase for 74 days, 3.0x their usual gap",
                              "prefers the app")
     assert first.policy and len({d.decision_id for d in decisions}) == 2
 
