@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     # How often each API process re-reads API keys and erasures recorded by other processes: a revoked
     # key stops working, and an erased customer's cached lists leave memory, in every worker within this.
     sync_seconds: float = Field(default=5.0, gt=0)
+    offers_refresh_seconds: float = Field(default=30.0, gt=0)  # how stale the API's offer budgets and rates may be
     # Requests one API process computes side by side. More threads than cores only fight over the GIL:
     # at 32 connections on 2 cores, 40 threads (anyio's default) gave 49 recommendations/s, 2 gave 83.
     threads: int = Field(default=2, ge=1, le=64)

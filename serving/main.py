@@ -23,6 +23,7 @@ from serving.api.main import api_router
 from serving.fastpath import RecommendationFastPath
 from serving.limits import BodyLimits
 from serving.metrics import ObserveMiddleware
+from serving.offers import OfferServing
 from serving.state import ServingState
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                          cache_seconds=settings.cache_seconds, warm=settings.cache_warm)
     state.load()
     app.state.serving = state
+    app.state.offers = OfferServing(state, refresh_seconds=settings.offers_refresh_seconds)
     try:
         yield
     finally:

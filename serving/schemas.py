@@ -157,6 +157,30 @@ class OffersOut(BaseModel):
     offers: list[dict[str, Any]] = Field(description="every offer, as the catalogue spells it")
 
 
+class OfferDecisionOut(BaseModel):
+    offer_id: str
+    name: str
+    kind: str
+    value: float
+    channel: str | None = Field(description="where to make it (the customer's preferred channel first)")
+    rank: int
+    p_redeem: float = Field(description="probability of redemption (the offer's observed rate when not personal)")
+    expected_value: float
+    reasons: list[str] = Field(description="why this offer, in plain words (empty when not personal)")
+    valid_until: datetime
+    decision_id: str = Field(description="send it back with the offer's outcomes (POST /v1/offers/events)")
+    control: bool = Field(description="true: held out as control; decided, never to be shown or sent")
+    fallback: bool = Field(description="true: nothing else qualified; the catalogue's fallback offer")
+
+
+class CustomerOffersOut(BaseModel):
+    customer_id: str
+    model_version: str | None
+    personalised: bool = Field(description="false: the customer opted out of personalisation (or is unknown to "
+                               "the response model); offers are non-personal")
+    offers: list[OfferDecisionOut]
+
+
 class OfferDeletedOut(BaseModel):
     offer_id: str
     deleted: bool

@@ -108,10 +108,12 @@ class DecisionSettings:
 
 
 def read_inputs(store, scores: pd.DataFrame | None = None,  # type: ignore[no-untyped-def]
-                customer_ids: Sequence[str] | None = None, planned: bool = True) -> OfferInputs:
+                customer_ids: Sequence[str] | None = None, planned: bool = True,
+                offers: list[Offer] | None = None, categories: pd.Series | None = None) -> OfferInputs:
     """``OfferInputs`` from an EventStore, for ``customer_ids`` (default: everyone). ``planned``: add the
     planned contacts of exports to the outcomes (decisions count them; a response model learns from
-    outcomes only, since a planned contact's result is not known yet)."""
+    outcomes only, since a planned contact's result is not known yet). ``offers`` and ``categories``, when
+    given, are not read again (the API keeps them)."""
     events = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp", "order_id", "price",
                                                         "quantity", "coupon_discount", "channel"),
                                customer_ids=customer_ids)
@@ -128,14 +130,12 @@ def read_inputs(store, scores: pd.DataFrame | None = None,  # type: ignore[no-un
         parts.append(store.decisions.planned_contacts(customer_ids)[list(OUTCOME_COLUMNS)])
     outcomes = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
     outcomes["timestamp"] = pd.to_datetime(outcomes["timestamp"])
-    customers = store.customers()
-    if customer_ids is not None:
-        customers = customers[customers["customer_id"].isin(set(customer_ids))]
-    items = store.items()
+    customers = store.customers(customer_ids)
+    if categories is None:
+        categories = store.items().set_index("item_id")["category"].dropna()
     erased = frozenset(c for c in (customer_ids or ()) if store.is_erased(c))
-    return OfferInputs(offers=store.offers.all(), purchases=purchases, outcomes=outcomes,
-                       customers=customers.reset_index(drop=True),
-                       categories=items.set_index("item_id")["category"].dropna(),
+    return OfferInputs(offers=store.offers.all() if offers is None else offers, purchases=purchases,
+                       outcomes=outcomes, customers=customers.reset_index(drop=True), categories=categories,
                        scores=None if scores is None else scores.set_index("customer_id"), erased=erased)
 
 
@@ -346,8 +346,9 @@ def decide_many(inputs: OfferInputs, model: ResponseModel | None, policy: Contac
         if progress is not None:
             progress(done, len(ids))
         elapsed = time.perf_counter() - started
-        logger.info("offers: decided %s of %s customers, %s candidates (%.0f s, about %.0f s left)", f"{done:,}",
-                    f"{len(ids):,}", f"{len(candidates):,}", elapsed, elapsed / done * (len(ids) - done))
+        if len(ids) >= 1000:  # a batch, not one API request
+            logger.info("offers: decided %s of %s customers, %s candidates (%.0f s, about %.0f s left)", f"{done:,}",
+                        f"{len(ids):,}", f"{len(candidates):,}", elapsed, elapsed / done * (len(ids) - done))
     table = pd.DataFrame(candidates, columns=["customer_id", "offer_id", "channel", "ev", "cost", "p", "personal",
                                               "policy", "lines", "last", "since", "gap", "preferred"])
     taken = greedy(table, budgets, per_customer=settings.n, channel_room=rooms) if len(table) else np.zeros(0, bool)

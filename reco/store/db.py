@@ -404,9 +404,16 @@ class EventStore:
             rows = conn.execute(select(items)).fetchall()
         return pd.DataFrame(rows, columns=list(ITEM_COLUMNS))
 
-    def customers(self) -> pd.DataFrame:
+    def customers(self, customer_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """The customer rows (of ``customer_ids`` only, when given)."""
+        stmt = select(customers)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(customers)).fetchall()
+            if customer_ids is None:
+                rows = conn.execute(stmt).fetchall()
+            else:
+                ids = list(dict.fromkeys(customer_ids))
+                rows = [r for i in range(0, len(ids), 1000)
+                        for r in conn.execute(stmt.where(customers.c.customer_id.in_(ids[i:i + 1000]))).fetchall()]
         return pd.DataFrame(rows, columns=list(CUSTOMER_COLUMNS))
 
     def personalisation_allowed(self, customer_id: str) -> bool:

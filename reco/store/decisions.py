@@ -74,9 +74,16 @@ class DecisionStore:
         decided = decided[~decided["control"]]
         if decided.empty:
             return pd.DataFrame(columns=["customer_id", "offer_id", "outcome", "channel", "timestamp", "decision_id"])
+        stmt = select(offer_outcomes.c.decision_id).where(offer_outcomes.c.decision_id.is_not(None))
+        reported: set[str] = set()
         with self.engine.connect() as conn:
-            reported = set(conn.execute(select(offer_outcomes.c.decision_id).where(
-                offer_outcomes.c.decision_id.is_not(None)).distinct()).scalars())
+            if customer_ids is None:
+                reported.update(conn.execute(stmt.distinct()).scalars())
+            else:
+                ids = list(dict.fromkeys(customer_ids))
+                for start in range(0, len(ids), 1000):
+                    reported.update(conn.execute(stmt.where(
+                        offer_outcomes.c.customer_id.in_(ids[start:start + 1000]))).scalars())
         decided = decided[~decided["decision_id"].isin(reported)]
         return pd.DataFrame({"customer_id": decided["customer_id"], "offer_id": decided["offer_id"], "outcome": "sent",
                              "channel": decided["channel"], "timestamp": decided["decided_at"],

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from reco.store import EventStore
 from serving.main import app
+from tests.training.test_export_offers import programme  # noqa: F401  (the made-up loyalty programme)
 
 MEAT = {"name": "5 off meat", "kind": "amount_off", "scope": "category:MEAT", "value": 5, "channels": "email|app",
         "valid_from": "2017-01-01", "valid_until": "2030-01-01", "budget": 200, "max_per_customer": 1,
@@ -68,3 +70,50 @@ def test_outcomes_over_the_api(client: TestClient, store: EventStore) -> None:
     assert [o["outcome"] for o in data["offer_outcomes"]] == ["sent", "clicked"]
     erased = client.delete("/v1/customers/c1", headers=admin).json()
     assert erased["offer_outcomes_deleted"] == 2
+
+
+NOW_OFFERS = (
+    "- {offer_id: meat-now, name: meat now, kind: amount_off, value: 2, scope: 'category:meat', channels: 'app|email',"
+    " valid_from: 2017-11-01, valid_until: 2099-01-01}\n"
+    "- {offer_id: fish-now, name: fish now, kind: amount_off, value: 1, scope: 'category:fish', channels: 'app|email',"
+    " valid_from: 2017-11-01, valid_until: 2099-01-01}\n"
+    "- {offer_id: scarce, name: scarce, kind: amount_off, value: 9, scope: basket, channels: app, budget: 1,"
+    " valid_from: 2017-11-01, valid_until: 2099-01-01}\n"
+    "- {offer_id: tips-now, name: picked for you, kind: product_recommendation, channels: 'app|email',"
+    " valid_from: 2017-11-01, valid_until: 2099-01-01}\n")
+
+
+def test_customer_offers(programme: EventStore, tmp_path: Path, settings_env: dict[str, str]) -> None:
+    from reco.erasure import erase_customer
+    from reco.ingest import record_outcomes
+    from reco.registry import ModelRegistry
+    from training.cli import main
+
+    store = programme
+    (tmp_path / "now.yaml").write_text(NOW_OFFERS)
+    assert main(["ingest", str(tmp_path / "now.yaml"), "--kind", "offers"]) == 0
+    record_outcomes(store, [{"customer_id": "c3", "offer_id": "scarce", "outcome": "sent", "channel": "app",
+                             "timestamp": "2020-01-01"}])  # the scarce offer's one contact is used
+    erase_customer(store, ModelRegistry(settings_env["RECO_MODEL_DIR"]), "c14")
+    with TestClient(app, headers={"X-API-Key": store.add_api_key("site")}) as client:
+        meat = client.get("/v1/customers/c2/offers", params={"n": 2}).json()  # likes meat, consents to all
+        assert meat["personalised"] and meat["model_version"]
+        assert [o["offer_id"] for o in meat["offers"]][0] == "meat-now" and len(meat["offers"]) <= 2
+        first = meat["offers"][0]
+        assert first["channel"] in ("app", "email") and first["p_redeem"] > 0 and first["reasons"]
+        assert "scarce" not in {o["offer_id"] for o in meat["offers"]}  # its budget is used
+        fish = client.get("/v1/customers/c1/offers", params={"n": 1}).json()
+        assert fish["offers"][0]["offer_id"] == "fish-now"  # odd customers like fish
+        no_consent = client.get("/v1/customers/c250/offers", params={"channel": "email"}).json()
+        assert no_consent["offers"] == []  # outbound needs marketing consent, the fallback too
+        assert client.get("/v1/customers/c250/offers", params={"channel": "app"}).json()["offers"]
+        opted_out = client.get("/v1/customers/c7/offers").json()
+        assert not opted_out["personalised"] and all(not o["reasons"] for o in opted_out["offers"])
+        erased = client.get("/v1/customers/c14/offers").json()
+        assert not erased["personalised"] and [o["offer_id"] for o in erased["offers"]] == [
+            o["offer_id"] for o in opted_out["offers"]]  # an erased id is told apart from no one
+        assert client.get("/v1/customers/c2/offers", params={"n": 0}).status_code == 422
+        assert client.get("/v1/customers/c2/offers", params={"channel": "fax"}).status_code == 422
+        assert client.get("/v1/customers/c2/offers", headers={"X-API-Key": ""}).status_code == 401
+        marketer = {"X-API-Key": store.add_api_key("marketer")}
+        assert client.get("/v1/customers/c2/offers", headers=marketer).status_code == 200

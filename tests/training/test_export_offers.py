@@ -120,8 +120,9 @@ def test_report_offers_compares_treated_with_control(programme: EventStore, tmp_
             rows.append({"customer_id": r.customer_id, "item_id": "meat0", "timestamp": "2017-12-05 10:00:00",
                          "order_id": f"x{k}", "quantity": 1, "price": 10.0})
     record_outcomes(store, outcomes)
-    later = pd.DataFrame(rows + [{"customer_id": "c1", "item_id": "fish0", "timestamp": "2018-03-01 10:00:00",
-                                  "order_id": "late", "quantity": 1, "price": 1.0}])
+    rows.append({"customer_id": "c1", "item_id": "fish0", "timestamp": "2018-03-01 10:00:00", "order_id": "late",
+                 "quantity": 1, "price": 1.0})  # the data now reaches past every window
+    later = pd.DataFrame(rows)
     later.to_csv(tmp_path / "later.csv", index=False)
     assert main(["ingest", str(tmp_path / "later.csv")]) == 0
     capsys.readouterr()

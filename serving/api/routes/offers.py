@@ -3,20 +3,56 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, HTTPException, Query, Request
 from pydantic import Field
 
 from reco.ingest import record_outcomes
 from reco.offers import Offer
 from reco.offers.catalogue import OfferBody
+from reco.vocabulary import OFFER_CHANNELS
 from serving.api.deps import KEYED_RESPONSES, MARKETER, IdPath, StoreDep, require
-from serving.schemas import ErrorOut, EventsOut, OfferDeletedOut, OfferOutcomeIn, OffersOut
+from serving.schemas import (
+    CustomerOffersOut,
+    ErrorOut,
+    EventsOut,
+    OfferDecisionOut,
+    OfferDeletedOut,
+    OfferOutcomeIn,
+    OffersOut,
+)
 from serving.writes import run_write
 
 router = APIRouter(prefix="/v1", tags=["offers"], responses=KEYED_RESPONSES)
 OUTCOME_WRITERS = require("site", "marketer")  # a site reports opens and clicks, a CRM sends and deliveries
+OFFER_READERS = require("site", "marketer")
+MAX_OFFERS = 20
+
+
+@router.get("/customers/{customer_id}/offers", response_model=CustomerOffersOut, dependencies=[OFFER_READERS])
+def customer_offers(
+    customer_id: IdPath, request: Request,
+    n: Annotated[int, Query(ge=1, le=MAX_OFFERS, description="offers at most")] = 3,
+    channel: Annotated[Literal[OFFER_CHANNELS] | None,  # type: ignore[valid-type]
+                       Query(description="only offers on this channel (default: each offer on the customer's best "
+                             "channel)")] = None,
+) -> CustomerOffersOut:
+    """The best offers for a customer now, by the same decisions as ``reco export offers``: eligibility
+    rules, the contact policy (outbound channels need marketing consent; caps; suppression), each offer's
+    remaining budget, expected value, the control group and the fallback offer. A customer who opted out
+    of personalisation (or an unknown one) gets non-personal offers."""
+    answer = request.app.state.offers.decide(customer_id, n, channel)
+    out = []
+    for row in answer.decisions.itertuples(index=False):
+        offer = answer.offers[row.offer_id]
+        out.append(OfferDecisionOut(
+            offer_id=row.offer_id, name=offer.name, kind=offer.kind, value=offer.value, channel=row.channel,
+            rank=row.rank, p_redeem=row.p_redeem, expected_value=row.expected_value, reasons=list(row.reasons),
+            valid_until=row.valid_until, decision_id=row.decision_id, control=bool(row.control),
+            fallback=bool(row.fallback)))
+    return CustomerOffersOut(customer_id=customer_id, model_version=answer.model_version,
+                             personalised=answer.personalised, offers=out)
 
 
 @router.get("/offers", response_model=OffersOut, dependencies=[MARKETER])
