@@ -331,6 +331,7 @@ def decide_many(inputs: OfferInputs, model: ResponseModel | None, policy: Contac
                 j = index[offer.offer_id]
                 candidates.append({
                     "customer_id": c, "offer_id": offer.offer_id, "channel": verdict.channel, "ev": value,
+                    "uses": not in_control(c, offer.offer_id, settings.control_share, settings.salt),
                     "cost": offer.cost_per_contact + p[i, j] * offer.cost_per_redemption, "p": float(p[i, j]),
                     "personal": bool(personal[i]), "policy": verdict.passed,
                     "lines": int(lines[i, j]), "last": float(last[i, j]), "since": float(since[i]),
@@ -349,7 +350,8 @@ def decide_many(inputs: OfferInputs, model: ResponseModel | None, policy: Contac
         if len(ids) >= 1000:  # a batch, not one API request
             logger.info("offers: decided %s of %s customers, %s candidates (%.0f s, about %.0f s left)", f"{done:,}",
                         f"{len(ids):,}", f"{len(candidates):,}", elapsed, elapsed / done * (len(ids) - done))
-    table = pd.DataFrame(candidates, columns=["customer_id", "offer_id", "channel", "ev", "cost", "p", "personal",
+    table = pd.DataFrame(candidates, columns=["customer_id", "offer_id", "channel", "ev", "uses", "cost", "p",
+                                              "personal",
                                               "policy", "lines", "last", "since", "gap", "preferred"])
     taken = greedy(table, budgets, per_customer=settings.n, channel_room=rooms) if len(table) else np.zeros(0, bool)
     table = table[taken].sort_values(["customer_id", "ev", "offer_id"], ascending=[True, False, True])
@@ -385,5 +387,6 @@ def _decisions(table: pd.DataFrame, offers: dict[str, Offer], fallback_of: dict[
                      in_control(c, offer.offer_id, settings.control_share, settings.salt),
                      may_personalise(state.personalisation, state.erased), True, [], list(verdict.passed),
                      offer.valid_until))
-    out = pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
+    out = pd.DataFrame(rows, columns=list(DECISION_COLUMNS)).astype(
+        {"rank": int, "p_redeem": float, "expected_value": float, "control": bool, "personal": bool, "fallback": bool})
     return out.sort_values(["customer_id", "rank"], kind="stable").reset_index(drop=True)

@@ -217,6 +217,7 @@ def test_erasure_removes_events_scores_and_personal_results_and_keeps_them_out(
     assert erased["score_tables_changed"] == 1
     after = scored_client.get("/v1/customers/C007/data").json()
     assert after == {"customer_id": "C007", "customer": None, "events": [], "marketing": [], "offer_outcomes": [],
+                     "offer_decisions": [],
                      "profile": None}
     assert scored_client.get("/v1/customers/C007/recommendations").json()["personalised"] is False
     erased_profile = scored_client.get("/v1/customers/C007/profile")
