@@ -12,9 +12,9 @@ the dunnhumby preset's offers. Prints a table and one final JSON line (target: A
 
 Then the export's decisions (reco.offers.engine.decide_many, what ``reco export offers`` runs):
 
-- for every dunnhumby household on the first day of the test period, the campaigns running that day as
-  offers (their coupon products as scope, email, each campaign's real number of households as budget),
-  every household taken as having marketing consent, the response model above;
+- for every dunnhumby household on the first day of the test period, the test campaigns as offers
+  launched that day (their coupon products as scope, email, each campaign's real number of households
+  as budget), every household taken as having marketing consent, the response model above;
 - a synthetic shop of ``--customers`` customers (default 1,000,000) x ``--offers`` offers (default 50)
   with eight purchases each, caps and budgets, a response model fitted on its own contacts, written to
   Parquet: seconds and peak memory (target: <= 10 minutes and within 24 GiB on 2 cores).
@@ -94,17 +94,19 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 
 def dunnhumby_export(contacts: pd.DataFrame, data: ContactData, model: ResponseModel) -> dict[str, object]:
-    """Decisions for every household on the first day of the test period (see the module docstring)."""
+    """Decisions for every household on the first day of the test period, the eleven test campaigns as
+    offers launched that day (each with its real number of households as budget). Of the decided pairs
+    the households really got, how many redeemed, beside the rate of all real test contacts."""
     described = pd.read_csv(DATA / "campaign_descriptions.csv.gz", dtype={"campaign_id": str},
                             parse_dates=["start_date", "end_date"])
-    running = described[(described["start_date"] <= SPLIT) & (described["end_date"] > SPLIT)]
+    launched = described[described["start_date"] >= SPLIT]
     sizes = contacts.groupby("offer_id").size()
     items = data.offer_items.groupby("offer_id")["item_id"].apply(list)
     offers = [Offer(offer_id=r.campaign_id, name=f"campaign {r.campaign_id}", kind="amount_off", value=1.0,
                     scope={"kind": "items", "items": tuple(items.get(r.campaign_id, ["none"]))}, channels=("email",),
-                    valid_from=r.start_date, valid_until=r.end_date + pd.Timedelta(days=1),
+                    valid_from=SPLIT, valid_until=r.end_date + pd.Timedelta(days=1),
                     budget_contacts=int(sizes.get(r.campaign_id, 0)), offer_type=r.campaign_type.replace("Type ", ""))
-              for r in running.itertuples()]
+              for r in launched.itertuples()]
     households = sorted(data.purchases["customer_id"].unique())
     outcomes = pd.concat([
         pd.DataFrame({"customer_id": contacts["customer_id"], "offer_id": contacts["offer_id"], "outcome": "sent",
@@ -119,8 +121,13 @@ def dunnhumby_export(contacts: pd.DataFrame, data: ContactData, model: ResponseM
     decided = decide_many(inputs, model, ContactPolicy(), SPLIT.to_pydatetime(), households,
                           offer_stats(inputs, SPLIT.to_pydatetime()), DecisionSettings(n=1))
     seconds = time.perf_counter() - started
+    real = contacts[contacts["at"] >= SPLIT]
+    both = decided.merge(real, on=["customer_id", "offer_id"])
     return {"households": len(households), "offers": len(offers), "decisions": len(decided),
-            "control": int(decided["control"].sum()), "seconds": round(seconds, 1)}
+            "control": int(decided["control"].sum()), "seconds": round(seconds, 1),
+            "decided_and_really_contacted": len(both),
+            "their_redemption_rate": round(float(both["y"].mean()), 4) if len(both) else None,
+            "all_test_contacts_redemption_rate": round(float(real["y"].mean()), 4)}
 
 
 def synthetic_inputs(customers: int, n_offers: int, seed: int = 0) -> OfferInputs:
@@ -236,8 +243,11 @@ def main() -> None:
     best_baseline = max(v["auc"] for k, v in rows.items() if k != "response_model")
     auc = rows["response_model"]["auc"]
     dunnhumby = dunnhumby_export(contacts, data, model)
-    print(f"dunnhumby export: {dunnhumby['households']:,} households x {dunnhumby['offers']} running campaigns -> "
-          f"{dunnhumby['decisions']:,} decisions in {dunnhumby['seconds']} s")
+    d = dunnhumby
+    print(f"dunnhumby export: {d['households']:,} households x {d['offers']} test campaigns -> "
+          f"{d['decisions']:,} decisions in {d['seconds']} s; of {d['decided_and_really_contacted']:,} "
+          f"decided pairs really contacted, {dunnhumby['their_redemption_rate']} redeemed (all test contacts: "
+          f"{dunnhumby['all_test_contacts_redemption_rate']})")
     synthetic = None if args.skip_synthetic else synthetic_export(args.customers, args.offers)
     if synthetic is not None:
         print(f"synthetic export: {synthetic['customers']:,} customers x {synthetic['offers']} offers -> "

@@ -169,7 +169,7 @@ class ResponseModel:
             raise InputError(f"all {len(y):,} training contacts have response {int(y[0])}; nothing to learn")
         if not 0 < self.validation_share < 1:
             raise InputError(f"validation_share {self.validation_share!r} must be in (0, 1)")
-        times = pd.to_datetime(at).to_numpy()
+        times = pd.to_datetime(at).to_numpy(dtype="datetime64[ns]")  # any unit in, nanoseconds for the cut
         cut = np.quantile(times.astype("int64"), 1 - self.validation_share).astype("datetime64[ns]")
         early = times < cut
         self.validation_: dict[str, float] = {}

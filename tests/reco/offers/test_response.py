@@ -56,3 +56,14 @@ def test_the_model_is_chosen_on_later_training_contacts() -> None:
         ResponseModel().predict_proba(x)
     with pytest.raises(InputError, match="nothing to learn"):
         ResponseModel().fit(x, np.zeros(n, dtype=int), at)
+
+
+def test_validation_cut_in_any_time_unit() -> None:
+    """Contact times in seconds (not pandas' nanoseconds) still split into earlier training and later
+    validation contacts."""
+    rng = np.random.default_rng(1)
+    n = 1000
+    x = pd.DataFrame({"signal": rng.normal(size=n)})
+    y = (rng.random(n) < 1 / (1 + np.exp(-2 * x["signal"]))).astype(int)
+    at = pd.Series(np.datetime64("2020-01-01") + np.arange(n).astype("timedelta64[h]")).astype("datetime64[s]")
+    assert set(ResponseModel().fit(x, y, at).validation_) == {"logistic", "gbm", "blend"}
