@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     # (settings.threads), so reads never queue behind writes.
     write_wait_seconds: float = Field(default=5.0, gt=0, le=300)
     write_threads: int = Field(default=2, ge=1, le=64)
+    # The contact policy of offers (reco.offers.policy), for the export and the API alike: contacts per
+    # customer per channel per period ("channel=count/days", comma-separated); suppression after this many
+    # ignored offers in a row or declines within suppress_days; the control group's share; the margin
+    # on spend that an offer's expected value counts.
+    offer_caps: str = "email=1/7,sms=1/7"
+    offer_ignored_limit: int = Field(default=3, ge=1)
+    offer_declined_limit: int = Field(default=2, ge=1)
+    offer_suppress_days: int = Field(default=90, ge=1)
+    offer_control_share: float = Field(default=0.10, ge=0, lt=1)
+    offer_margin_rate: float = Field(default=0.3, gt=0, le=1)
 
 
 @lru_cache(maxsize=1)

@@ -16,6 +16,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import reco
 from reco.config import get_settings
 from reco.exceptions import ConfigurationError, InputError, RecoError, StoreBusyError
+from reco.offers.engine import DecisionSettings
+from reco.offers.policy import ContactPolicy
 from reco.registry import ModelRegistry
 from reco.store import EventStore
 from serving import logs
@@ -41,7 +43,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                          cache_seconds=settings.cache_seconds, warm=settings.cache_warm)
     state.load()
     app.state.serving = state
-    app.state.offers = OfferServing(state, refresh_seconds=settings.offers_refresh_seconds)
+    app.state.offers = OfferServing(state, ContactPolicy.from_settings(settings),
+                                    DecisionSettings(control_share=settings.offer_control_share,
+                                                     margin_rate=settings.offer_margin_rate),
+                                    refresh_seconds=settings.offers_refresh_seconds)
     try:
         yield
     finally:

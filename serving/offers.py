@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import pandas as pd
@@ -51,9 +51,11 @@ class Answer:
 class OfferServing:
     """See the module docstring."""
 
-    def __init__(self, state: ServingState, policy: ContactPolicy | None = None, refresh_seconds: float = 30.0) -> None:
+    def __init__(self, state: ServingState, policy: ContactPolicy | None = None,
+                 settings: DecisionSettings | None = None, refresh_seconds: float = 30.0) -> None:
         self.state = state
         self.policy = policy or ContactPolicy()
+        self.settings = settings or DecisionSettings()
         self.refresh_seconds = refresh_seconds
         self._snapshot: Snapshot | None = None
         self._models: dict[str, ResponseModel | None] = {}
@@ -124,7 +126,7 @@ class OfferServing:
                                                          "consent_marketing": [False], "preferred_channel": [None]}))
         model = self.model(version)
         decided = decide_many(inputs, model, self.policy, at or utc_now(), [customer_id], snap.stats,
-                              DecisionSettings(n=n, channel=channel))
+                              replace(self.settings, n=n, channel=channel))
         row = inputs.customers
         allowed = may_personalise(bool(row["consent_personalisation"].iloc[0]) if len(row) else None)
         return Answer(decided, version if model is not None else None, model is not None and allowed,

@@ -114,3 +114,14 @@ def purchases_csv(tmp_path: Path, purchases: pd.DataFrame) -> Path:
     path = tmp_path / "purchases.csv"
     purchases.assign(timestamp=purchases["timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S")).to_csv(path, index=False)
     return path
+
+
+@pytest.fixture
+def programme(settings_env: dict[str, str], store: EventStore, tmp_path: Path,
+              capsys: pytest.CaptureFixture[str]) -> EventStore:
+    """tests.offer_programme, ingested, trained and ready for offer decisions."""
+    from tests.offer_programme import prepare
+
+    prepare(store, tmp_path)
+    capsys.readouterr()
+    return store

@@ -190,15 +190,20 @@ def cmd_export_offers(args: argparse.Namespace) -> dict[str, Any]:
     from reco.export.offers import export_offers
     from reco.interactions.asof import parse_as_of
     from reco.offers.engine import DecisionSettings
+    from reco.offers.policy import ContactPolicy
     from training.offers import decision_inputs
 
-    settings = DecisionSettings(n=args.n, channel=args.channel, control_share=args.control_share)
+    config = get_settings()
+    share = config.offer_control_share if args.control_share is None else args.control_share
+    settings = DecisionSettings(n=args.n, channel=args.channel, control_share=share,
+                                margin_rate=config.offer_margin_rate)
+    policy = ContactPolicy.from_settings(config)
     store = _store(args)
     try:
         store.create_schema()
-        inputs, model, version = decision_inputs(store, _registry(get_settings().model_dir), args.version)
+        inputs, model, version = decision_inputs(store, _registry(config.model_dir), args.version)
         at = parse_as_of(args.as_of, "--as-of")
-        return export_offers(store, inputs, model, version, args.out, settings=settings,
+        return export_offers(store, inputs, model, version, args.out, policy=policy, settings=settings,
                              at=at.to_pydatetime() if at is not None else None, changed_since=args.changed_since)
     finally:
         store.dispose()
@@ -437,8 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--channel", choices=OFFER_CHANNELS, help="only this channel (default: each customer's best)")
     e.add_argument("--changed-since", metavar="EXPORT_ID", help="only customers whose decisions changed since that "
                    "export")
-    e.add_argument("--control-share", type=float, default=0.10, help="share of (customer, offer) pairs decided but "
-                   "not contacted (default 0.10)")
+    e.add_argument("--control-share", type=float, help="share of (customer, offer) pairs decided but not contacted "
+                   "(default: RECO_OFFER_CONTROL_SHARE, 0.10)")
     e.add_argument("--as-of", help="decide as of this time (default: now), e.g. to replay a past date")
     e.add_argument("--version", help="model version whose response model and scores to use (default: promoted)")
     e.set_defaults(func=cmd_export_offers)

@@ -21,9 +21,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from reco.config import Settings
 from reco.customers.consent import may_contact, may_personalise
+from reco.exceptions import ConfigurationError
 from reco.offers.catalogue import OUTBOUND_CHANNELS, Offer
 from reco.offers.rules import evaluate_rules
+from reco.vocabulary import OFFER_CHANNELS
 
 POSITIVE = frozenset({"opened", "clicked", "redeemed"})
 
@@ -72,6 +75,12 @@ class ContactPolicy:
     ignored_limit: int = 3
     declined_limit: int = 2
     suppress_days: int = 90
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ContactPolicy:
+        """The policy the settings describe (``RECO_OFFER_CAPS`` and the suppression limits)."""
+        return cls(caps=parse_caps(settings.offer_caps), ignored_limit=settings.offer_ignored_limit,
+                   declined_limit=settings.offer_declined_limit, suppress_days=settings.offer_suppress_days)
 
     def channels_for(self, offer: Offer, customer: CustomerState) -> list[str]:
         """The offer's channels in the order they are tried for this customer."""
@@ -187,3 +196,19 @@ class ContactPolicy:
 def _recent_contacts(customer: CustomerState, channel: str, days: int, at: datetime) -> int:
     return sum(1 for h in customer.history if h.outcome == "sent" and h.channel == channel
                and at - timedelta(days=days) <= h.at <= at)
+
+
+def parse_caps(text: str) -> dict[str, tuple[int, int]]:
+    """``email=1/7,sms=1/7`` -> {"email": (1, 7), "sms": (1, 7)}; an unknown channel or a bad count is a
+    ConfigurationError that repeats the value and lists the channels."""
+    caps: dict[str, tuple[int, int]] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        channel, sep, rule = part.partition("=")
+        count, slash, days = rule.partition("/")
+        channel = channel.strip().lower()
+        if not sep or not slash or channel not in OFFER_CHANNELS or not count.strip().isdigit() \
+                or not days.strip().isdigit() or int(days) < 1:
+            raise ConfigurationError(f"offer cap {part!r} is not channel=count/days with a channel of "
+                                     f"{', '.join(OFFER_CHANNELS)} (e.g. email=1/7)")
+        caps[channel] = (int(count), int(days))
+    return caps

@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 
 from reco.store import EventStore
 from serving.main import app
-from tests.training.test_export_offers import programme  # noqa: F401  (the made-up loyalty programme)
 
 MEAT = {"name": "5 off meat", "kind": "amount_off", "scope": "category:MEAT", "value": 5, "channels": "email|app",
         "valid_from": "2017-01-01", "valid_until": "2030-01-01", "budget": 200, "max_per_customer": 1,
@@ -98,7 +97,7 @@ def test_customer_offers(programme: EventStore, tmp_path: Path, settings_env: di
     with TestClient(app, headers={"X-API-Key": store.add_api_key("site")}) as client:
         meat = client.get("/v1/customers/c2/offers", params={"n": 2}).json()  # likes meat, consents to all
         assert meat["personalised"] and meat["model_version"]
-        assert [o["offer_id"] for o in meat["offers"]][0] == "meat-now" and len(meat["offers"]) <= 2
+        assert meat["offers"][0]["offer_id"] == "meat-now" and len(meat["offers"]) <= 2
         first = meat["offers"][0]
         assert first["channel"] in ("app", "email") and first["p_redeem"] > 0 and first["reasons"]
         assert "scarce" not in {o["offer_id"] for o in meat["offers"]}  # its budget is used

@@ -13,39 +13,8 @@ from reco.erasure import erase_customer
 from reco.ingest import record_outcomes
 from reco.registry import ModelRegistry
 from reco.store import EventStore
-from tests.training.test_offers import _last, _programme
+from tests.training.test_offers import _last
 from training.cli import main
-
-WINTER = (
-    "- {offer_id: winter-meat, name: winter meat, kind: amount_off, value: 2, scope: 'category:meat',"
-    " channels: 'email|sms', valid_from: 2017-11-01, valid_until: 2018-02-01, budget: 40, cost_per_contact: 0.01}\n"
-    "- {offer_id: winter-fish, name: winter fish, kind: amount_off, value: 1,"
-    " scope: 'items:fish0|fish1|fish2|fish3|fish4|fish5|fish6|fish7|fish8|fish9', channels: email,"
-    " valid_from: 2017-11-01, valid_until: 2018-02-01, max_per_customer: 1}\n"
-    "- {offer_id: tips, name: picked for you, kind: product_recommendation, channels: email,"
-    " valid_from: 2017-11-01, valid_until: 2018-02-01}\n")
-
-
-@pytest.fixture
-def programme(settings_env: dict[str, str], store: EventStore, tmp_path: Path,
-              capsys: pytest.CaptureFixture[str]) -> EventStore:
-    _programme(store, tmp_path)
-    (tmp_path / "winter.yaml").write_text(WINTER)
-    rows = ["customer_id,consent_marketing,consent_personalisation,preferred_channel"]
-    for c in range(300):  # c0..c199 may be contacted; every 7th of them opted out of personalisation
-        rows.append(f"c{c},{'true' if c < 200 else 'false'},{'false' if c % 7 == 0 else 'true'},"
-                    f"{'sms' if c % 5 == 0 else ''}")
-    (tmp_path / "customers.csv").write_text("\n".join(rows) + "\n")
-    assert main(["ingest", str(tmp_path / "customers.csv"), "--kind", "customers"]) == 0
-    items = [f"{kind}{i},{kind} {i},{kind}" for kind in ("meat", "fish") for i in range(10)]
-    (tmp_path / "items.csv").write_text("item_id,name,category\n" + "\n".join(items) + "\n")
-    assert main(["ingest", str(tmp_path / "items.csv"), "--kind", "items"]) == 0
-    for catalogue in ("offers.yaml", "winter.yaml"):
-        assert main(["ingest", str(tmp_path / catalogue), "--kind", "offers"]) == 0
-    assert main(["train", "--param", "factors=4", "--param", "iterations=2"]) == 0
-    assert main(["train", "offers"]) == 0
-    capsys.readouterr()
-    return store
 
 
 def test_export_respects_consent_budgets_caps_and_control(programme: EventStore, tmp_path: Path,
