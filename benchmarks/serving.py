@@ -2,7 +2,10 @@
 
 Trains the default model on a copy of the Online Retail store (or, with --items N, on a synthetic log
 with an N-item catalogue), starts `uvicorn serving.main:app`, and drives each scenario for a fixed
-duration at a fixed concurrency: GET /health, GET recommendations, GET similar items, POST events.
+duration at a fixed concurrency: GET /health, GET recommendations, GET similar items, GET a customer's
+offers (``offers``: 50 offers over popular items, a response model trained on contacts made up from the
+log itself, a contact labelled redeemed when the customer bought one of the offer's items within 30
+days), POST events.
 The scenarios start once the server has warmed its top-list cache (`/ready` says `cache_warming`
 false; RECO_CACHE_WARM=false in the environment measures a cold server, where lists are computed on
 request). Recommendations are asked for customers drawn at random (each customer about once per
@@ -13,7 +16,7 @@ Prints requests/s and p50/p95/p99 latency per scenario, the ratio of recommendat
 /health throughput, and one final JSON line. Closed-loop latency at 32 connections is mostly queueing
 (32 / throughput), so recommendations are also sent open loop, at random times at --load (default
 half) of the closed-loop throughput, timed from the planned send. Targets (issue 5, this 2-core machine): recommendation
-p99 <= 25 ms at 32 connections and a ratio >= 0.6; with 100k items, p99 <= 50 ms.
+p99 <= 25 ms at 32 connections and a ratio >= 0.6; with 100k items, p99 <= 50 ms; offers p99 <= 25 ms (issue 15).
 --cache-size sets RECO_CACHE_SIZE (entries per process, one per customer and mode; the server's default
 otherwise): a deployment sizes it to its customers, and the warm-up fills it before the scenarios start.
 Usage: python benchmarks/serving.py [--seconds 20] [--concurrency 32] [--workers 1] [--items 100000] [--load 0.5]
@@ -34,11 +37,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,7 +55,7 @@ from reco.registry import ModelRegistry  # noqa: E402
 from reco.store import EventStore  # noqa: E402
 from training.train import train  # noqa: E402
 
-TARGET = {"p99_ms": 25.0, "ratio": 0.6, "p99_ms_100k_items": 50.0}
+TARGET = {"p99_ms": 25.0, "ratio": 0.6, "p99_ms_100k_items": 50.0, "offers_p99_ms": 25.0}
 VISIT_PAGES = 5  # recommendation pages a shopper views in one visit (scenario recommendations_visits)
 
 
@@ -91,10 +96,45 @@ def prepare(tmp: Path, items: int | None) -> tuple[EventStore, list[str], list[s
     started = time.perf_counter()
     trained = train(store, ModelRegistry(tmp / "models"))
     logging.info("trained %s in %.1fs", trained["version"], time.perf_counter() - started)
+    prepare_offers(store, ModelRegistry(tmp / "models"))
     events = store.read_events(("purchase",), columns=("customer_id", "item_id"))
     customers = events["customer_id"].drop_duplicates().sample(frac=1.0, random_state=0).tolist()
     item_ids = events["item_id"].drop_duplicates().sample(frac=1.0, random_state=0).tolist()
     return store, customers, item_ids, trained
+
+
+def prepare_offers(store: EventStore, registry: ModelRegistry, n_offers: int = 50, contacts: int = 400) -> None:
+    """Offers over the popular items and past contacts made up from the log (see the module docstring),
+    then ``reco train offers`` for the promoted version."""
+    from reco.ingest import record_outcomes
+    from reco.offers import Offer
+    from training.offers import train_offers
+
+    rng = np.random.default_rng(0)
+    events = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp"))
+    popular = events["item_id"].value_counts().index[: n_offers * 10].tolist()
+    first, last = events["timestamp"].min(), events["timestamp"].max()
+    customers = events["customer_id"].unique()
+    offers, outcomes = [], []
+    for o in range(n_offers):
+        items = popular[o * 10:(o + 1) * 10]
+        offers.append(Offer(offer_id=f"bench-{o}", name=f"offer {o}", kind="percent_off", value=10,
+                            scope={"kind": "items", "items": tuple(items)}, channels=("app", "web", "email"),
+                            valid_from=first.to_pydatetime(), valid_until=datetime(2099, 1, 1)))
+        bought = events[events["item_id"].isin(items)]
+        for c in rng.choice(customers, size=contacts, replace=False):
+            at = first + (last - first) * float(rng.uniform(0.3, 0.9))
+            outcomes.append({"customer_id": c, "offer_id": f"bench-{o}", "outcome": "sent", "channel": "email",
+                             "timestamp": at})
+            mine = bought[(bought["customer_id"] == c) & (bought["timestamp"] > at)
+                          & (bought["timestamp"] <= at + pd.Timedelta(days=30))]
+            if len(mine):
+                outcomes.append({"customer_id": c, "offer_id": f"bench-{o}", "outcome": "redeemed",
+                                 "channel": "store", "timestamp": mine["timestamp"].min()})
+    with store.transaction() as conn:
+        store.offers.upsert(conn, offers)
+    record_outcomes(store, outcomes, source="benchmark")
+    logging.info("offers: %s", train_offers(store, registry))
 
 
 async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
@@ -135,6 +175,9 @@ async def drive(port: int, key: str, scenario: str, seconds: float, concurrency:
             visit[1] = int(visit[1]) - 1
             return (f"GET /v1/customers/{visit[0]}/recommendations?n=10 HTTP/1.1\r\nHost: bench\r\n{auth}"
                     "\r\n").encode()
+        if scenario == "offers":
+            customer = quote(customers[int(rng.integers(len(customers)))], safe="")
+            return f"GET /v1/customers/{customer}/offers?n=3&channel=app HTTP/1.1\r\nHost: bench\r\n{auth}\r\n".encode()
         if scenario == "similar":
             item = quote(items[int(rng.integers(len(items)))], safe="")
             return f"GET /v1/items/{item}/similar HTTP/1.1\r\nHost: bench\r\n{auth}\r\n".encode()
@@ -237,7 +280,7 @@ def main() -> None:
             runs = itertools.count(1)
             # Events come last: each purchase changes a customer's history, so their next list is computed.
             for scenario in ("health", "recommendations", "recommendations_open_loop", "recommendations_visits",
-                             "similar", "events"):
+                             "similar", "offers", "events"):
                 if scenario == "recommendations_open_loop":
                     rate = round(args.load * results["recommendations"]["rps"], 1)
                     before = cache_counts(base, key)
@@ -275,9 +318,11 @@ def main() -> None:
                       "concurrency": args.concurrency, "workers": args.workers, "seconds": args.seconds,
                       "cache_size": cache_size,
                       "scenarios": results, "ratio_recommendations_to_health": round(ratio, 3),
-                      "target": {"p99_ms": p99_target, "ratio": TARGET["ratio"]},
+                      "target": {"p99_ms": p99_target, "ratio": TARGET["ratio"],
+                                 "offers_p99_ms": TARGET["offers_p99_ms"]},
                       "meets_target": bool(results["recommendations"]["p99_ms"] <= p99_target
-                                           and ratio >= TARGET["ratio"])}))
+                                           and ratio >= TARGET["ratio"]
+                                           and results["offers"]["p99_ms"] <= TARGET["offers_p99_ms"])}))
 
 
 if __name__ == "__main__":

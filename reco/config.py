@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     offer_suppress_days: int = Field(default=90, ge=1)
     offer_control_share: float = Field(default=0.10, ge=0, lt=1)
     offer_margin_rate: float = Field(default=0.3, gt=0, le=1)
+    # Offer answers each API process keeps (customers; 0: none), for at most offers_cache_seconds, and the
+    # queries ("n:channel", comma-separated) computed ahead for the most recent customers (serving.offers).
+    offers_cache_size: int = Field(default=50_000, ge=0)
+    offers_cache_seconds: float = Field(default=300.0, gt=0)
+    offers_warm: str = "3:app,3:web"
 
 
 @lru_cache(maxsize=1)

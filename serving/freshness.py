@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import Any
 
 from reco.store.changes import ChangeWatcher
 from reco.store.hashing import CustomerHasher
@@ -21,15 +22,17 @@ CHANGES_REMEMBERED = 100_000  # recent changes kept to judge reads in flight; ol
 
 
 class FreshCustomers:
-    """Bounded LRU of customer -> (personalisation allowed, history fingerprint or None when empty),
-    holding only what no change since its read has touched; safe to share between threads."""
+    """Bounded LRU of customer -> what was read for them (for recommendations: personalisation allowed and
+    the history's fingerprint; for offers: their answers), holding only what no change since its read
+    has touched; safe to share between threads. Each instance needs its own watcher (a poll consumes the
+    changes it returns)."""
 
     def __init__(self, watcher: ChangeWatcher, size: int, hasher: CustomerHasher) -> None:
         """``hasher``: the store's (the feed names customers by its hashes)."""
         self.watcher = watcher
         self.hasher = hasher
         self.size = size
-        self._known: OrderedDict[str, tuple[bool, bytes | None]] = OrderedDict()
+        self._known: OrderedDict[str, Any] = OrderedDict()
         self._ids: dict[str, str] = {}  # erasure hash -> customer id, for the customers in _known
         self._changed: OrderedDict[str, int] = OrderedDict()  # hash -> generation of its latest change
         self._unknown_through = 0  # changes at or before this generation are no longer told apart
@@ -59,7 +62,7 @@ class FreshCustomers:
                 _, generation = self._changed.popitem(last=False)
                 self._unknown_through = max(self._unknown_through, generation)
 
-    def get(self, customer_id: str) -> tuple[bool, bytes | None] | None:
+    def get(self, customer_id: str) -> Any:
         """What was read for the customer, if nothing changed since (call ``refresh`` first); else None."""
         with self._lock:
             entry = self._known.get(customer_id)
@@ -72,14 +75,14 @@ class FreshCustomers:
         self.refresh()
         return self._generation
 
-    def remember(self, customer_id: str, allowed: bool, fingerprint: bytes | None, since: int) -> None:
+    def remember(self, customer_id: str, value: Any, since: int) -> None:
         """Keep what a read begun at generation ``since`` found, unless a change to the customer was seen
         after it began (the read may predate it); a change not seen yet is dropped at the next refresh."""
         hashed = self.hasher(customer_id)
         with self._lock:
             if self._unknown_through > since or self._changed.get(hashed, 0) > since:
                 return
-            self._known[customer_id] = (allowed, fingerprint)
+            self._known[customer_id] = value
             self._known.move_to_end(customer_id)
             self._ids[hashed] = customer_id
             while len(self._known) > self.size:

@@ -25,7 +25,7 @@ from serving.api.main import api_router
 from serving.fastpath import RecommendationFastPath
 from serving.limits import BodyLimits
 from serving.metrics import ObserveMiddleware
-from serving.offers import OfferServing
+from serving.offers import OfferServing, parse_warm
 from serving.state import ServingState
 
 logger = logging.getLogger(__name__)
@@ -43,13 +43,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                          cache_seconds=settings.cache_seconds, warm=settings.cache_warm)
     state.load()
     app.state.serving = state
-    app.state.offers = OfferServing(state, ContactPolicy.from_settings(settings),
-                                    DecisionSettings(control_share=settings.offer_control_share,
-                                                     margin_rate=settings.offer_margin_rate),
-                                    refresh_seconds=settings.offers_refresh_seconds)
+    offers = OfferServing(state, ContactPolicy.from_settings(settings),
+                          DecisionSettings(control_share=settings.offer_control_share,
+                                           margin_rate=settings.offer_margin_rate),
+                          refresh_seconds=settings.offers_refresh_seconds, cache_size=settings.offers_cache_size,
+                          cache_seconds=settings.offers_cache_seconds, warm=parse_warm(settings.offers_warm))
+    offers.start()
+    app.state.offers = offers
     try:
         yield
     finally:
+        offers.close()
         state.close()
         store.dispose()
 

@@ -182,7 +182,7 @@ class ServingState:
         denied = self.store.personalisation_denied(customers)
         for customer in customers:
             allowed = customer not in denied
-            self.fresh.remember(customer, allowed, fingerprints.get(customer) if allowed else None, since)
+            self.fresh.remember(customer, (allowed, fingerprints.get(customer) if allowed else None), since)
 
     def _latest_erasure(self) -> datetime | None:
         try:
@@ -325,7 +325,7 @@ class ServingState:
         result = service.recommend(customer_id, history, n=n, personalise=allowed, mode=mode, filters=filters)
         if self.fresh is not None:
             fingerprint = history_fingerprint(history) if history is not None and len(history) else None
-            self.fresh.remember(customer_id, allowed, fingerprint, since)
+            self.fresh.remember(customer_id, (allowed, fingerprint), since)
         return result
 
     @property

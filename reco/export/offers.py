@@ -95,6 +95,7 @@ def export_offers(store: EventStore, inputs: OfferInputs, model: ResponseModel |
                                             "expected_value", "control", "decided_at", "valid_until"]]
     with store.transaction() as conn:
         store.decisions.record_export(conn, export_id, utc_now(), at, model_version, summary, record)
+        store.record_changes(conn, record["customer_id"].unique())  # planned contacts fill their caps
         if suffix == ".csv":
             write_with(out, lambda tmp: csv_safe(table).to_csv(tmp, index=False))
         else:

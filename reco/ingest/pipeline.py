@@ -209,7 +209,10 @@ class _Run:
         rows = self._not_erased(normalise(frame, ctx, dict(constants)), ctx)
         repeated = rows[key].duplicated()
         rows = rows[~repeated].assign(source=label[:255])
-        return len(rows), insert(self.conn, rows), int(repeated.sum())
+        inserted = insert(self.conn, rows)
+        if kind == "offer-outcomes" and inserted:  # caps and suppression read them: answers held in memory change
+            self.store.record_changes(self.conn, rows["customer_id"].unique())
+        return len(rows), inserted, int(repeated.sum())
 
     def _not_erased(self, rows: pd.DataFrame, ctx: FileContext) -> pd.DataFrame:
         """``rows`` without those of erased customers (counted as ``erased_customer``)."""

@@ -123,8 +123,7 @@ def read_inputs(store, scores: pd.DataFrame | None = None,  # type: ignore[no-un
         "value": pd.to_numeric(events["price"], errors="coerce").fillna(0.0) * events["quantity"].astype(float),
         "discount": pd.to_numeric(events["coupon_discount"], errors="coerce").fillna(0.0).abs(),
         "channel": events["channel"]})
-    stored = store.offers.outcomes() if customer_ids is None else pd.concat(
-        [store.offers.outcomes(c) for c in customer_ids], ignore_index=True)
+    stored = store.offers.outcomes(customer_ids)
     parts = [stored[list(OUTCOME_COLUMNS)]]
     if planned:
         parts.append(store.decisions.planned_contacts(customer_ids)[list(OUTCOME_COLUMNS)])
@@ -133,7 +132,10 @@ def read_inputs(store, scores: pd.DataFrame | None = None,  # type: ignore[no-un
     customers = store.customers(customer_ids)
     if categories is None:
         categories = store.items().set_index("item_id")["category"].dropna()
-    erased = frozenset(c for c in (customer_ids or ()) if store.is_erased(c))
+    erased: frozenset[str] = frozenset()
+    if customer_ids is not None:
+        with store.engine.connect() as conn:
+            erased = frozenset(store.erased_among(conn, customer_ids))
     return OfferInputs(offers=store.offers.all() if offers is None else offers, purchases=purchases,
                        outcomes=outcomes, customers=customers.reset_index(drop=True), categories=categories,
                        scores=None if scores is None else scores.set_index("customer_id"), erased=erased)
@@ -267,10 +269,13 @@ def _plain(value: object) -> object:
 
 def decide_many(inputs: OfferInputs, model: ResponseModel | None, policy: ContactPolicy, at: datetime,
                 customer_ids: Sequence[str], stats: OfferStats, settings: DecisionSettings = DecisionSettings(),
-                chunk_size: int = 20_000, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+                chunk_size: int = 20_000, progress: Callable[[int, int], None] | None = None,
+                shared_budgets: bool = True) -> pd.DataFrame:
     """Decisions (``DECISION_COLUMNS``) for ``customer_ids`` at ``at`` under every offer's remaining budget
     (``stats``), the policy's caps and ``settings.n`` offers a customer. Without a response model only
-    non-personal values are known (every customer is scored as one who opted out)."""
+    non-personal values are known (every customer is scored as one who opted out). ``shared_budgets``
+    False: each customer is allocated alone against the whole remaining budgets, as one API request is
+    (what an API cache computes ahead for many customers at once)."""
     offers = [o for o in inputs.offers if o.active_at(at) and (settings.channel is None
                                                                or settings.channel in o.channels)]
     budgets = stats.budgets_left(offers)
@@ -353,7 +358,12 @@ def decide_many(inputs: OfferInputs, model: ResponseModel | None, policy: Contac
     table = pd.DataFrame(candidates, columns=["customer_id", "offer_id", "channel", "ev", "uses", "cost", "p",
                                               "personal",
                                               "policy", "lines", "last", "since", "gap", "preferred"])
-    taken = greedy(table, budgets, per_customer=settings.n, channel_room=rooms) if len(table) else np.zeros(0, bool)
+    if shared_budgets or not len(table):
+        taken = greedy(table, budgets, per_customer=settings.n, channel_room=rooms) if len(table) else np.zeros(0, bool)
+    else:
+        taken = np.zeros(len(table), dtype=bool)
+        for rows in table.groupby("customer_id", sort=False).indices.values():
+            taken[rows] = greedy(table.iloc[rows], budgets, per_customer=settings.n, channel_room=rooms)
     table = table[taken].sort_values(["customer_id", "ev", "offer_id"], ascending=[True, False, True])
     return _decisions(table, {o.offer_id: o for o in inputs.offers}, fallback_of, budgets, settings)
 

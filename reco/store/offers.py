@@ -7,7 +7,7 @@ stored half; every offer read back is validated again, so a hand-edited row cann
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -56,13 +56,18 @@ class OfferStore:
         """Insert canonical outcomes (``OUTCOME_COLUMNS``); one whose id is stored already is skipped."""
         return stage_insert(conn, "offer_outcomes", OUTCOME_COLUMNS, df, "ON CONFLICT (outcome_id) DO NOTHING")
 
-    def outcomes(self, customer_id: str | None = None) -> pd.DataFrame:
-        """Stored outcomes (of one customer, or all), oldest first."""
+    def outcomes(self, customers: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """Stored outcomes (of one customer, of several, or all), oldest first."""
         stmt = select(offer_outcomes).order_by(offer_outcomes.c.timestamp, offer_outcomes.c.outcome_id)
-        if customer_id is not None:
-            stmt = stmt.where(offer_outcomes.c.customer_id == customer_id)
+        ids = [customers] if isinstance(customers, str) else customers
+        ids = None if ids is None else list(dict.fromkeys(ids))
         with self.engine.connect() as conn:
-            frame = pd.DataFrame(conn.execute(stmt).fetchall(), columns=list(OUTCOME_COLUMNS))
+            if ids is None:
+                rows = conn.execute(stmt).fetchall()
+            else:
+                rows = [r for i in range(0, len(ids), 1000)
+                        for r in conn.execute(stmt.where(offer_outcomes.c.customer_id.in_(ids[i:i + 1000])))]
+            frame = pd.DataFrame(rows, columns=list(OUTCOME_COLUMNS))
         frame["timestamp"] = pd.to_datetime(frame["timestamp"])
         return frame
 

@@ -35,8 +35,8 @@ def _buy(store: EventStore, *customers: str) -> None:
 def test_a_change_drops_only_that_customer(setup: tuple[EventStore, FreshCustomers]) -> None:
     store, fresh = setup
     since = fresh.begin()
-    fresh.remember("ann", True, b"f1", since)
-    fresh.remember("bob", False, None, since)
+    fresh.remember("ann", (True, b"f1"), since)
+    fresh.remember("bob", (False, None), since)
     assert fresh.get("ann") == (True, b"f1") and fresh.get("bob") == (False, None)
     _buy(store, "ann")
     assert fresh.get("ann") == (True, b"f1")  # not seen until the next refresh, which every request runs first
@@ -52,12 +52,12 @@ def test_a_read_that_may_predate_a_change_is_not_kept(setup: tuple[EventStore, F
     since = fresh.begin()  # a request starts reading ann ...
     _buy(store, "ann")  # ... ann buys meanwhile, and another request's refresh sees it
     fresh.refresh()
-    fresh.remember("ann", True, b"old", since)
+    fresh.remember("ann", (True, b"old"), since)
     assert fresh.get("ann") is None
-    fresh.remember("cat", True, b"c", since)  # cat did not change: kept
+    fresh.remember("cat", (True, b"c"), since)  # cat did not change: kept
     assert fresh.get("cat") == (True, b"c")
     later = fresh.begin()
-    fresh.remember("ann", True, b"new", later)  # a read begun after the change is current
+    fresh.remember("ann", (True, b"new"), later)  # a read begun after the change is current
     assert fresh.get("ann") == (True, b"new")
 
 
@@ -65,12 +65,12 @@ def test_a_bulk_change_forgets_everyone_and_reads_in_flight(setup: tuple[EventSt
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     store, fresh = setup
     since = fresh.begin()
-    fresh.remember("ann", True, b"a", since)
+    fresh.remember("ann", (True, b"a"), since)
     monkeypatch.setattr(store_db, "CHANGE_BATCH", 1)
     _buy(store, "x", "y")
     fresh.refresh()
     assert len(fresh) == 0
-    fresh.remember("ann", True, b"a", since)
+    fresh.remember("ann", (True, b"a"), since)
     assert fresh.get("ann") is None
 
 
@@ -83,8 +83,8 @@ def test_forgotten_change_history_counts_as_a_change(setup: tuple[EventStore, Fr
     fresh.refresh()
     _buy(store, "bob")
     fresh.refresh()  # ann's change is no longer told apart from anyone's
-    fresh.remember("ann", True, b"a", since)
-    fresh.remember("cat", True, b"c", since)
+    fresh.remember("ann", (True, b"a"), since)
+    fresh.remember("cat", (True, b"c"), since)
     assert fresh.get("ann") is None and fresh.get("cat") is None
 
 
@@ -92,7 +92,7 @@ def test_bounded_and_forget(setup: tuple[EventStore, FreshCustomers]) -> None:
     _, fresh = setup
     since = fresh.begin()
     for customer in ("a", "b", "c", "d"):
-        fresh.remember(customer, True, customer.encode(), since)
+        fresh.remember(customer, (True, customer.encode()), since)
     assert len(fresh) == 3 and fresh.get("a") is None and fresh.get("d") == (True, b"d")
     fresh.forget("d")
     assert fresh.get("d") is None and len(fresh) == 2

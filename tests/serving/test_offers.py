@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -116,3 +119,53 @@ def test_customer_offers(programme: EventStore, tmp_path: Path, settings_env: di
         assert client.get("/v1/customers/c2/offers", headers={"X-API-Key": ""}).status_code == 401
         marketer = {"X-API-Key": store.add_api_key("marketer")}
         assert client.get("/v1/customers/c2/offers", headers=marketer).status_code == 200
+
+
+def test_offer_answers_are_kept_until_something_they_depend_on_changes(programme: EventStore, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from reco.config import get_settings
+    from reco.ingest import record_outcomes
+    from training.cli import main
+
+    store = programme
+    (tmp_path / "now.yaml").write_text(NOW_OFFERS)
+    assert main(["ingest", str(tmp_path / "now.yaml"), "--kind", "offers"]) == 0
+    monkeypatch.setenv("RECO_OFFERS_WARM", "2:email")
+    get_settings.cache_clear()
+    with TestClient(app, headers={"X-API-Key": store.add_api_key("site")}) as client:
+        offers = app.state.offers
+        for _ in range(100):  # the start-up snapshot and warm-up run in the background
+            if offers.warming is not None and not offers.warming.is_alive():
+                break
+            time.sleep(0.05)
+        assert offers.warming is not None and not offers.warming.is_alive()
+        warmed = offers.cached("c2", 2, "email")
+        assert warmed is not None  # computed ahead for a recent customer
+        first = client.get("/v1/customers/c2/offers", params={"n": 2, "channel": "email"})
+        assert first.content == warmed  # the same decision ids: one decision, kept
+        assert _without_ids(warmed) == _without_ids(_body_of(offers, "c2", 2, "email"))  # as one request alone
+        assert first.json()["offers"][0]["channel"] == "email"
+        record_outcomes(store, [{"customer_id": "c2", "offer_id": "meat-now", "outcome": "sent", "channel": "email",
+                                 "timestamp": datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)}])
+        after = client.get("/v1/customers/c2/offers", params={"n": 2, "channel": "email"}).json()
+        assert after["offers"] == []  # the email cap (1 in 7 days) is used: the kept answer went with the outcome
+        assert client.get("/v1/customers/c4/offers", params={"n": 2, "channel": "email"}).content == offers.cached(
+            "c4", 2, "email")  # others kept
+        # an offer whose budget is used up invalidates every kept answer at the next snapshot
+        record_outcomes(store, [{"customer_id": "c3", "offer_id": "scarce", "outcome": "sent", "channel": "app",
+                                 "timestamp": datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)}])
+        offers._snapshot = offers._build()
+        assert offers.cached("c4", 2, "email") is None
+
+
+def _without_ids(body: bytes) -> dict:
+    answer = json.loads(body)
+    for offer in answer["offers"]:
+        offer.pop("decision_id")
+    return answer
+
+
+def _body_of(offers: object, customer: str, n: int, channel: str) -> bytes:
+    from serving.offers import _body
+
+    return _body(customer, offers.decide(customer, n, channel))  # type: ignore[attr-defined]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 
 from reco.ingest import record_outcomes
 from reco.offers import Offer
@@ -17,7 +18,6 @@ from serving.schemas import (
     CustomerOffersOut,
     ErrorOut,
     EventsOut,
-    OfferDecisionOut,
     OfferDeletedOut,
     OfferOutcomeIn,
     OffersOut,
@@ -31,28 +31,25 @@ MAX_OFFERS = 20
 
 
 @router.get("/customers/{customer_id}/offers", response_model=CustomerOffersOut, dependencies=[OFFER_READERS])
-def customer_offers(
+async def customer_offers(
     customer_id: IdPath, request: Request,
     n: Annotated[int, Query(ge=1, le=MAX_OFFERS, description="offers at most")] = 3,
     channel: Annotated[Literal[OFFER_CHANNELS] | None,  # type: ignore[valid-type]
                        Query(description="only offers on this channel (default: each offer on the customer's best "
                              "channel)")] = None,
-) -> CustomerOffersOut:
+) -> Response:
     """The best offers for a customer now, by the same decisions as ``reco export offers``: eligibility
     rules, the contact policy (outbound channels need marketing consent; caps; suppression), each offer's
     remaining budget, expected value, the control group and the fallback offer. A customer who opted out
-    of personalisation (or an unknown one) gets non-personal offers."""
-    answer = request.app.state.offers.decide(customer_id, n, channel)
-    out = []
-    for row in answer.decisions.itertuples(index=False):
-        offer = answer.offers[row.offer_id]
-        out.append(OfferDecisionOut(
-            offer_id=row.offer_id, name=offer.name, kind=offer.kind, value=offer.value, channel=row.channel,
-            rank=row.rank, p_redeem=row.p_redeem, expected_value=row.expected_value, reasons=list(row.reasons),
-            valid_until=row.valid_until, decision_id=row.decision_id, control=bool(row.control),
-            fallback=bool(row.fallback)))
-    return CustomerOffersOut(customer_id=customer_id, model_version=answer.model_version,
-                             personalised=answer.personalised, offers=out)
+    of personalisation (or an unknown one) gets non-personal offers. ``async``: an answer kept in memory
+    and known to be current is sent from the event loop (serving.offers); anything else is decided in a
+    worker thread."""
+    offers = request.app.state.offers
+    body = offers.cached(customer_id, n, channel) if offers.answers_on_loop else None
+    if body is None:
+        body = await run_in_threadpool(offers.answer, customer_id, n, channel)
+    offers.maybe_warm()
+    return Response(body, media_type="application/json")
 
 
 @router.get("/offers", response_model=OffersOut, dependencies=[MARKETER])
