@@ -106,6 +106,7 @@ class OfferServing:
         self._models: dict[str, ResponseModel | None] = {}
         self._refreshing = threading.Lock()
         self._model_lock = threading.Lock()
+        self._warm_lock = threading.Lock()
         self._closing = False
 
     # ------------------------------------------------------------------ model and snapshot
@@ -265,11 +266,15 @@ class OfferServing:
         if self.fresh is None or not self.warm_queries or self._snapshot is None:
             return
         key = (self._version(), self._snapshot.catalogue)
-        if key == self._warmed or (self.warming is not None and self.warming.is_alive()):
+        if key == self._warmed or self._closing:
             return
-        self._warmed = key
-        self.warming = threading.Thread(target=self._warm, name="reco-offers-warm", daemon=True)
-        self.warming.start()
+        with self._warm_lock:
+            if key == self._warmed or (self.warming is not None and self.warming.is_alive()):
+                return
+            self._warmed = key
+            thread = threading.Thread(target=self._warm, name="reco-offers-warm", daemon=True)
+            thread.start()
+            self.warming = thread  # started before it is seen: close() may join it at once
 
     def _warm(self) -> None:
         assert self.fresh is not None
@@ -306,8 +311,10 @@ class OfferServing:
 
     def close(self, timeout: float = 30.0) -> None:
         self._closing = True
-        if self.warming is not None:
-            self.warming.join(timeout)
+        with self._warm_lock:
+            warming = self.warming
+        if warming is not None:
+            warming.join(timeout)
         if self.fresh is not None:
             self.fresh.watcher.close()
 
