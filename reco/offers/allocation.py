@@ -2,9 +2,7 @@
 every customer's limits hold at once while the total expected value is as large as possible.
 
 A candidate has an expected value (``ev``) and an expected cost; only candidates with ``ev > 0`` are
-worth a contact. An optional boolean column ``uses`` says whether a chosen candidate uses budgets and
-channel room (a control decision is decided but never sent, so it uses neither; it still counts towards
-the customer's offers). Constraints:
+worth a contact. Constraints:
 
 - per offer: at most ``budget_contacts`` contacts and at most ``budget_cost`` expected cost;
 - per customer: at most ``per_customer`` offers in the batch, one per offer;
@@ -45,7 +43,6 @@ def greedy(candidates: pd.DataFrame, budgets: Mapping[str, tuple[float | None, f
     order = np.argsort(-c["ev"].to_numpy(), kind="stable")
     customers, offers = c["customer_id"].to_numpy(), c["offer_id"].to_numpy()
     channels, ev, cost = c["channel"].to_numpy(), c["ev"].to_numpy(), c["cost"].to_numpy()
-    uses = c["uses"].to_numpy(dtype=bool) if "uses" in c.columns else np.ones(len(c), dtype=bool)
     taken = np.zeros(len(c), dtype=bool)
     per_cust: dict[str, int] = defaultdict(int)
     pairs: set[tuple[str, str]] = set()
@@ -57,20 +54,18 @@ def greedy(candidates: pd.DataFrame, budgets: Mapping[str, tuple[float | None, f
             break
         customer, offer, channel = customers[i], offers[i], channels[i]
         max_contacts, max_cost = budgets.get(offer, (None, None))
-        if per_cust[customer] >= per_customer or (customer, offer) in pairs:
-            continue
-        if uses[i] and ((max_contacts is not None and contacts[offer] + 1 > max_contacts)
-                        or (max_cost is not None and spent[offer] + cost[i] > max_cost + 1e-9)
-                        or room.get((customer, channel), 1) <= 0):
+        if (per_cust[customer] >= per_customer or (customer, offer) in pairs
+                or (max_contacts is not None and contacts[offer] + 1 > max_contacts)
+                or (max_cost is not None and spent[offer] + cost[i] > max_cost + 1e-9)
+                or room.get((customer, channel), 1) <= 0):
             continue
         taken[i] = True
         per_cust[customer] += 1
         pairs.add((customer, offer))
-        if uses[i]:
-            contacts[offer] += 1
-            spent[offer] += cost[i]
-            if (customer, channel) in room:
-                room[(customer, channel)] -= 1
+        contacts[offer] += 1
+        spent[offer] += cost[i]
+        if (customer, channel) in room:
+            room[(customer, channel)] -= 1
     return taken
 
 
@@ -94,14 +89,13 @@ def exact(candidates: pd.DataFrame, budgets: Mapping[str, tuple[float | None, fl
             vals.extend(np.ones(len(index)) if weights is None else weights[list(index)])
             upper.append(limit)
 
-    uses = c["uses"].to_numpy(dtype=float) if "uses" in c.columns else np.ones(n)
     group(c["customer_id"], lambda _: per_customer)
     group(c["customer_id"] + "\x1f" + c["offer_id"], lambda _: 1)
-    group(c["offer_id"], lambda o: budgets.get(o, (None, None))[0], uses)
-    group(c["offer_id"], lambda o: budgets.get(o, (None, None))[1], c["cost"].to_numpy(dtype=float) * uses)
+    group(c["offer_id"], lambda o: budgets.get(o, (None, None))[0])
+    group(c["offer_id"], lambda o: budgets.get(o, (None, None))[1], c["cost"].to_numpy(dtype=float))
     room = dict(channel_room or {})
     keys = c["customer_id"] + "\x1f" + c["channel"]
-    group(keys, lambda k: room.get(tuple(k.split("\x1f", 1))), uses)  # type: ignore[arg-type]
+    group(keys, lambda k: room.get(tuple(k.split("\x1f", 1))))  # type: ignore[arg-type]
     matrix = coo_matrix((vals, (rows, cols)), shape=(len(upper), n)).tocsr()
     ev = c["ev"].to_numpy(dtype=float)
     result = milp(-np.where(ev > 0, ev, 0.0), integrality=np.ones(n), bounds=Bounds(0, (ev > 0).astype(float)),

@@ -11,7 +11,9 @@
 4. **Allocation** (reco.offers.allocation.greedy) under every offer's remaining budget, the channel caps
    still open to each customer and ``n`` offers a customer.
 5. **Decisions**: ranks, plain reasons, the control flag, and the fallback offer for a customer left
-   with nothing.
+   with nothing. Control pairs are allocated exactly like the others (they take their share of a budget
+   and of the channel caps in the batch), so treated and control come from the same customers: held out
+   after the decision, never instead of it. Only treated decisions become planned contacts.
 
 Customers are processed in chunks (their rows found by one sort of each table), so memory grows with
 the chunk, not with customers x offers.
@@ -336,7 +338,6 @@ def decide_many(inputs: OfferInputs, model: ResponseModel | None, policy: Contac
                 j = index[offer.offer_id]
                 candidates.append({
                     "customer_id": c, "offer_id": offer.offer_id, "channel": verdict.channel, "ev": value,
-                    "uses": not in_control(c, offer.offer_id, settings.control_share, settings.salt),
                     "cost": offer.cost_per_contact + p[i, j] * offer.cost_per_redemption, "p": float(p[i, j]),
                     "personal": bool(personal[i]), "policy": verdict.passed,
                     "lines": int(lines[i, j]), "last": float(last[i, j]), "since": float(since[i]),
@@ -355,8 +356,7 @@ def decide_many(inputs: OfferInputs, model: ResponseModel | None, policy: Contac
         if len(ids) >= 1000:  # a batch, not one API request
             logger.info("offers: decided %s of %s customers, %s candidates (%.0f s, about %.0f s left)", f"{done:,}",
                         f"{len(ids):,}", f"{len(candidates):,}", elapsed, elapsed / done * (len(ids) - done))
-    table = pd.DataFrame(candidates, columns=["customer_id", "offer_id", "channel", "ev", "uses", "cost", "p",
-                                              "personal",
+    table = pd.DataFrame(candidates, columns=["customer_id", "offer_id", "channel", "ev", "cost", "p", "personal",
                                               "policy", "lines", "last", "since", "gap", "preferred"])
     if shared_budgets or not len(table):
         taken = greedy(table, budgets, per_customer=settings.n, channel_room=rooms) if len(table) else np.zeros(0, bool)
