@@ -43,6 +43,7 @@ from serving.state import ServingState
 logger = logging.getLogger(__name__)
 
 WARM_BATCH = 1_000
+SPEND_SECONDS = 3_600.0  # the shop-wide spend per offer scope moves slowly: every purchase is read this often
 Query = tuple[int, str | None]  # (n, channel)
 
 
@@ -67,6 +68,7 @@ class Snapshot:
     taken_at: float
     catalogue: str  # a fingerprint of the offers' definitions
     exhausted: frozenset[str]  # offers whose remaining budget is nothing
+    spend_at: float  # when the shop-wide spend per offer scope was computed (time.monotonic())
 
 
 @dataclass(frozen=True)
@@ -150,14 +152,27 @@ class OfferServing:
             self._refreshing.release()
 
     def _build(self) -> Snapshot:
-        inputs = read_inputs(self.state.store)
-        stats = offer_stats(inputs, utc_now())
+        """Budgets and rates from every outcome; the shop-wide spend on each offer's scope (every purchase
+        read) only when the catalogue changed or it is older than ``SPEND_SECONDS``."""
+        store, previous = self.state.store, self._snapshot
+        offers = store.offers.all()
+        catalogue = hashlib.blake2b(json.dumps([o.to_record() for o in offers], sort_keys=True).encode(),
+                                    digest_size=8).hexdigest()
+        again = (previous is not None and previous.catalogue == catalogue
+                 and time.monotonic() - previous.spend_at < SPEND_SECONDS)
+        if again:
+            assert previous is not None
+            inputs = read_inputs(store, offers=offers, categories=previous.categories, purchases=False)
+            stats = offer_stats(inputs, utc_now(), scope_spend=previous.stats.scope_spend)
+            spend_at = previous.spend_at
+        else:
+            inputs = read_inputs(store, offers=offers)
+            stats = offer_stats(inputs, utc_now())
+            spend_at = time.monotonic()
         left = stats.budgets_left(inputs.offers)
         exhausted = frozenset(o for o, (contacts, cost) in left.items() if contacts == 0 or cost == 0)
-        catalogue = hashlib.blake2b(json.dumps([o.to_record() for o in inputs.offers], sort_keys=True).encode(),
-                                    digest_size=8).hexdigest()
         return Snapshot(offers=inputs.offers, categories=inputs.categories, stats=stats, taken_at=time.monotonic(),
-                        catalogue=catalogue, exhausted=exhausted)
+                        catalogue=catalogue, exhausted=exhausted, spend_at=spend_at)
 
     # ------------------------------------------------------------------ answers
     @property

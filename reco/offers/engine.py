@@ -111,14 +111,16 @@ class DecisionSettings:
 
 def read_inputs(store, scores: pd.DataFrame | None = None,  # type: ignore[no-untyped-def]
                 customer_ids: Sequence[str] | None = None, planned: bool = True,
-                offers: list[Offer] | None = None, categories: pd.Series | None = None) -> OfferInputs:
+                offers: list[Offer] | None = None, categories: pd.Series | None = None,
+                purchases: bool = True) -> OfferInputs:
     """``OfferInputs`` from an EventStore, for ``customer_ids`` (default: everyone). ``planned``: add the
     planned contacts of exports to the outcomes (decisions count them; a response model learns from
     outcomes only, since a planned contact's result is not known yet). ``offers`` and ``categories``, when
-    given, are not read again (the API keeps them)."""
+    given, are not read again (the API keeps them); ``purchases`` False leaves the purchases out (an empty
+    frame), for figures that need only the outcomes."""
     events = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp", "order_id", "price",
                                                         "quantity", "coupon_discount", "channel"),
-                               customer_ids=customer_ids)
+                               customer_ids=customer_ids if purchases else [])
     purchases = pd.DataFrame({
         "customer_id": events["customer_id"], "item_id": events["item_id"], "timestamp": events["timestamp"],
         "order_id": events["order_id"].astype(object).where(events["order_id"].notna(), ""),
@@ -172,28 +174,36 @@ def past_contacts(outcomes: pd.DataFrame, before: datetime | None = None) -> pd.
             .rename(columns={"timestamp": "at"})[["customer_id", "offer_id", "at"]].reset_index(drop=True))
 
 
-def offer_stats(inputs: OfferInputs, at: datetime) -> OfferStats:
-    """``OfferStats`` from every customer's inputs (call it with the whole store's)."""
+def offer_stats(inputs: OfferInputs, at: datetime, scope_spend: dict[str, float] | None = None) -> OfferStats:
+    """``OfferStats`` from every customer's inputs (call it with the whole store's). ``scope_spend``, when
+    given, is kept instead of being computed from the purchases (which may then be left out)."""
     o = inputs.outcomes[inputs.outcomes["timestamp"] <= at]
     sent = o[o["outcome"] == "sent"].drop_duplicates(["customer_id", "offer_id"])
     redeemed = o[o["outcome"] == "redeemed"].drop_duplicates(["customer_id", "offer_id"])
     sent_n, redeemed_n = sent.groupby("offer_id").size(), redeemed.groupby("offer_id").size()
     overall = float(redeemed_n.sum() / sent_n.sum()) if sent_n.sum() else 0.0
-    p = inputs.purchases
-    baskets = max(1, p["order_id"].nunique())
-    items = offer_items(inputs.offers, inputs.categories)
-    scope_value = p[["item_id", "value"]].merge(items, on="item_id").groupby("offer_id")["value"].sum()
-    rate, spend, used, cost = {}, {}, {}, {}
+    spend = dict(scope_spend) if scope_spend is not None else _scope_spend(inputs)
+    rate, used, cost = {}, {}, {}
     for offer in inputs.offers:
         k = offer.offer_id
         rate[k] = float((redeemed_n.get(k, 0) + RATE_PRIOR * overall) / (sent_n.get(k, 0) + RATE_PRIOR))
-        spend[k] = float((p["value"].sum() if offer.scope.kind == "basket" else scope_value.get(k, 0.0)) / baskets)
         mine = o[(o["offer_id"] == k) & (o["timestamp"] >= offer.valid_from) & (o["timestamp"] < offer.valid_until)]
         contacts = int((mine["outcome"] == "sent").sum())
         redemptions = int(mine.loc[mine["outcome"] == "redeemed", "customer_id"].nunique())
         used[k] = contacts
         cost[k] = contacts * offer.cost_per_contact + redemptions * offer.cost_per_redemption
     return OfferStats(rate=rate, scope_spend=spend, contacts_used=used, cost_used=cost)
+
+
+def _scope_spend(inputs: OfferInputs) -> dict[str, float]:
+    """Spend per basket on each offer's scope, over every customer's purchases."""
+    p = inputs.purchases
+    baskets = max(1, p["order_id"].nunique())
+    items = offer_items(inputs.offers, inputs.categories)
+    scope_value = p[["item_id", "value"]].merge(items, on="item_id").groupby("offer_id")["value"].sum()
+    total = float(p["value"].sum())
+    return {o.offer_id: (total if o.scope.kind == "basket" else float(scope_value.get(o.offer_id, 0.0))) / baskets
+            for o in inputs.offers}
 
 
 class _Rows:
