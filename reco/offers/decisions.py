@@ -1,5 +1,6 @@
-"""Decisions: for one customer, the offers worth making now, on which channel, ranked by expected value,
-with reasons a person can read; a stable control group; a fallback when nothing qualifies.
+"""The pieces of a decision for one customer, which reco.offers.engine composes for a batch or a single
+request: expected value, the policy on the best offers (``select_candidates``), the fallback, reasons a
+person can read and a stable control group.
 
 Expected value of an offer to a customer (what a decision maximises)::
 
@@ -11,17 +12,15 @@ Expected value of an offer to a customer (what a decision maximises)::
 ``product_recommendation`` offer costs nothing and is the fallback when no other offer qualifies.
 
 The control group is decided but not contacted: a share (default 10%) of (customer, offer) pairs chosen
-by a keyed hash, so the same pair is always in or out, whichever process decides it.
+by a hash (``salt`` keys it), so the same pair is always in or out, whichever process decides it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from reco.customers.consent import may_personalise
 from reco.offers.catalogue import FALLBACK_KIND, Offer
 from reco.offers.policy import ContactPolicy, CustomerState, Verdict
 
@@ -38,23 +37,6 @@ def in_control(customer_id: str, offer_id: str, share: float = DEFAULT_CONTROL_S
 def expected_value(offer: Offer, p_redeem: float, scope_spend: float, margin_rate: float = DEFAULT_MARGIN_RATE
                    ) -> float:
     return offer.weight * (p_redeem * (margin_rate * scope_spend - offer.cost_per_redemption)) - offer.cost_per_contact
-
-
-@dataclass(frozen=True)
-class Decision:
-    decision_id: str
-    customer_id: str
-    offer_id: str
-    channel: str | None
-    rank: int
-    p_redeem: float
-    expected_value: float
-    control: bool
-    personal: bool
-    reasons: tuple[str, ...]  # for the customer-facing side: why this offer
-    policy: tuple[str, ...]  # for the marketer: the checks it passed
-    valid_until: datetime
-    fallback: bool = False
 
 
 @dataclass
@@ -121,37 +103,3 @@ def fallback_for(customer: CustomerState, offers: list[Offer], policy: ContactPo
         if verdict.allowed:
             return offer, verdict
     return None
-
-
-def decide(customer: CustomerState, offers: list[Offer], p_redeem: dict[str, float], context: Context,
-           policy: ContactPolicy, at: datetime, n: int = 3, channel: str | None = None,
-           control_share: float = DEFAULT_CONTROL_SHARE, margin_rate: float = DEFAULT_MARGIN_RATE,
-           salt: str = "") -> list[Decision]:
-    """Up to ``n`` offers for one customer now (on ``channel`` only, when given), by expected value; the
-    fallback offer when none qualifies. A customer who may not be personalised gets no personal reasons,
-    and only offers without rules (non-personal)."""
-    personal = customer_personal(customer)
-    ranked = sorted(((expected_value(o, p_redeem.get(o.offer_id, 0.0) if personal else 0.0,
-                                     context.scope_spend.get(o.offer_id, 0.0), margin_rate), o)
-                     for o in offers if o.kind != FALLBACK_KIND), key=lambda r: (-r[0], r[1].offer_id))
-    chosen = [(v, o, verdict, False) for v, o, verdict in select_candidates(customer, ranked, policy, at, channel,
-                                                                            keep=n)]
-    if not chosen:
-        found = fallback_for(customer, offers, policy, at, channel)
-        if found is not None:
-            chosen = [(0.0, found[0], found[1], True)]
-    out = []
-    for rank, (value, offer, verdict, is_fallback) in enumerate(chosen, start=1):
-        out.append(Decision(
-            decision_id=secrets.token_hex(8), customer_id=customer.customer_id, offer_id=offer.offer_id,
-            channel=verdict.channel, rank=rank,
-            p_redeem=round(p_redeem.get(offer.offer_id, 0.0) if personal and not is_fallback else 0.0, 4),
-            expected_value=round(value, 4),
-            control=in_control(customer.customer_id, offer.offer_id, control_share, salt), personal=personal,
-            reasons=reasons_for(offer, customer, context, verdict.channel) if personal else (),
-            policy=verdict.passed, valid_until=offer.valid_until, fallback=is_fallback))
-    return out
-
-
-def customer_personal(customer: CustomerState) -> bool:
-    return may_personalise(customer.personalisation, customer.erased)

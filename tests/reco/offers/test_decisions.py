@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from reco.offers import Offer
-from reco.offers.decisions import Context, decide, expected_value, in_control
+from reco.offers.decisions import Context, expected_value, fallback_for, in_control, reasons_for, select_candidates
 from reco.offers.policy import ContactPolicy, CustomerState
 
 NOW = datetime(2017, 6, 1)
@@ -31,23 +31,28 @@ def test_expected_value() -> None:
     assert expected_value(OFFERS[1], 0.5, 20.0) == 2 * 0.5 * (0.3 * 20 - 1)
 
 
-def test_ranked_by_expected_value_with_reasons() -> None:
+def _ranked(p: dict[str, float]) -> list[tuple[float, Offer]]:
+    return sorted(((expected_value(o, p.get(o.offer_id, 0.0), CONTEXT.scope_spend.get(o.offer_id, 0.0)), o)
+                   for o in OFFERS if o.kind != "product_recommendation"), key=lambda r: -r[0])
+
+
+def test_candidates_by_expected_value_with_reasons() -> None:
     customer = CustomerState("c1", personalisation=True, marketing=True, preferred_channel="app")
-    p = {"meat": 0.6, "fish": 0.3, "wine": 0.9}
-    decisions = decide(customer, OFFERS, p, CONTEXT, ContactPolicy(), NOW, n=3)
-    assert [d.offer_id for d in decisions] == ["meat", "fish"]  # meat 4.2 > fish 3.0; wine < 0; recs only a fallback
-    first = decisions[0]
-    assert first.channel == "app" and first.rank == 1 and first.expected_value == round(0.6 * (9 - 2), 4)
-    assert first.reasons == ("bought MEAT 6 times, last 40 days ago", "no purchase for 74 days, 3.0x their usual gap",
-                             "prefers the app")
-    assert first.policy and len({d.decision_id for d in decisions}) == 2
+    chosen = select_candidates(customer, _ranked({"meat": 0.6, "fish": 0.3, "wine": 0.9}), ContactPolicy(), NOW)
+    assert [o.offer_id for _, o, _ in chosen] == ["meat", "fish"]  # meat 4.2 > fish 3.0; wine < 0
+    value, meat, verdict = chosen[0]
+    assert verdict.channel == "app" and value == 0.6 * (9 - 2) and verdict.passed
+    assert reasons_for(meat, customer, CONTEXT, verdict.channel) == (
+        "bought MEAT 6 times, last 40 days ago", "no purchase for 74 days, 3.0x their usual gap", "prefers the app")
+    assert len(select_candidates(customer, _ranked({"meat": 0.6, "fish": 0.3}), ContactPolicy(), NOW, keep=1)) == 1
 
 
 def test_fallback_and_consent() -> None:
     nobody = CustomerState("c2", personalisation=False, marketing=False)
-    decisions = decide(nobody, OFFERS, {"meat": 0.9}, CONTEXT, ContactPolicy(), NOW)
-    assert [(d.offer_id, d.fallback, d.personal, d.reasons) for d in decisions] == [("recs", True, False, ())]
-    assert decide(nobody, OFFERS, {}, CONTEXT, ContactPolicy(), NOW, channel="email") == []  # outbound: no consent
+    found = fallback_for(nobody, OFFERS, ContactPolicy(), NOW)
+    assert found is not None and found[0].offer_id == "recs" and found[1].channel == "app"
+    assert fallback_for(nobody, OFFERS, ContactPolicy(), NOW, channel="email") is None  # outbound: no consent
+    assert select_candidates(nobody, _ranked({"meat": 0.9}), ContactPolicy(), NOW, channel="email") == []
 
 
 def test_control_group_is_stable_and_about_the_share() -> None:
