@@ -31,7 +31,15 @@ from reco.customers.consent import may_personalise
 from reco.exceptions import ConfigurationError, ModelNotFoundError, RecoError
 from reco.ingest.rules import utc_now
 from reco.offers.catalogue import Offer
-from reco.offers.engine import DecisionSettings, OfferInputs, OfferStats, decide_many, offer_stats, read_inputs
+from reco.offers.engine import (
+    DecisionSettings,
+    OfferInputs,
+    OfferStats,
+    decide_many,
+    explain,
+    offer_stats,
+    read_inputs,
+)
 from reco.offers.policy import ContactPolicy
 from reco.offers.response import ResponseModel
 from reco.registry.artifacts import OFFERS_DIR
@@ -225,13 +233,19 @@ class OfferServing:
             entry[query] = replace(kept, body=body)
             self.fresh.remember(customer_id, entry, since)
 
-    def decide(self, customer_id: str, n: int, channel: str | None, at: datetime | None = None) -> Answer:
-        """Decisions for one customer now (reco.offers.engine.decide_many). An erased id is answered as an
-        unknown visitor who opted out of personalisation."""
+    def explain(self, customer_id: str, channel: str | None) -> tuple[pd.DataFrame, str | None]:
+        """reco.offers.engine.explain for one customer now, and the model version behind it."""
         snap = self.snapshot()
         version = self._version()
-        store = self.state.store
-        inputs = read_inputs(store, scores=None, customer_ids=[customer_id], offers=snap.offers,
+        inputs = self._inputs(customer_id, snap)
+        model = self.model(version)
+        table = explain(inputs, model, self.policy, utc_now(), customer_id, snap.stats,
+                        replace(self.settings, channel=channel))
+        return table, version if model is not None else None
+
+    def _inputs(self, customer_id: str, snap: Snapshot) -> OfferInputs:
+        """One customer's inputs; an erased id as an unknown visitor who opted out of personalisation."""
+        inputs = read_inputs(self.state.store, scores=None, customer_ids=[customer_id], offers=snap.offers,
                              categories=snap.categories)
         inputs.scores = self._scores([customer_id])
         if customer_id in inputs.erased:
@@ -240,6 +254,14 @@ class OfferServing:
                                  customers=pd.DataFrame({"customer_id": [customer_id],
                                                          "consent_personalisation": [False],
                                                          "consent_marketing": [False], "preferred_channel": [None]}))
+        return inputs
+
+    def decide(self, customer_id: str, n: int, channel: str | None, at: datetime | None = None) -> Answer:
+        """Decisions for one customer now (reco.offers.engine.decide_many). An erased id is answered as an
+        unknown visitor who opted out of personalisation."""
+        snap = self.snapshot()
+        version = self._version()
+        inputs = self._inputs(customer_id, snap)
         model = self.model(version)
         decided = decide_many(inputs, model, self.policy, at or utc_now(), [customer_id], snap.stats,
                               replace(self.settings, n=n, channel=channel))

@@ -181,6 +181,24 @@ class CustomerOffersOut(BaseModel):
     offers: list[OfferDecisionOut]
 
 
+class OfferVerdictOut(BaseModel):
+    offer_id: str
+    name: str
+    allowed: bool
+    channel: str | None
+    p_redeem: float | None = Field(description="None: not scored (not valid now, budget used up, or not on the "
+                                   "channel)")
+    expected_value: float | None
+    passed: list[str] = Field(description="the checks it passed")
+    excluded: list[str] = Field(description="why it is not made now (empty: allowed)")
+
+
+class OffersExplainedOut(BaseModel):
+    customer_id: str
+    model_version: str | None
+    offers: list[OfferVerdictOut] = Field(description="every offer of the catalogue, best expected value first")
+
+
 class OfferDeletedOut(BaseModel):
     offer_id: str
     deleted: bool

@@ -279,6 +279,86 @@ def _plain(value: object) -> object:
     return None if value is None or (isinstance(value, float) and value != value) else value
 
 
+@dataclass
+class _Scored:
+    """One chunk of customers x live offers, scored (rows: customers; columns: live offers)."""
+
+    chunk: np.ndarray
+    p: np.ndarray
+    ev: np.ndarray
+    lines: np.ndarray
+    last: np.ndarray
+    since: np.ndarray
+    gap: np.ndarray
+    personal: np.ndarray
+    states: dict[str, CustomerState]
+
+
+class _Scorer:
+    """P(redeem), spend and expected value of the live offers for chunks of customers (steps 2 and 3 of
+    the module docstring), with what every chunk shares computed once."""
+
+    def __init__(self, inputs: OfferInputs, model: ResponseModel | None, live: list[Offer], at: datetime,
+                 stats: OfferStats, margin_rate: float) -> None:
+        self.inputs, self.model, self.live, self.at, self.margin_rate = inputs, model, live, at, margin_rate
+        self.purchases, self.outcomes = _Rows(inputs.purchases), _Rows(inputs.outcomes)
+        self.base = contact_data(inputs, history=past_contacts(inputs.outcomes, before=at))
+        self.weight = np.array([o.weight for o in live])
+        self.cpr = np.array([o.cost_per_redemption for o in live])
+        self.cpc = np.array([o.cost_per_contact for o in live])
+        self.basket = np.array([o.scope.kind == "basket" for o in live])
+        self.rate = np.array([stats.rate.get(o.offer_id, 0.0) for o in live])
+        self.shop_spend = np.array([stats.scope_spend.get(o.offer_id, 0.0) for o in live])
+
+    def score(self, chunk: np.ndarray) -> _Scored:
+        """``chunk``: sorted customer ids."""
+        live, at, base, n_live = self.live, self.at, self.base, len(self.live)
+        mine = self.purchases.of(chunk[0], chunk[-1])
+        their_outcomes = self.outcomes.of(chunk[0], chunk[-1])
+        if n_live:
+            contacts = pd.DataFrame({"customer_id": np.repeat(chunk, n_live),
+                                     "offer_id": np.tile([o.offer_id for o in live], len(chunk)), "at": at})
+            data = ContactData(purchases=mine,
+                               redemptions=base.redemptions[base.redemptions["customer_id"].isin(chunk)],
+                               offer_items=base.offer_items, offer_types=base.offer_types,
+                               history=base.history[base.history["customer_id"].isin(chunk)])
+            x, context = contact_context(contacts, data)
+            shape = (len(chunk), n_live)
+            p = (self.model.predict_proba(x) if self.model is not None else np.zeros(len(x))).reshape(shape)
+            spend = np.where(self.basket[None, :], context["basket_spend"].to_numpy().reshape(shape),
+                             context["offer_spend_per_basket"].to_numpy().reshape(shape))
+            spend = np.nan_to_num(spend, nan=0.0)
+            lines = x["offer_lines"].to_numpy().reshape(shape)
+            last = x["offer_last_days"].to_numpy().reshape(shape)
+            since = context["days_since_last_purchase"].to_numpy().reshape(shape)[:, 0]
+            gap = context["usual_gap_days"].to_numpy().reshape(shape)[:, 0]
+        else:
+            p = spend = lines = last = np.zeros((len(chunk), 0))
+            since = np.full(len(chunk), np.nan)
+            gap = np.full(len(chunk), np.nan)
+            if len(mine):  # no offer to score, but the rules still read the days since the last purchase
+                latest = mine[mine["timestamp"] < at].groupby("customer_id")["timestamp"].max()
+                since = ((at - latest.reindex(chunk)).dt.total_seconds() / 86400.0).to_numpy()
+        days_since = {c: float(d) for c, d in zip(chunk, since, strict=True) if d == d}
+        states = customer_states(chunk, self.inputs, mine, their_outcomes, at, days_since)
+        personal = np.array([may_personalise(states[c].personalisation, states[c].erased) for c in chunk],
+                            dtype=bool) & (self.model is not None)
+        p = np.where(personal[:, None], p, self.rate[None, :])
+        spend = np.where(personal[:, None], spend, self.shop_spend[None, :])
+        ev = self.weight * (p * (self.margin_rate * spend - self.cpr)) - self.cpc
+        return _Scored(chunk, p, ev, lines, last, since, gap, personal, states)
+
+
+def _live(inputs: OfferInputs, at: datetime, stats: OfferStats, channel: str | None
+          ) -> tuple[list[Offer], list[Offer], dict[str, tuple[float | None, float | None]]]:
+    """(offers worth scoring, fallback offers, remaining budgets) at ``at`` on ``channel``."""
+    offers = [o for o in inputs.offers if o.active_at(at) and (channel is None or channel in o.channels)]
+    budgets = stats.budgets_left(offers)
+    live = [o for o in offers if o.kind != FALLBACK_KIND and budgets[o.offer_id][0] != 0]
+    fallbacks = [o for o in offers if o.kind == FALLBACK_KIND and budgets[o.offer_id][0] != 0]
+    return live, fallbacks, budgets
+
+
 def decide_many(inputs: OfferInputs, model: ResponseModel | None, policy: ContactPolicy, at: datetime,
                 customer_ids: Sequence[str], stats: OfferStats, settings: DecisionSettings = DecisionSettings(),
                 chunk_size: int = 20_000, progress: Callable[[int, int], None] | None = None,
@@ -288,70 +368,31 @@ def decide_many(inputs: OfferInputs, model: ResponseModel | None, policy: Contac
     non-personal values are known (every customer is scored as one who opted out). ``shared_budgets``
     False: each customer is allocated alone against the whole remaining budgets, as one API request is
     (what an API cache computes ahead for many customers at once)."""
-    offers = [o for o in inputs.offers if o.active_at(at) and (settings.channel is None
-                                                               or settings.channel in o.channels)]
-    budgets = stats.budgets_left(offers)
-    live = [o for o in offers if o.kind != FALLBACK_KIND and budgets[o.offer_id][0] != 0]
-    fallbacks = [o for o in offers if o.kind == FALLBACK_KIND and budgets[o.offer_id][0] != 0]
+    live, fallbacks, budgets = _live(inputs, at, stats, settings.channel)
     keep = settings.keep or 2 * settings.n + 3
     ids = np.unique(np.asarray([str(c) for c in customer_ids], dtype=str))
-    purchases, outcomes = _Rows(inputs.purchases), _Rows(inputs.outcomes)
-    base = contact_data(inputs, history=past_contacts(inputs.outcomes, before=at))
-    weight = np.array([o.weight for o in live])
-    cpr = np.array([o.cost_per_redemption for o in live])
-    cpc = np.array([o.cost_per_contact for o in live])
-    basket = np.array([o.scope.kind == "basket" for o in live])
-    rate = np.array([stats.rate.get(o.offer_id, 0.0) for o in live])
-    shop_spend = np.array([stats.scope_spend.get(o.offer_id, 0.0) for o in live])
+    scorer = _Scorer(inputs, model, live, at, stats, settings.margin_rate)
     index = {o.offer_id: j for j, o in enumerate(live)}
     candidates: list[dict[str, object]] = []
     rooms: dict[tuple[str, str], int] = {}
     fallback_of: dict[str, tuple[Offer, Verdict, CustomerState]] = {}
     started = time.perf_counter()
     for start in range(0, len(ids), chunk_size):
-        chunk = ids[start:start + chunk_size]
-        mine = purchases.of(chunk[0], chunk[-1])
-        their_outcomes = outcomes.of(chunk[0], chunk[-1])
-        n_live = len(live)
-        contacts = pd.DataFrame({"customer_id": np.repeat(chunk, n_live),
-                                 "offer_id": np.tile([o.offer_id for o in live], len(chunk)), "at": at})
-        data = ContactData(purchases=mine, redemptions=base.redemptions[base.redemptions["customer_id"].isin(chunk)],
-                           offer_items=base.offer_items, offer_types=base.offer_types,
-                           history=base.history[base.history["customer_id"].isin(chunk)])
-        if n_live:
-            x, context = contact_context(contacts, data)
-            p = (model.predict_proba(x) if model is not None else np.zeros(len(x))).reshape(len(chunk), n_live)
-            spend = np.where(basket[None, :], context["basket_spend"].to_numpy().reshape(len(chunk), n_live),
-                             context["offer_spend_per_basket"].to_numpy().reshape(len(chunk), n_live))
-            spend = np.nan_to_num(spend, nan=0.0)
-            lines = x["offer_lines"].to_numpy().reshape(len(chunk), n_live)
-            last = x["offer_last_days"].to_numpy().reshape(len(chunk), n_live)
-            since = context["days_since_last_purchase"].to_numpy().reshape(len(chunk), n_live)[:, 0]
-            gap = context["usual_gap_days"].to_numpy().reshape(len(chunk), n_live)[:, 0]
-        else:
-            p = spend = lines = last = np.zeros((len(chunk), 0))
-            since = gap = np.full(len(chunk), np.nan)
-        days_since = {c: float(d) for c, d in zip(chunk, since, strict=True) if d == d}
-        states = customer_states(chunk, inputs, mine, their_outcomes, at, days_since)
-        personal = np.array([may_personalise(states[c].personalisation, states[c].erased) for c in chunk]) & (
-            model is not None)
-        p = np.where(personal[:, None], p, rate[None, :])
-        spend = np.where(personal[:, None], spend, shop_spend[None, :])
-        ev = weight * (p * (settings.margin_rate * spend - cpr)) - cpc
-        for i, c in enumerate(chunk):
-            state = states[c]
-            order = [j for j in np.argsort(-ev[i], kind="stable") if ev[i, j] > 0]
+        s = scorer.score(ids[start:start + chunk_size])
+        for i, c in enumerate(s.chunk):
+            state = s.states[c]
+            order = [j for j in np.argsort(-s.ev[i], kind="stable") if s.ev[i, j] > 0]
             cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-            chosen = select_candidates(state, [(float(ev[i, j]), live[j]) for j in order], policy, at,
+            chosen = select_candidates(state, [(float(s.ev[i, j]), live[j]) for j in order], policy, at,
                                        settings.channel, keep, cache) if order else []
             for value, offer, verdict in chosen:
                 j = index[offer.offer_id]
                 candidates.append({
                     "customer_id": c, "offer_id": offer.offer_id, "channel": verdict.channel, "ev": value,
-                    "cost": offer.cost_per_contact + p[i, j] * offer.cost_per_redemption, "p": float(p[i, j]),
-                    "personal": bool(personal[i]), "policy": verdict.passed,
-                    "lines": int(lines[i, j]), "last": float(last[i, j]), "since": float(since[i]),
-                    "gap": float(gap[i]), "preferred": state.preferred_channel})
+                    "cost": offer.cost_per_contact + s.p[i, j] * offer.cost_per_redemption, "p": float(s.p[i, j]),
+                    "personal": bool(s.personal[i]), "policy": verdict.passed,
+                    "lines": int(s.lines[i, j]), "last": float(s.last[i, j]), "since": float(s.since[i]),
+                    "gap": float(s.gap[i]), "preferred": state.preferred_channel})
                 room = policy.room(state, str(verdict.channel), at)
                 if room is not None:
                     rooms[(c, str(verdict.channel))] = room
@@ -376,6 +417,43 @@ def decide_many(inputs: OfferInputs, model: ResponseModel | None, policy: Contac
             taken[rows] = greedy(table.iloc[rows], budgets, per_customer=settings.n, channel_room=rooms)
     table = table[taken].sort_values(["customer_id", "ev", "offer_id"], ascending=[True, False, True])
     return _decisions(table, {o.offer_id: o for o in inputs.offers}, fallback_of, budgets, settings)
+
+
+EXPLAIN_COLUMNS = ("offer_id", "name", "allowed", "channel", "p_redeem", "expected_value", "passed", "excluded")
+
+
+def explain(inputs: OfferInputs, model: ResponseModel | None, policy: ContactPolicy, at: datetime,
+            customer_id: str, stats: OfferStats, settings: DecisionSettings = DecisionSettings()) -> pd.DataFrame:
+    """For the marketer: every offer of the catalogue for one customer now (``EXPLAIN_COLUMNS``), with
+    the checks it passed and why it is excluded (not valid now, budget used up, not on the channel, a
+    policy check, or worth nothing), by the same steps as ``decide_many``; best expected value first."""
+    live, fallbacks, budgets = _live(inputs, at, stats, settings.channel)
+    s = _Scorer(inputs, model, live, at, stats, settings.margin_rate).score(np.asarray([customer_id], dtype=str))
+    state = s.states[customer_id]
+    index = {o.offer_id: j for j, o in enumerate(live)}
+    rows = []
+    for offer in inputs.offers:
+        j = index.get(offer.offer_id)
+        verdict = (policy.check(offer, state, settings.channel, at) if settings.channel
+                   else policy.choose(offer, state, at)) if (settings.channel is None
+                                                              or settings.channel in offer.channels) else None
+        excluded = list(verdict.excluded) if verdict is not None else [
+            f"not offered on {settings.channel} (only {'|'.join(offer.channels)})"]
+        if offer.active_at(at) and budgets.get(offer.offer_id, (None, None))[0] == 0:
+            excluded.append("its budget is used up")
+        p = ev = None
+        if j is not None:
+            p, ev = round(float(s.p[0, j]), 4), round(float(s.ev[0, j]), 4)
+            if ev <= 0:
+                excluded.append(f"worth nothing to the business: expected value {ev:+.4f}")
+        elif offer.kind == FALLBACK_KIND and offer in fallbacks:
+            p, ev = 0.0, 0.0
+        allowed = not excluded
+        rows.append((offer.offer_id, offer.name, allowed, verdict.channel if verdict is not None and allowed else None,
+                     p, ev, list(verdict.passed) if verdict is not None else [], excluded))
+    out = pd.DataFrame(rows, columns=list(EXPLAIN_COLUMNS))
+    order = out["expected_value"].fillna(-np.inf).sort_values(ascending=False, kind="stable").index
+    return out.loc[order].reset_index(drop=True)
 
 
 def _decisions(table: pd.DataFrame, offers: dict[str, Offer], fallback_of: dict[str, tuple[Offer, Verdict,

@@ -119,6 +119,19 @@ def test_customer_offers(programme: EventStore, tmp_path: Path, settings_env: di
         assert client.get("/v1/customers/c2/offers", headers={"X-API-Key": ""}).status_code == 401
         marketer = {"X-API-Key": store.add_api_key("marketer")}
         assert client.get("/v1/customers/c2/offers", headers=marketer).status_code == 200
+        # the marketer's view: every offer, what it passed and why the others are not made
+        assert client.get("/v1/customers/c2/offers/explain").status_code == 403  # not for the site
+        explained = client.get("/v1/customers/c2/offers/explain", headers=marketer).json()
+        verdicts = {o["offer_id"]: o for o in explained["offers"]}
+        assert set(verdicts) == {o.offer_id for o in store.offers.all()}
+        assert verdicts["meat-now"]["allowed"] and verdicts["meat-now"]["passed"]
+        assert explained["offers"][0]["offer_id"] == "meat-now"  # best expected value first
+        assert "its budget is used up" in verdicts["scarce"]["excluded"] and not verdicts["scarce"]["allowed"]
+        assert any("not valid on" in why for why in verdicts["winter-meat"]["excluded"])
+        email = client.get("/v1/customers/c250/offers/explain", params={"channel": "email"}, headers=marketer).json()
+        reasons = {o["offer_id"]: o["excluded"] for o in email["offers"]}
+        assert any("no marketing consent" in why for why in reasons["meat-now"])
+        assert any("not offered on email" in why for why in reasons["scarce"])
 
 
 def test_offer_answers_are_kept_until_something_they_depend_on_changes(programme: EventStore, tmp_path: Path,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import pandas as pd
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +21,9 @@ from serving.schemas import (
     EventsOut,
     OfferDeletedOut,
     OfferOutcomeIn,
+    OffersExplainedOut,
     OffersOut,
+    OfferVerdictOut,
 )
 from serving.writes import run_write
 
@@ -50,6 +53,22 @@ async def customer_offers(
         body = await run_in_threadpool(offers.answer, customer_id, n, channel)
     offers.maybe_warm()
     return Response(body, media_type="application/json")
+
+
+@router.get("/customers/{customer_id}/offers/explain", response_model=OffersExplainedOut, dependencies=[MARKETER])
+def explain_customer_offers(
+    customer_id: IdPath, request: Request,
+    channel: Annotated[Literal[OFFER_CHANNELS] | None, Query(description="as the offers route")] = None,  # type: ignore[valid-type]
+) -> OffersExplainedOut:
+    """For the marketer (never shown to the customer): every offer of the catalogue for this customer now,
+    the checks it passed and why the others are excluded (not valid, budget used up, consent, a rule, a
+    cap, suppression, or worth nothing), with P(redeem) and expected value, by the offers route's steps."""
+    table, version = request.app.state.offers.explain(customer_id, channel)
+    offers = [OfferVerdictOut(offer_id=r.offer_id, name=r.name, allowed=bool(r.allowed), channel=r.channel,
+                              p_redeem=None if pd.isna(r.p_redeem) else float(r.p_redeem),
+                              expected_value=None if pd.isna(r.expected_value) else float(r.expected_value),
+                              passed=list(r.passed), excluded=list(r.excluded)) for r in table.itertuples(index=False)]
+    return OffersExplainedOut(customer_id=customer_id, model_version=version, offers=offers)
 
 
 @router.get("/offers", response_model=OffersOut, dependencies=[MARKETER])
