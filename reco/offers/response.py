@@ -13,7 +13,8 @@ features use only what was known at ``at``:
 
 ``ResponseModel.fit`` holds out the latest ``validation_share`` of the training contacts by time, picks
 the candidate (logistic regression on log features, gradient boosting, or their average) with the best
-validation ROC AUC, then refits it on all training contacts.
+validation ROC AUC, then refits it on all training contacts. Platt scaling is added when it lowers the
+Brier score of the later half of the validation contacts (``_choose_calibration``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from reco.exceptions import ArtifactError, InputError, NotFittedError
 logger = logging.getLogger(__name__)
 
 NO_HISTORY_DAYS = 999.0  # recency of something never seen
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the calibration
 
 
 def _log1p_nonneg(x: np.ndarray) -> np.ndarray:
@@ -146,6 +147,34 @@ FEATURES = ("recency_days", "baskets", "spend", "distinct_items", "coupon_lines"
 
 
 CANDIDATES = ("logistic", "gbm", "blend")
+IDENTITY = (1.0, 0.0)  # no calibration: P = sigmoid(1 x logit(score) + 0) = score
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """P = sigmoid(slope x logit(score) + intercept), fitted by logistic regression (two parameters)."""
+    fit = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(scores).reshape(-1, 1), y)
+    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+
+
+def _choose_calibration(scores: np.ndarray, y: np.ndarray, times: np.ndarray) -> tuple[float, float]:
+    """Platt scaling fitted on the earlier half of the validation contacts is kept only if it lowers the
+    Brier score of the later half (then refitted on all of them); else none. A redemption rate that
+    drifts between periods can make a calibration learnt on one period worse on the next: the data
+    decides, never the test contacts."""
+    order = np.argsort(times, kind="stable")
+    first, second = order[: len(order) // 2], order[len(order) // 2:]
+    if len(np.unique(y[first])) < 2 or len(np.unique(y[second])) < 2:
+        return IDENTITY
+    slope, intercept = _platt(scores[first], y[first])
+    calibrated = 1.0 / (1.0 + np.exp(-(slope * _logit(scores[second]) + intercept)))
+    if np.mean((calibrated - y[second]) ** 2) >= np.mean((scores[second] - y[second]) ** 2):
+        return IDENTITY
+    return _platt(scores, y)
 
 
 def _pipeline(kind: str, random_state: int) -> Pipeline:
@@ -181,13 +210,17 @@ class ResponseModel:
             self.validation_["blend"] = round(float(roc_auc_score(y[~early], (scores["logistic"] + scores["gbm"]) / 2)),
                                               4)
             self.kind_ = max(CANDIDATES, key=lambda k: self.validation_[k])
+            chosen = (scores["logistic"] + scores["gbm"]) / 2 if self.kind_ == "blend" else scores[self.kind_]
+            self.calibration_ = _choose_calibration(chosen, y[~early], times[~early])
         else:
             self.kind_ = "logistic"
+            self.calibration_ = IDENTITY
         kinds = ("logistic", "gbm") if self.kind_ == "blend" else (self.kind_,)
         self.pipelines_ = [_pipeline(kind, self.random_state).fit(x, y) for kind in kinds]
         self.features_ = list(x.columns)
-        logger.info("offers: response model %s (validation AUC %s) on %s contacts", self.kind_, self.validation_,
-                    f"{len(y):,}")
+        logger.info("offers: response model %s (validation AUC %s, calibration %s) on %s contacts", self.kind_,
+                    self.validation_, "none" if self.calibration_ == IDENTITY else
+                    "slope {:.3f}, intercept {:.3f}".format(*self.calibration_), f"{len(y):,}")
         return self
 
     def save(self, directory: Path) -> None:
@@ -200,7 +233,7 @@ class ResponseModel:
             joblib.dump(pipeline, directory / f"pipeline-{k}.joblib")
         write_json(directory / "response.json", {
             "format_version": FORMAT_VERSION, "kind": self.kind_, "features": self.features_,
-            "validation": self.validation_, "pipelines": len(self.pipelines_),
+            "validation": self.validation_, "pipelines": len(self.pipelines_), "calibration": list(self.calibration_),
             "params": {"validation_share": self.validation_share, "random_state": self.random_state}})
 
     @classmethod
@@ -213,6 +246,8 @@ class ResponseModel:
                                     f"this reco reads {FORMAT_VERSION}")
             model = cls(**meta["params"])
             model.kind_, model.features_, model.validation_ = meta["kind"], list(meta["features"]), meta["validation"]
+            slope, intercept = meta["calibration"]
+            model.calibration_ = (float(slope), float(intercept))
             model.pipelines_ = [joblib.load(directory / f"pipeline-{k}.joblib") for k in range(int(meta["pipelines"]))]
         except ArtifactError:
             raise
@@ -224,4 +259,8 @@ class ResponseModel:
         if not hasattr(self, "pipelines_"):
             raise NotFittedError("ResponseModel is not fitted; call fit first")
         x = x.reindex(columns=self.features_, fill_value=0.0)
-        return np.mean([p.predict_proba(x)[:, 1] for p in self.pipelines_], axis=0)
+        raw = np.mean([p.predict_proba(x)[:, 1] for p in self.pipelines_], axis=0)
+        if self.calibration_ == IDENTITY:
+            return raw
+        slope, intercept = self.calibration_
+        return 1.0 / (1.0 + np.exp(-(slope * _logit(raw) + intercept)))

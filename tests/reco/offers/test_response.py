@@ -67,3 +67,31 @@ def test_validation_cut_in_any_time_unit() -> None:
     y = (rng.random(n) < 1 / (1 + np.exp(-2 * x["signal"]))).astype(int)
     at = pd.Series(np.datetime64("2020-01-01") + np.arange(n).astype("timedelta64[h]")).astype("datetime64[s]")
     assert set(ResponseModel().fit(x, y, at).validation_) == {"logistic", "gbm", "blend"}
+
+
+def test_calibration_is_kept_only_when_it_helps_later_validation_contacts() -> None:
+    from reco.offers.response import IDENTITY, _choose_calibration
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    p = rng.uniform(0.02, 0.6, size=n)
+    y = (rng.random(n) < p).astype(int)
+    times = np.arange(n)
+    slope, intercept = _choose_calibration(p / 3, y, times)  # scores three times too low: Platt repairs them
+    assert (slope, intercept) != IDENTITY
+    fixed = 1 / (1 + np.exp(-(slope * np.log((p / 3) / (1 - p / 3)) + intercept)))
+    assert np.mean((fixed - y) ** 2) < np.mean((p / 3 - y) ** 2) - 0.01
+    drifted = np.where(times < n // 2, 0, 1) & y  # nothing redeems in the first half: a calibration from it fails
+    assert _choose_calibration(p, drifted, times) == IDENTITY
+
+
+def test_saved_model_predicts_the_same(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(2)
+    n = 1500
+    x = pd.DataFrame({"signal": rng.normal(size=n), "noise": rng.normal(size=n)})
+    y = (rng.random(n) < 1 / (1 + np.exp(-(2 * x["signal"] - 2)))).astype(int)
+    model = ResponseModel().fit(x, y, pd.Series(pd.date_range("2017-01-01", periods=n, freq="h")))
+    model.save(tmp_path)
+    again = ResponseModel.load(tmp_path)
+    assert again.calibration_ == model.calibration_
+    assert np.allclose(again.predict_proba(x), model.predict_proba(x))
