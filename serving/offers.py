@@ -77,6 +77,7 @@ class Snapshot:
     catalogue: str  # a fingerprint of the offers' definitions
     exhausted: frozenset[str]  # offers whose remaining budget is nothing
     spend_at: float  # when the shop-wide spend per offer scope was computed (time.monotonic())
+    offer_items: pd.DataFrame  # (offer_id, item_id) of the offers' scopes
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ class OfferServing:
                  and time.monotonic() - previous.spend_at < SPEND_SECONDS)
         if again:
             assert previous is not None
-            inputs = read_inputs(store, offers=offers, categories=previous.categories, purchases=False)
+            inputs = read_inputs(store, offers=offers, categories=previous.categories, with_purchases=False)
             stats = offer_stats(inputs, utc_now(), scope_spend=previous.stats.scope_spend)
             spend_at = previous.spend_at
         else:
@@ -180,7 +181,8 @@ class OfferServing:
         left = stats.budgets_left(inputs.offers)
         exhausted = frozenset(o for o, (contacts, cost) in left.items() if contacts == 0 or cost == 0)
         return Snapshot(offers=inputs.offers, categories=inputs.categories, stats=stats, taken_at=time.monotonic(),
-                        catalogue=catalogue, exhausted=exhausted, spend_at=spend_at)
+                        catalogue=catalogue, exhausted=exhausted, spend_at=spend_at,
+                        offer_items=inputs.items_of_offers())
 
     # ------------------------------------------------------------------ answers
     @property
@@ -246,11 +248,12 @@ class OfferServing:
     def _inputs(self, customer_id: str, snap: Snapshot) -> OfferInputs:
         """One customer's inputs; an erased id as an unknown visitor who opted out of personalisation."""
         inputs = read_inputs(self.state.store, scores=None, customer_ids=[customer_id], offers=snap.offers,
-                             categories=snap.categories)
+                             categories=snap.categories, items_of_offers=snap.offer_items)
         inputs.scores = self._scores([customer_id])
         if customer_id in inputs.erased:
             inputs = OfferInputs(offers=snap.offers, purchases=inputs.purchases.iloc[:0],
                                  outcomes=inputs.outcomes.iloc[:0], categories=snap.categories,
+                                 offer_items=snap.offer_items,
                                  customers=pd.DataFrame({"customer_id": [customer_id],
                                                          "consent_personalisation": [False],
                                                          "consent_marketing": [False], "preferred_channel": [None]}))
@@ -330,7 +333,7 @@ class OfferServing:
                 since = self.fresh.begin()
                 at = utc_now()
                 inputs = read_inputs(self.state.store, customer_ids=batch, offers=snap.offers,
-                                     categories=snap.categories)
+                                     categories=snap.categories, items_of_offers=snap.offer_items)
                 inputs.scores = self._scores(batch)
                 inputs.erased = frozenset()  # recent customers have purchases, so none is erased
                 for n, channel in self.warm_queries:

@@ -72,6 +72,13 @@ class OfferInputs:
     categories: pd.Series  # item_id -> category
     scores: pd.DataFrame | None = None  # customer scores (reco score customers), indexed by customer_id
     erased: frozenset[str] = frozenset()
+    offer_items: pd.DataFrame | None = None  # offer_items(offers, categories), when computed already
+
+    def items_of_offers(self) -> pd.DataFrame:
+        """(offer_id, item_id) of the offers' scopes (``offer_items``), computed once."""
+        if self.offer_items is None:
+            self.offer_items = offer_items(self.offers, self.categories)
+        return self.offer_items
 
 
 @dataclass(frozen=True)
@@ -112,15 +119,15 @@ class DecisionSettings:
 def read_inputs(store, scores: pd.DataFrame | None = None,  # type: ignore[no-untyped-def]
                 customer_ids: Sequence[str] | None = None, planned: bool = True,
                 offers: list[Offer] | None = None, categories: pd.Series | None = None,
-                purchases: bool = True) -> OfferInputs:
+                with_purchases: bool = True, items_of_offers: pd.DataFrame | None = None) -> OfferInputs:
     """``OfferInputs`` from an EventStore, for ``customer_ids`` (default: everyone). ``planned``: add the
     planned contacts of exports to the outcomes (decisions count them; a response model learns from
     outcomes only, since a planned contact's result is not known yet). ``offers`` and ``categories``, when
-    given, are not read again (the API keeps them); ``purchases`` False leaves the purchases out (an empty
-    frame), for figures that need only the outcomes."""
+    given, are not read again (the API keeps them, and ``items_of_offers`` computed from them); ``with_purchases``
+    False leaves the purchases out (an empty frame), for figures that need only the outcomes."""
     events = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp", "order_id", "price",
                                                         "quantity", "coupon_discount", "channel"),
-                               customer_ids=customer_ids if purchases else [])
+                               customer_ids=customer_ids if with_purchases else [])
     purchases = pd.DataFrame({
         "customer_id": events["customer_id"], "item_id": events["item_id"], "timestamp": events["timestamp"],
         "order_id": events["order_id"].astype(object).where(events["order_id"].notna(), ""),
@@ -142,7 +149,8 @@ def read_inputs(store, scores: pd.DataFrame | None = None,  # type: ignore[no-un
             erased = frozenset(store.erased_among(conn, customer_ids))
     return OfferInputs(offers=store.offers.all() if offers is None else offers, purchases=purchases,
                        outcomes=outcomes, customers=customers.reset_index(drop=True), categories=categories,
-                       scores=None if scores is None else scores.set_index("customer_id"), erased=erased)
+                       scores=None if scores is None else scores.set_index("customer_id"), erased=erased,
+                       offer_items=items_of_offers)
 
 
 def offer_items(offers: Sequence[Offer], categories: pd.Series) -> pd.DataFrame:
@@ -161,7 +169,7 @@ def contact_data(inputs: OfferInputs, history: pd.DataFrame | None = None) -> Co
     """The response model's ContactData from the inputs (``history``: past contacts; see ContactData)."""
     redeemed = inputs.outcomes[inputs.outcomes["outcome"] == "redeemed"]
     return ContactData(purchases=inputs.purchases, redemptions=redeemed[["customer_id", "offer_id", "timestamp"]],
-                       offer_items=offer_items(inputs.offers, inputs.categories),
+                       offer_items=inputs.items_of_offers(),
                        offer_types={o.offer_id: (o.offer_type or o.kind) for o in inputs.offers}, history=history)
 
 
@@ -199,7 +207,7 @@ def _scope_spend(inputs: OfferInputs) -> dict[str, float]:
     """Spend per basket on each offer's scope, over every customer's purchases."""
     p = inputs.purchases
     baskets = max(1, p["order_id"].nunique())
-    items = offer_items(inputs.offers, inputs.categories)
+    items = inputs.items_of_offers()
     scope_value = p[["item_id", "value"]].merge(items, on="item_id").groupby("offer_id")["value"].sum()
     total = float(p["value"].sum())
     return {o.offer_id: (total if o.scope.kind == "basket" else float(scope_value.get(o.offer_id, 0.0))) / baskets
