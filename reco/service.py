@@ -25,6 +25,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 
 from reco.exceptions import ConfigurationError, UnknownItemError
+from reco.models import Recommender
 from reco.registry import ModelBundle
 
 REASON_POPULAR = "popular"
@@ -71,6 +72,7 @@ class Recommendations:
     personalised: bool
     items: list[RecommendedItem]
     cached: bool = False  # answered from the top-list cache (same items as a fresh computation)
+    model: str = ""  # the model that served this mode (the version's guard may serve a baseline for a mode)
 
 
 # ``because`` code of a cached popular top-up item (-1 already means "recommended for you").
@@ -183,6 +185,9 @@ class RecommendationService:
         self.mapping = bundle.mapping
         self.model = bundle.models[bundle.default_model]
         self.fallback = bundle.models[bundle.fallback_model]
+        # The model serving each mode: the default unless the version's guard chose a baseline for it.
+        self.model_names = {mode: bundle.serving_model(mode) for mode in MODES}
+        self.models = {mode: bundle.models[name] for mode, name in self.model_names.items()}
         data = bundle.metadata.get("data", {})
         last = data.get("as_of") or data.get("last_event")  # versions before as-of times had only the latter
         self.data_end = pd.Timestamp(last) if last else None
@@ -231,30 +236,35 @@ class RecommendationService:
             now = self.data_end
         return now
 
-    def history_rows(self, customer_ids: Sequence[str], history: pd.DataFrame) -> csr_matrix:
-        """One row per customer in the model's item space, weighted as the model expects."""
+    def history_rows(self, customer_ids: Sequence[str], history: pd.DataFrame, mode: str = "new") -> csr_matrix:
+        """One row per customer in the model's item space, weighted as the model serving ``mode`` expects."""
         mapping = self.mapping.for_users(customer_ids)
         if history.empty:
-            return self._empty_rows(len(customer_ids))
+            return self._empty_rows(len(customer_ids), mode)
         now = self._scoring_time(pd.to_datetime(history["timestamp"]).max())
-        rows, _ = self.model.input_spec.build(history, now=now, mapping=mapping, window=False)
+        rows, _ = self._model(mode).input_spec.build(history, now=now, mapping=mapping, window=False)
         return rows
 
-    def history_row(self, history: pd.DataFrame | CustomerHistory) -> csr_matrix:
+    def history_row(self, history: pd.DataFrame | CustomerHistory, mode: str = "new") -> csr_matrix:
         """One customer's row from their events (item_id, timestamp): ``history_rows`` for a single
         customer, built with numpy only (the per-request path of the API)."""
         history = CustomerHistory.of(history)
         if not len(history):
-            return self._empty_rows(1)
+            return self._empty_rows(1, mode)
         stamps = history.timestamps.astype("datetime64[ns]")
         now = self._scoring_time(stamps.max())
         age_days = (np.datetime64(now, "ns") - stamps) / np.timedelta64(1, "D")
-        return self.model.input_spec.row(self.mapping.item_indices(history.item_ids), age_days,
-                                         self.mapping.n_items)
+        return self._model(mode).input_spec.row(self.mapping.item_indices(history.item_ids), age_days,
+                                                self.mapping.n_items)
 
-    def _empty_rows(self, count: int) -> csr_matrix:
+    def _empty_rows(self, count: int, mode: str = "new") -> csr_matrix:
         """Rows of customers with no history, as wide as the model's input (all its channel blocks)."""
-        return csr_matrix((count, self.mapping.n_items * self.model.input_spec.n_blocks), dtype=np.float32)
+        return csr_matrix((count, self.mapping.n_items * self._model(mode).input_spec.n_blocks), dtype=np.float32)
+
+    def _model(self, mode: str) -> Recommender:
+        if mode not in MODES:
+            raise ConfigurationError(f"mode {mode!r} is not valid; valid: {', '.join(MODES)}")
+        return self.models[mode]
 
     def recommend(
         self, customer_id: str, history: pd.DataFrame | CustomerHistory | None, n: int = 10, personalise: bool = True,
@@ -268,7 +278,7 @@ class RecommendationService:
             if mode not in MODES:
                 raise ConfigurationError(f"mode {mode!r} is not valid; valid: {', '.join(MODES)}")
             return self._through_cache(customer_id, history, n, mode, filters)
-        rows = self._empty_rows(1) if history is None else self.history_row(history)
+        rows = self._empty_rows(1, mode) if history is None else self.history_row(history, mode)
         return self._recommend_rows([customer_id], rows, n, [personalise], mode, filters, fresh)[0]
 
     def _through_cache(self, customer_id: str, history: pd.DataFrame | CustomerHistory, n: int, mode: str,
@@ -279,7 +289,7 @@ class RecommendationService:
         answer = self.cached(customer_id, fingerprint, n, mode, filters)
         if answer is not None:
             return answer
-        row = self.history_row(history)
+        row = self.history_row(history, mode)
         if not (filters is None or filters.empty):
             return self._recommend_rows([customer_id], row, n, [True], mode, filters, True)[0]
         result = self._recommend_rows([customer_id], row, max(n, CACHE_DEPTH), [True], mode, None, True)[0]
@@ -305,7 +315,7 @@ class RecommendationService:
         if keep is None:
             return None
         items = [self._cached_item(entry, int(i)) for i in keep]
-        return Recommendations(customer_id, self.version, True, items, cached=True)
+        return Recommendations(customer_id, self.version, True, items, cached=True, model=self.model_names[mode])
 
     def _remember(self, key: tuple[str, str], fingerprint: bytes, result: Recommendations) -> None:
         """Cache a personal, unfiltered top list as arrays (non-personal answers are never cached)."""
@@ -339,9 +349,9 @@ class RecommendationService:
         history = history[history["customer_id"].isin(ready)]
         if fingerprints is None:
             fingerprints = history_fingerprints(history)
-        rows = self.history_rows(ready, history)
         personal = 0
         for mode in MODES:
+            rows = self.history_rows(ready, history, mode)
             results = self._recommend_rows(ready, rows, CACHE_DEPTH, None, mode, None, True)
             for customer_id, result in zip(ready, results, strict=True):
                 self._remember((customer_id, mode), fingerprints[customer_id], result)
@@ -374,7 +384,7 @@ class RecommendationService:
 
         Mode ``new`` never returns an item the customer bought; ``all`` may (reason 'bought before').
         """
-        rows = self.history_rows(customer_ids, history)
+        rows = self.history_rows(customer_ids, history, mode)
         return self._recommend_rows(customer_ids, rows, n, personalise, mode, filters, fresh)
 
     def _recommend_rows(
@@ -387,9 +397,9 @@ class RecommendationService:
         filters: Filters | None,
         fresh: bool,
     ) -> list[Recommendations]:
-        """Top-n for customers whose history rows (the model's ``input_spec``) are built already."""
-        if mode not in MODES:
-            raise ConfigurationError(f"mode {mode!r} is not valid; valid: {', '.join(MODES)}")
+        """Top-n for customers whose history rows (the ``input_spec`` of the model serving ``mode``) are
+        built already."""
+        model, name = self._model(mode), self.model_names[mode]
         new_only = mode == "new"
         allowed = np.ones(len(customer_ids), dtype=bool) if personalise is None else np.asarray(personalise)
         user_idx = self.mapping.user_indices(customer_ids)
@@ -402,26 +412,27 @@ class RecommendationService:
         idx = np.flatnonzero(personal)
         if len(idx):
             model_ids = user_idx[idx]
-            if fresh and self.model.supports_unknown_users:
+            if fresh and model.supports_unknown_users:
                 model_ids = np.full(len(idx), -1, dtype=np.int64)  # solve the profile from the rows, as a new user
-            ids, scores = self.model.recommend(model_ids, rows[idx], n=n, filter_already_purchased=new_only,
-                                               filter_items=filt)
+            ids, scores = model.recommend(model_ids, rows[idx], n=n, filter_already_purchased=new_only,
+                                          filter_items=filt)
             for j, i in enumerate(idx):
                 valid = ids[j] >= 0
                 items, item_scores = ids[j][valid], scores[j][valid]
-                because = self.model.explain(rows[i], items)
+                because = model.explain(rows[i], items)
                 recs = [self._item(it, sc, b) for it, sc, b in zip(items, item_scores, because, strict=True)]
                 if len(recs) < n:
-                    recs += self._popular(self.model.purchased(rows[i]), n - len(recs),
+                    recs += self._popular(model.purchased(rows[i]), n - len(recs),
                                           np.concatenate([blocked, items]), new_only)
-                results[i] = Recommendations(customer_ids[i], self.version, True, recs)
+                results[i] = Recommendations(customer_ids[i], self.version, True, recs, model=name)
 
         rest = np.flatnonzero(~personal)
         if len(rest):
             empty = csr_matrix((1, self.mapping.n_items), dtype=np.float32)
             popular = self._popular(empty, n, blocked, new_only=False)
             for i in rest:
-                results[i] = Recommendations(customer_ids[i], self.version, False, list(popular))
+                results[i] = Recommendations(customer_ids[i], self.version, False, list(popular),
+                                             model=self.bundle.fallback_model)
         return [r for r in results if r is not None]
 
     def _popular(self, row: csr_matrix, n: int, blocked: np.ndarray, new_only: bool) -> list[RecommendedItem]:

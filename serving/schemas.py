@@ -56,6 +56,9 @@ class RecommendationsOut(BaseModel):
     customer_id: str
     model_version: str
     personalised: bool = Field(description="false for unknown customers and those who opted out")
+    model: str = Field(default="", description="the model that chose the list: the version's default, a baseline "
+                       "its guard serves for this mode (it was better on the shop's validation window), or the "
+                       "fallback of popular items")
     items: list[RecommendedItemOut]
 
 

@@ -141,7 +141,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     tuned = None if args.untuned else load_tuned(settings.model_dir)
     try:
         return train(store, _registry(settings.model_dir), model=args.model, params=_params(args.param),
-                     tuned=tuned, promote=not args.no_promote, as_of=args.as_of)
+                     tuned=tuned, promote=not args.no_promote, as_of=args.as_of, use_guard=not args.no_guard)
     finally:
         store.dispose()
 
@@ -320,11 +320,14 @@ def cmd_models(args: argparse.Namespace) -> dict[str, Any]:
     except ModelNotFoundError:
         promoted = None
     versions = [
-        {"version": v, "created_at": m.get("created_at"), "data": m.get("data"), "promoted": v == promoted}
+        {"version": v, "created_at": m.get("created_at"), "data": m.get("data"), "promoted": v == promoted,
+         "serving": m.get("serving", {mode: m.get("default_model") for mode in ("new", "all")}),
+         "guard": m.get("guard")}
         for v in registry.versions() for m in [registry.metadata(v)]
     ]
     for v in versions:
-        logger.info("%s %s %s", "*" if v["promoted"] else " ", v["version"], v["data"])
+        serving = ", ".join(f"{mode}: {name}" for mode, name in v["serving"].items())
+        logger.info("%s %s serving %s; %s", "*" if v["promoted"] else " ", v["version"], serving, v["data"])
     return {"promoted": promoted, "versions": versions}
 
 
@@ -415,6 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a hyperparameter, overriding `reco tune` results (repeatable), e.g. factors=128")
     p.add_argument("--untuned", action="store_true", help="ignore `reco tune` results")
     p.add_argument("--no-promote", action="store_true", help="save without making it the serving version")
+    p.add_argument("--no-guard", action="store_true", help="serve the model for both modes even where a baseline "
+                   "beats it on the latest window (the guard is on by default)")
     p.add_argument("--as-of", help=AS_OF_HELP)
     p.set_defaults(func=cmd_train)
 

@@ -35,9 +35,10 @@ def build_models(names: Sequence[str], params: Mapping[str, Mapping[str, Any]] |
 
 def evaluate_events(
     events: pd.DataFrame, models: Sequence[str] = (DEFAULT_MODEL,), holdout_days: float = 30.0, k: int = 10,
-    tuned: Mapping[str, Any] | None = None,
+    tuned: Mapping[str, Any] | None = None, overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Evaluation:
-    """Evaluate on a temporal holdout, with tuned parameters where a tuning result is given."""
+    """Evaluate on a temporal holdout, with tuned parameters where a tuning result is given (``overrides``:
+    model -> parameters that win over the tuned ones, as ``reco train --param`` does)."""
     names = [m.strip() for m in models if m.strip()]
     default = DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else None)
     tuned_models = dict((tuned or {}).get("models", {}))
@@ -51,6 +52,9 @@ def evaluate_events(
     params = {task: {n: dict(tuned_models[n]["params_by_task"].get(task, tuned_models[n]["params"])
                              if n in BASELINES else tuned_models[n]["params"])
                      for n in ordered if n in tuned_models} for task in TASKS}
+    for name, given in (overrides or {}).items():
+        for task in TASKS:
+            params[task][name] = {**params[task].get(name, {}), **dict(given)}
     classes = model_classes()
 
     def instances(chosen: Sequence[str], task: str) -> dict[str, Recommender]:

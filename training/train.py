@@ -23,6 +23,7 @@ from reco.interactions import IdMapping
 from reco.models import DEFAULT_MODEL, RecentPopularityRecommender, model_classes
 from reco.registry import ModelRegistry
 from reco.store import EventStore
+from training.guard import guard
 from training.history import history_as_of
 
 logger = logging.getLogger(__name__)
@@ -39,12 +40,14 @@ def train(
     tuned: Mapping[str, Any] | None = None,
     promote: bool = True,
     as_of: pd.Timestamp | str | None = None,
+    use_guard: bool = True,
 ) -> dict[str, Any]:
     """Train ``model`` (tuned parameters first, then ``params``) on every purchase; save a version.
 
     The fallback for customers without personal results is trending popularity, with the window
     `reco tune` chose for the recent-popularity baseline (30 days without tuning). ``as_of``: the time
-    to train as of (default: the end of the history, see reco.interactions.asof).
+    to train as of (default: the end of the history, see reco.interactions.asof). ``use_guard``: serve, per
+    mode, a baseline that beats the model on the latest window (training.guard) instead of the model.
     """
     classes = model_classes()
     if model not in classes:
@@ -68,9 +71,19 @@ def train(
     fit_seconds = time.perf_counter() - fit_started
     fallback = RecentPopularityRecommender(window_days=window).fit_events(events, mapping, now=now)
     logger.info("train: %s fitted in %.1fs", model, fit_seconds)
+    models: dict[str, Any] = {model: default, FALLBACK_MODEL: fallback}
+    serving = {mode: model for mode in ("new", "all")}
+    checked = guard(events, model, chosen, tuned) if use_guard else {"off": True}
+    for mode, name in checked.get("serving", {}).items():
+        if name != model:  # a baseline beat the model on this mode: fit it on all of history and serve it
+            key = f"{name}@{mode}"
+            models[key] = classes[name](**checked["params"][mode]).fit_events(events, mapping, now=now)
+            serving[mode] = key
     metadata = {
         "default_model": model,
         "fallback_model": FALLBACK_MODEL,
+        "serving": serving,
+        "guard": {k: v for k, v in checked.items() if k != "params"},
         "data": {
             "events": len(events),
             "customers": mapping.n_users,
@@ -88,7 +101,7 @@ def train(
     }
     unlearned = default.unlearned_parts()
     metadata["unlearned"] = unlearned
-    version = registry.save({model: default, FALLBACK_MODEL: fallback}, mapping, metadata)
+    version = registry.save(models, mapping, metadata)
     try:  # customers erased while this ran are in the new files: unlink them before anyone can use it
         reapply(store, registry, version, started_at)
     except ArtifactError:
@@ -106,6 +119,7 @@ def train(
     return {
         "version": version,
         "model": model,
+        "serving": serving,
         "promoted": promote,
         "tuned": bool(tuned_models),
         "customers": mapping.n_users,

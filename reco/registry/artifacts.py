@@ -52,6 +52,15 @@ class ModelBundle:
     def fallback_model(self) -> str:
         return str(self.metadata.get("fallback_model", "popularity"))
 
+    def serving_model(self, mode: str) -> str:
+        """The model serving ``mode``: the default, unless the guard of ``reco train`` found a baseline better
+        on the version's validation window for that mode (``metadata["serving"]``)."""
+        name = str(self.metadata.get("serving", {}).get(mode, self.default_model))
+        if name not in self.models:
+            raise ArtifactError(f"model version {self.version} serves mode {mode!r} with {name!r}, which it does not "
+                                f"hold; it holds {', '.join(sorted(self.models))}")
+        return name
+
 
 class ModelRegistry:
     """Model versions under one directory (``RECO_MODEL_DIR``)."""

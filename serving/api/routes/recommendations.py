@@ -62,7 +62,7 @@ async def customer_recommendations(customer_id: IdPath, reading: ReadingDep, req
 
 def recommendations_body(customer_id: str, result: Recommendations) -> bytes:
     """The route's JSON answer (also written by ``serving.fastpath`` for answers from memory)."""
-    return RecommendationsOut(customer_id=customer_id, model_version=result.model_version,
+    return RecommendationsOut(customer_id=customer_id, model_version=result.model_version, model=result.model,
                               personalised=result.personalised, items=_out(result.items)).model_dump_json().encode()
 
 
