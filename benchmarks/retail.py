@@ -1,4 +1,4 @@
-"""Temporal-holdout evaluation on the real retail logs: the default model against tuned baselines.
+"""Temporal-holdout evaluation on the real retail logs: the default model against tuned baselines and TIFU-KNN.
 
 Usage: python benchmarks/retail.py --dataset online_retail|dunnhumby [--holdout-days 30] [--fresh]
 The log is ingested once through the real ingest path into var/bench/<dataset>.db (SQLite) and reused.
@@ -23,6 +23,7 @@ from reco.evaluation import DEFAULT_GRIDS, format_table, tune_model, validation_
 from reco.ingest import ingest  # noqa: E402
 from reco.models import DEFAULT_MODEL  # noqa: E402
 from reco.store import EventStore  # noqa: E402
+from training.choices import PEERS  # noqa: E402
 from training.evaluate import BASELINES, evaluate_events  # noqa: E402
 
 # nDCG@10 on a 30-day holdout, from issue 3: what a default model must not fall below.
@@ -52,7 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="online_retail")
     parser.add_argument("--holdout-days", type=float, default=30.0)
-    parser.add_argument("--models", default=f"als,{DEFAULT_MODEL}")
+    parser.add_argument("--models", default=f"als,tifu_knn,{DEFAULT_MODEL}")
     parser.add_argument("--fresh", action="store_true", help="re-ingest the log")
     parser.add_argument("--untuned", action="store_true", help="default hyperparameters, no validation search")
     args = parser.parse_args()
@@ -82,7 +83,7 @@ def main() -> None:
 
     verdict: dict[str, dict[str, object]] = {}
     for task, by_model in result.tasks.items():
-        baselines = {m: v["ndcg@10"] for m, v in by_model.items() if m in BASELINES}
+        baselines = {m: v["ndcg@10"] for m, v in by_model.items() if m in BASELINES or m in PEERS}
         best_name = max(baselines, key=lambda m: baselines[m])
         mine = by_model.get(default, {}).get("ndcg@10")
         reference = REFERENCE[args.dataset][task]

@@ -6,5 +6,8 @@ from __future__ import annotations
 from reco.config import DEFAULT_MODEL
 
 BASELINES: tuple[str, ...] = ("popularity", "recent_popularity", "buy_again")
-TUNED_MODELS: tuple[str, ...] = (*BASELINES, DEFAULT_MODEL)
-EVALUATED_MODELS: tuple[str, ...] = (*BASELINES, "als", DEFAULT_MODEL)
+# Published peers the default must beat too: tuned per task like the baselines, but not in the train
+# guard (TIFU-KNN compares every customer with every other: fine for a harness, not for every retrain).
+PEERS: tuple[str, ...] = ("tifu_knn",)
+TUNED_MODELS: tuple[str, ...] = (*BASELINES, *PEERS, DEFAULT_MODEL)
+EVALUATED_MODELS: tuple[str, ...] = (*BASELINES, *PEERS, "als", DEFAULT_MODEL)

@@ -16,7 +16,7 @@ from reco.evaluation import TASKS, Evaluation, evaluate_models, format_table, te
 from reco.exceptions import ConfigurationError
 from reco.models import DEFAULT_MODEL, Recommender, model_classes
 from reco.store import EventStore
-from training.choices import BASELINES
+from training.choices import BASELINES, PEERS
 from training.history import history_as_of
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def evaluate_events(
     build_models(names)  # refuses unknown names, listing the valid ones
     ordered = list(dict.fromkeys([*BASELINES, *names]))
     params = {task: {n: dict(tuned_models[n]["params_by_task"].get(task, tuned_models[n]["params"])
-                             if n in BASELINES else tuned_models[n]["params"])
+                             if n in BASELINES or n in PEERS else tuned_models[n]["params"])
                      for n in ordered if n in tuned_models} for task in TASKS}
     for name, given in (overrides or {}).items():
         for task in TASKS:

@@ -28,6 +28,9 @@ DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
     "buy_again": {"half_life_days": [15, 30, 60, 120, 240, 480]},
     "als": {"factors": [32, 64, 128], "regularization": [0.05, 0.5]},
     "item_knn": {"similarity": ["bm25", "cosine"], "neighbours": [50, 100, 200]},
+    # TIFU-KNN: the grid around the published settings (Li et al., TOIS 2023); alpha without refitting.
+    "tifu_knn": {"group_size": [3, 7], "within_decay": [0.9], "group_decay": [0.6, 0.7], "k": [100, 300, 900],
+                 "alpha": [0.2, 0.5, 0.7, 0.9]},
     "bpr": {"learning_rate": [0.01, 0.05], "regularization": [0.01, 0.05, 0.2]},
     # session_weight (same-basket co-purchases count more), measured for EASE with weights 1 and 4:
     # Online Retail nDCG@10 +0.002 to +0.011 on `all` but -0.017 to +0.001 on `new`; MovieLens-100K

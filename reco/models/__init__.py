@@ -9,6 +9,7 @@ from reco.models.hybrid import HybridRecommender
 from reco.models.item_knn import ItemKNNRecommender
 from reco.models.popularity import PopularityRecommender, RecentPopularityRecommender
 from reco.models.ranker import RankerRecommender
+from reco.models.tifu_knn import TifuKnnRecommender
 
 from reco.config import DEFAULT_MODEL  # what `reco train` fits and serving uses unless told otherwise
 
@@ -25,5 +26,6 @@ __all__ = [
     "RankerRecommender",
     "RecentPopularityRecommender",
     "Recommender",
+    "TifuKnnRecommender",
     "model_classes",
 ]
