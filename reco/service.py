@@ -24,9 +24,21 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
-from reco.exceptions import ConfigurationError, UnknownItemError
+from reco.exceptions import ConfigurationError, ModelNotFoundError, UnknownItemError
 from reco.models import Recommender
 from reco.registry import ModelBundle
+
+COMPLEMENTS = "complements"  # the bundle's "goes well with" model (reco.models.complements)
+SUBSTITUTE_OVERLAP = 0.6  # names sharing this share of their words are variants of one product
+
+
+def _near_duplicate(a: str | None, b: str | None) -> bool:
+    """Whether two item names are near-duplicates (word Jaccard >= SUBSTITUTE_OVERLAP); unknown names are not."""
+    if not a or not b:
+        return False
+    wa, wb = set(a.lower().split()), set(b.lower().split())
+    return len(wa & wb) / max(len(wa | wb), 1) >= SUBSTITUTE_OVERLAP
+
 
 REASON_POPULAR = "popular"
 REASON_FOR_YOU = "recommended for you"
@@ -203,6 +215,7 @@ class RecommendationService:
         self.names: np.ndarray = names.astype(object).where(names.notna(), None).to_numpy()
         active = column("active").astype(object).where(column("active").notna(), True).astype(bool)
         self.inactive: np.ndarray = np.flatnonzero(~active.to_numpy())
+        self._inactive_set = frozenset(int(i) for i in self.inactive)
         category = column("category")
         self.categories: np.ndarray = category.astype(object).where(category.notna(), None).to_numpy()
         self.prices: np.ndarray = pd.to_numeric(column("price"), errors="coerce").to_numpy(dtype=float)
@@ -450,6 +463,30 @@ class RecommendationService:
             return RecommendedItem(item_id, self.names[index], float(score), f"because you bought {label}",
                                    str(self.mapping.item_ids[because]))
         return RecommendedItem(item_id, self.names[index], float(score), REASON_FOR_YOU)
+
+    def complements(self, item_id: str, n: int = 10) -> list[RecommendedItem]:
+        """Items often bought in the same basket as ``item_id`` (more often than chance), best first, without
+        near-duplicates of the item itself (a name sharing most of its words: a substitute, not a
+        complement); reason "often bought with X". UnknownItemError if not in the model; ModelNotFoundError
+        for a version trained before complements existed."""
+        model = self.bundle.models.get(COMPLEMENTS)
+        if model is None:
+            raise ModelNotFoundError(f"model version {self.version} has no complements; train a new version")
+        index = self.mapping.item_index(item_id)
+        if index is None:
+            raise UnknownItemError(f"item {item_id!r} is not in model version {self.version}")
+        ids, scores = model.similar_items(index, n=3 * n + len(self.inactive))
+        label = self.names[index] or item_id
+        out = []
+        for i, score in zip(ids, scores, strict=True):
+            if i < 0 or i in self._inactive_set or not np.isfinite(score) or _near_duplicate(self.names[index],
+                                                                                          self.names[i]):
+                continue
+            out.append(RecommendedItem(str(self.mapping.item_ids[i]), self.names[i], float(score),
+                                       f"often bought with {label}", item_id))
+            if len(out) == n:
+                break
+        return out
 
     def similar(self, item_id: str, n: int = 10) -> list[RecommendedItem]:
         """Items most like ``item_id`` (by the default model); UnknownItemError if not in the model."""

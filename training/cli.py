@@ -230,6 +230,8 @@ def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
         return _evaluate_churn(args)
     if args.what == "offers":
         return _evaluate_offers(args)
+    if args.what == "complements":
+        return _evaluate_complements(args)
     from training.evaluate import evaluate
     from training.tune import load_tuned
 
@@ -268,6 +270,22 @@ def _evaluate_churn(args: argparse.Namespace) -> dict[str, Any]:
     sys.stdout.write(format_churn(result) + "\n")
     if args.json:
         write_json(Path(args.json), result)
+    return result
+
+
+def _evaluate_complements(args: argparse.Namespace) -> dict[str, Any]:
+    from reco.evaluation.complements import evaluate_complements, format_complements
+    from training.history import history_as_of
+
+    store = _store(args)
+    try:
+        events, _ = history_as_of(store, "evaluate", args.as_of)
+    finally:
+        store.dispose()
+    result = evaluate_complements(events, holdout_days=args.holdout_days, k=args.k)
+    sys.stdout.write(format_complements(result) + "\n")
+    if args.json:
+        write_json(args.json, result)
     return result
 
 
@@ -462,9 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_report_offers)
 
     p = sub.add_parser("evaluate", help="temporal holdout evaluation: recommenders (default) or churn")
-    p.add_argument("what", nargs="?", choices=("recommenders", "churn", "offers"), default="recommenders",
+    p.add_argument("what", nargs="?", choices=("recommenders", "churn", "offers", "complements"),
+                   default="recommenders",
                    help="recommenders: ranking metrics against the baselines; churn: AUC, PR AUC, Brier, lift; "
-                   "offers: the offer-response model on the stored offer outcomes")
+                   "offers: the offer-response model on the stored offer outcomes; complements: hide one item of "
+                   "each holdout basket and predict it from the rest, against co-occurrence counts and popularity")
     p.add_argument("--test-from", help="offers: contacts from this date on are the test set (default: the latest "
                    "40%%)")
     p.add_argument("--horizon-days", type=float, default=90.0, help="churn: no purchase within this many days")

@@ -20,7 +20,7 @@ from reco.erasure import complete_pending, reapply
 from reco.exceptions import ArtifactError, ConfigurationError, TrainingError
 from reco.ingest.rules import utc_now
 from reco.interactions import IdMapping
-from reco.models import DEFAULT_MODEL, RecentPopularityRecommender, model_classes
+from reco.models import DEFAULT_MODEL, ComplementsRecommender, RecentPopularityRecommender, model_classes
 from reco.registry import ModelRegistry
 from reco.store import EventStore
 from training.guard import guard
@@ -29,6 +29,7 @@ from training.history import history_as_of
 logger = logging.getLogger(__name__)
 
 FALLBACK_MODEL = "popularity"
+COMPLEMENTS_MODEL = "complements"  # "goes well with": GET /v1/items/{id}/complements
 
 
 def train(
@@ -71,7 +72,8 @@ def train(
     fit_seconds = time.perf_counter() - fit_started
     fallback = RecentPopularityRecommender(window_days=window).fit_events(events, mapping, now=now)
     logger.info("train: %s fitted in %.1fs", model, fit_seconds)
-    models: dict[str, Any] = {model: default, FALLBACK_MODEL: fallback}
+    models: dict[str, Any] = {model: default, FALLBACK_MODEL: fallback,
+                              COMPLEMENTS_MODEL: ComplementsRecommender().fit_events(events, mapping, now=now)}
     serving = {mode: model for mode in ("new", "all")}
     checked = guard(events, model, chosen, tuned) if use_guard else {"off": True}
     for mode, name in checked.get("serving", {}).items():

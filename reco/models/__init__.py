@@ -4,6 +4,7 @@ from reco.models.als import ALSRecommender
 from reco.models.base import Recommender, model_classes
 from reco.models.bpr import BPRRecommender
 from reco.models.buy_again import BuyAgainRecommender
+from reco.models.complements import ComplementsRecommender
 from reco.models.ease import DLAERecommender, EASERecommender
 from reco.models.hybrid import HybridRecommender
 from reco.models.item_knn import ItemKNNRecommender
@@ -18,6 +19,7 @@ __all__ = [
     "ALSRecommender",
     "BPRRecommender",
     "BuyAgainRecommender",
+    "ComplementsRecommender",
     "DLAERecommender",
     "EASERecommender",
     "HybridRecommender",

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from reco.exceptions import ConfigurationError, UnknownItemError
+from reco.exceptions import ConfigurationError, ModelNotFoundError, UnknownItemError
 from reco.service import Recommendations, RecommendedItem
 from serving import metrics
 from serving.api.deps import KEYED_RESPONSES, IdPath, ReadingDep, parse_query, query_parameters
@@ -82,5 +82,27 @@ def similar_items(
     try:
         items = service.similar(item_id, n=n)
     except UnknownItemError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    return json_response(SimilarItemsOut(item_id=item_id, model_version=service.version, items=_out(items)))
+
+
+@router.get(
+    "/items/{item_id}/complements",
+    response_model=SimilarItemsOut,
+    responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
+def item_complements(
+    item_id: IdPath,
+    reading: ReadingDep,
+    n: Annotated[int, Query(ge=1, le=MAX_N)] = 10,
+) -> Response:
+    """Items that go well with this one: bought in the same basket more often than chance (at least three
+    baskets; lift above 1), best first, without near-duplicates of the item itself; reason "often bought
+    with X". 404 for an item the serving version does not know or a version trained before complements."""
+    service = reading.service
+    _check_n(n, reading.settings.max_n)
+    try:
+        items = service.complements(item_id, n=n)
+    except (UnknownItemError, ModelNotFoundError) as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
     return json_response(SimilarItemsOut(item_id=item_id, model_version=service.version, items=_out(items)))
