@@ -171,6 +171,20 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
         store.dispose()
 
 
+def cmd_export_complements(args: argparse.Namespace) -> dict[str, Any]:
+    from reco.export.complements import export_complements
+    from reco.service import RecommendationService
+
+    settings = get_settings()
+    store = _store(args)
+    try:
+        store.create_schema()
+        bundle = _registry(settings.model_dir).load(args.version)
+        return export_complements(RecommendationService(bundle, store.items()), args.out, n=args.n)
+    finally:
+        store.dispose()
+
+
 def cmd_export_customers(args: argparse.Namespace) -> dict[str, Any]:
     from reco.export import export_customer_scores
 
@@ -458,6 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--version", help="model version whose scores to export (default: the promoted one)")
     e.add_argument("--audience", choices=tuple(AUDIENCES), default=DEFAULT_AUDIENCE, help=audience_help)
     e.set_defaults(func=cmd_export_customers)
+    e = esub.add_parser("complements", help="for every item, the items that go well with it (item-level, no customer)")
+    e.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
+    e.add_argument("--n", type=int, default=10, help="complements per item (default 10)")
+    e.add_argument("--version", help="model version (default: the promoted one)")
+    e.set_defaults(func=cmd_export_complements)
     e = esub.add_parser("offers", help="next-best-offers: one row per (customer, offer) for customers with marketing "
                         "consent, within every budget, cap and the control group")
     e.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")

@@ -48,6 +48,12 @@ def test_complements_route_and_harness(settings_env: dict[str, str], store: Even
         assert client.get("/v1/items/nothing/complements").status_code == 404
         assert client.get("/v1/items/mug-red/complements", params={"n": 0}).status_code == 422
     capsys.readouterr()
+    assert main(["export", "complements", "--out", str(tmp_path / "goes-with.csv"), "--n", "3"]) == 0
+    exported = pd.read_csv(tmp_path / "goes-with.csv")
+    mugs = exported[exported["item_id"] == "mug-red"]
+    assert set(mugs["complement_id"]) == set(found[:3]) and mugs["rank"].tolist() == list(range(1, len(mugs) + 1))
+    assert json.loads((tmp_path / "goes-with.csv.manifest.json").read_text())["kind"] == "complements"
+    capsys.readouterr()
     assert main(["evaluate", "complements", "--holdout-days", "20"]) == 0
     out = capsys.readouterr().out
     result = json.loads(out.strip().splitlines()[-1])
