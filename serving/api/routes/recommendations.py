@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from reco.exceptions import ConfigurationError, ModelNotFoundError, UnknownItemError
-from reco.service import Recommendations, RecommendedItem
+from reco.service import Recommendations, RecommendationService, RecommendedItem
 from serving import metrics
-from serving.api.deps import KEYED_RESPONSES, IdPath, ReadingDep, parse_query, query_parameters
+from serving.api.deps import KEYED_RESPONSES, IdPath, Reading, ReadingDep, parse_query, query_parameters
 from serving.schemas import (
     MAX_N,
     ErrorOut,
@@ -77,13 +78,7 @@ def similar_items(
     n: Annotated[int, Query(ge=1, le=MAX_N)] = 10,
 ) -> Response:
     """Items most like this one."""
-    service = reading.service
-    _check_n(n, reading.settings.max_n)
-    try:
-        items = service.similar(item_id, n=n)
-    except UnknownItemError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from exc
-    return json_response(SimilarItemsOut(item_id=item_id, model_version=service.version, items=_out(items)))
+    return _item_answer(item_id, reading, n, RecommendationService.similar)
 
 
 @router.get(
@@ -99,10 +94,16 @@ def item_complements(
     """Items that go well with this one: bought in the same basket more often than chance (at least three
     baskets; lift above 1), best first, without near-duplicates of the item itself; reason "often bought
     with X". 404 for an item the serving version does not know or a version trained before complements."""
+    return _item_answer(item_id, reading, n, RecommendationService.complements)
+
+
+def _item_answer(item_id: str, reading: Reading, n: int,
+                 lookup: Callable[[RecommendationService, str, int], list[RecommendedItem]]) -> Response:
+    """An item's list (similar items, complements): 404 for an item (or a part) the version lacks."""
     service = reading.service
     _check_n(n, reading.settings.max_n)
     try:
-        items = service.complements(item_id, n=n)
+        items = lookup(service, item_id, n)
     except (UnknownItemError, ModelNotFoundError) as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
     return json_response(SimilarItemsOut(item_id=item_id, model_version=service.version, items=_out(items)))
