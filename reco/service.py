@@ -30,6 +30,12 @@ from reco.registry import ModelBundle
 
 COMPLEMENTS = "complements"  # the bundle's "goes well with" model (reco.models.complements)
 SUBSTITUTE_OVERLAP = 0.6  # names sharing this share of their words are variants of one product
+# Completing a basket (``basket``): complement candidates, the customer's own top list, and the weight of a
+# complement's normalised score against the list's rank (1 at the top). Chosen on the validation window
+# before each shared log's test window (hiding one item of each basket, customers known to the model).
+BASKET_COMPLEMENTS = 50
+BASKET_PERSONAL = 200
+BASKET_COMPLEMENT_WEIGHT = 0.1
 
 
 def _near_duplicate(a: str | None, b: str | None) -> bool:
@@ -463,6 +469,53 @@ class RecommendationService:
             return RecommendedItem(item_id, self.names[index], float(score), f"because you bought {label}",
                                    str(self.mapping.item_ids[because]))
         return RecommendedItem(item_id, self.names[index], float(score), REASON_FOR_YOU)
+
+    def basket(self, customer_id: str, history: pd.DataFrame | CustomerHistory | None, basket: Sequence[str],
+               n: int = 10, personalise: bool = True, filters: Filters | None = None) -> Recommendations:
+        """Items that complete ``basket`` (item ids; unknown ones are ignored), never one of its items.
+
+        For a customer who allows personalisation and has a history, their own list (mode ``all``, the
+        top ``BASKET_PERSONAL`` by rank) leads and complements of the basket add ``BASKET_COMPLEMENT_WEIGHT``
+        of their normalised score; for anyone else the complements alone rank, popular items fill up."""
+        model = self.bundle.models.get(COMPLEMENTS)
+        if model is None:
+            raise ModelNotFoundError(f"model version {self.version} has no complements; train a new version")
+        known = sorted({i for i in (self.mapping.item_index(str(b)) for b in basket) if i is not None})
+        row = csr_matrix((np.ones(len(known), dtype=np.float32), (np.zeros(len(known), dtype=np.int64), known)),
+                         shape=(1, self.mapping.n_items))
+        blocked = np.union1d(self.blocked_items(filters), np.asarray(known, dtype=np.int64))
+        ids, scores = model.recommend(-1, row, n=BASKET_COMPLEMENTS, filter_already_purchased=True,
+                                      filter_items=blocked if len(blocked) else None)
+        valid = (ids >= 0) & np.isfinite(scores)
+        ids, scores = ids[valid], scores[valid]
+        because = model.explain(row, ids)
+        score: dict[int, float] = {}
+        reason: dict[int, RecommendedItem] = {}
+        top = float(scores.max()) if len(scores) else 1.0
+        for i, s, b in zip(ids.tolist(), scores.tolist(), because.tolist(), strict=True):
+            score[i] = BASKET_COMPLEMENT_WEIGHT * s / top if top > 0 else 0.0
+            label = (self.names[b] or str(self.mapping.item_ids[b])) if b >= 0 else "your basket"
+            reason[i] = RecommendedItem(str(self.mapping.item_ids[i]), self.names[i], 0.0, f"often bought with {label}",
+                                        str(self.mapping.item_ids[b]) if b >= 0 else None)
+        personal = bool(personalise and history is not None and len(CustomerHistory.of(history)))
+        if personal:
+            rows = self.history_row(history, "all")  # type: ignore[arg-type]
+            in_basket = tuple(str(self.mapping.item_ids[i]) for i in known)
+            without = replace(filters or Filters(), exclude=(*(filters.exclude if filters else ()), *in_basket))
+            mine = self._recommend_rows([customer_id], rows, BASKET_PERSONAL, [True], "all", without, True)[0]
+            personal = mine.personalised
+            for rank, item in enumerate(mine.items):
+                index = self.mapping.item_index(item.item_id)
+                if index is None or index in known:
+                    continue
+                score[index] = score.get(index, 0.0) + 1.0 - rank / BASKET_PERSONAL
+                reason.setdefault(index, item)
+        ranked = sorted(score, key=lambda i: (-score[i], i))[:n]
+        items = [replace(reason[i], score=round(score[i], 6)) for i in ranked]
+        if len(items) < n:
+            items += self._popular(row, n - len(items), np.union1d(blocked, np.asarray(ranked, dtype=np.int64)), True)
+        return Recommendations(customer_id, self.version, personal, items,
+                               model=f"{COMPLEMENTS}+{self.model_names['all']}" if personal else COMPLEMENTS)
 
     def complements(self, item_id: str, n: int = 10) -> list[RecommendedItem]:
         """Items often bought in the same basket as ``item_id`` (more often than chance), best first, without

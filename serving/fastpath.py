@@ -63,7 +63,7 @@ class RecommendationFastPath:
             filters = query.filters()
         except (RequestValidationError, ConfigurationError):
             return None
-        if query.n > get_settings().max_n:
+        if query.n > get_settings().max_n or query.context != "history":
             return None
         customer_id = match.group(1)
         result = state.cached_recommendations(customer_id, query.n, query.mode, filters)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Response
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from reco.ingest.rules import MAX_AMOUNT, MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH, MAX_QUANTITY, check_timestamp
 from reco.service import Filters
@@ -38,6 +38,26 @@ class RecommendationQuery(BaseModel):
     min_price: float | None = Field(None, ge=0, allow_inf_nan=False)
     max_price: float | None = Field(None, ge=0, allow_inf_nan=False)
     exclude: list[str] | None = Field(None, max_length=500, description="item ids never to show")
+    context: Literal["history", "basket"] = Field("history", description="history: from the customer's purchases; "
+                                                  "basket: items that complete the basket in `items`")
+    items: list[str] | None = Field(None, min_length=1, max_length=100, description="context=basket: the item ids "
+                                    "in the basket (comma-separated)")
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """``items=A,B`` as well as ``items=A&items=B``."""
+        if isinstance(value, list):
+            return [part.strip() for v in value for part in str(v).split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _basket(self) -> RecommendationQuery:
+        if self.context == "basket" and not self.items:
+            raise ValueError("context=basket needs items=A,B,... (the basket's item ids)")
+        if self.context != "basket" and self.items:
+            raise ValueError("items applies to context=basket only")
+        return self
 
     def filters(self) -> Filters:
         """The item filters asked for (a ConfigurationError names a contradictory price range)."""

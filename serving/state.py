@@ -328,6 +328,17 @@ class ServingState:
             self.fresh.remember(customer_id, (allowed, fingerprint), since)
         return result
 
+    def basket_recommendations(self, customer_id: str, basket: list[str], n: int, filters: Filters | None
+                               ) -> Recommendations:
+        """Items completing ``basket`` for the customer (reco.service.RecommendationService.basket), with their
+        consent and history read fresh (blocking: run it in a worker thread)."""
+        service = self._service
+        if service is None:
+            raise ModelNotFoundError("no model is loaded yet; run 'reco train' and retry")
+        allowed = self.store.personalisation_allowed(customer_id)
+        history = CustomerHistory(*self.store.customer_event_arrays(customer_id)) if allowed else None
+        return service.basket(customer_id, history, basket, n=n, personalise=allowed, filters=filters)
+
     @property
     def cache_warming(self) -> bool:
         """True while a loaded version's cache warm-up runs."""

@@ -46,6 +46,17 @@ def test_complements_route_and_harness(settings_env: dict[str, str], store: Even
         assert "mug-red" not in found and all(i["reason"] == "often bought with RED SPOTTY MUG LARGE"
                                               for i in body["items"])
         assert client.get("/v1/items/nothing/complements").status_code == 404
+        # completing a basket: complements of its items, led by the customer's own list when known
+        stranger = client.get("/v1/customers/someone-new/recommendations",
+                              params={"context": "basket", "items": "mug-red,nothing", "n": 3}).json()
+        assert not stranger["personalised"] and stranger["model"] == "complements"
+        assert stranger["items"][0]["reason"].startswith("often bought with") and "mug-red" not in {
+            i["item_id"] for i in stranger["items"]}
+        known = client.get("/v1/customers/c0/recommendations", params={"context": "basket", "items": "mug-red"}).json()
+        assert known["personalised"] and known["model"].startswith("complements+") and len(known["items"]) == 10
+        assert "mug-red" not in {i["item_id"] for i in known["items"]}
+        for bad in ({"context": "basket"}, {"items": "tea"}):
+            assert client.get("/v1/customers/c0/recommendations", params=bad).status_code == 422
         assert client.get("/v1/items/mug-red/complements", params={"n": 0}).status_code == 422
     capsys.readouterr()
     assert main(["export", "complements", "--out", str(tmp_path / "goes-with.csv"), "--n", "3"]) == 0

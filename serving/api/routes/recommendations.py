@@ -53,6 +53,12 @@ async def customer_recommendations(customer_id: IdPath, reading: ReadingDep, req
         filters = query.filters()
     except ConfigurationError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
+    if query.context == "basket":
+        try:
+            result = await run_in_threadpool(state.basket_recommendations, customer_id, query.items or [], n, filters)
+        except ModelNotFoundError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from exc
+        return Response(recommendations_body(customer_id, result), media_type="application/json")
     result = state.cached_recommendations(customer_id, n, mode, filters) if state.answers_on_loop else None
     if result is None:
         result = await run_in_threadpool(state.recommendations, customer_id, n, mode, filters)
