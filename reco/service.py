@@ -31,8 +31,8 @@ from reco.registry import ModelBundle
 COMPLEMENTS = "complements"  # the bundle's "goes well with" model (reco.models.complements)
 SUBSTITUTE_OVERLAP = 0.6  # names sharing this share of their words are variants of one product
 # Completing a basket (``basket``): complement candidates, the customer's own top list, and the weight of a
-# complement's normalised score against the list's rank (1 at the top). Chosen on the validation window
-# before each shared log's test window (hiding one item of each basket, customers known to the model).
+# complement's normalised score against the list's rank (1 at the top). Chosen on Online Retail's validation
+# window (the 30 days before its test window), hiding one item of each basket of customers the model knows.
 BASKET_COMPLEMENTS = 50
 BASKET_PERSONAL = 200
 BASKET_COMPLEMENT_WEIGHT = 0.1
