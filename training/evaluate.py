@@ -69,6 +69,8 @@ def evaluate_events(
         part = evaluate_models(events, instances(differ, task), holdout_days=holdout_days, k=k, tasks=(task,),
                                default_model=default, split=split)
         result.tasks[task].update(part.tasks[task])
+        for name, recall in part.candidate_recall.get(task, {}).items():
+            result.candidate_recall.setdefault(task, {})[name] = recall
         for name, seconds in part.fit_seconds.items():
             result.fit_seconds[name] = max(result.fit_seconds.get(name, 0.0), seconds)
         for name, chosen in part.params.items():

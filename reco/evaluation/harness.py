@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reco.evaluation.metrics import ranking_metrics
@@ -32,12 +33,14 @@ class Evaluation:
     fit_seconds: dict[str, float] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     tuned: bool = False
+    # task -> model -> source -> share of the holdout items that source proposed (models with stages)
+    candidate_recall: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "default_model": self.default_model, "k": self.k, "holdout_days": self.holdout_days, "tuned": self.tuned,
             "cut": self.cut.isoformat(), "end": self.end.isoformat(), "tasks": self.tasks,
-            "fit_seconds": self.fit_seconds, "params": self.params,
+            "fit_seconds": self.fit_seconds, "params": self.params, "candidate_recall": self.candidate_recall,
         }
 
 
@@ -77,9 +80,25 @@ def evaluate_models(
             users = split.users[task]
             ids, _ = model.recommend(users, history[users], n=k, filter_already_purchased=task == "new")
             result.tasks[task][name] = ranking_metrics(ids, split.relevant[task], k, split.mapping.n_items)
+            if hasattr(model, "candidate_sources"):
+                result.candidate_recall.setdefault(task, {})[name] = candidate_recall(
+                    model.candidate_sources(users, history[users]), split.relevant[task], split.mapping.n_items)
         logger.info("evaluate: %s fitted in %.1fs; %s", name, result.fit_seconds[name], "; ".join(
             f"{t} ndcg@{k}={result.tasks[t][name][f'ndcg@{k}']:.4f}" for t in tasks if name in result.tasks[t]))
     return result
+
+
+def candidate_recall(sources: dict[str, np.ndarray], relevant: list[np.ndarray], n_items: int) -> dict[str, float]:
+    """Share of the relevant (holdout) items each source proposed, and all of them together (keys
+    ``row * n_items + item``, ``row`` the customer's position in ``relevant``)."""
+    sizes = np.array([len(r) for r in relevant], dtype=np.int64)
+    wanted = np.repeat(np.arange(len(relevant), dtype=np.int64), sizes) * n_items + (
+        np.concatenate(relevant) if len(relevant) else np.zeros(0, dtype=np.int64))
+    if not len(wanted):
+        return {}
+    out = {name: round(float(np.isin(wanted, keys).mean()), 4) for name, keys in sources.items()}
+    out["total"] = round(float(np.isin(wanted, np.concatenate(list(sources.values()))).mean()), 4)
+    return out
 
 
 def format_table(evaluation: Evaluation) -> str:
@@ -98,4 +117,7 @@ def format_table(evaluation: Evaluation) -> str:
             mark = "*" if name == evaluation.default_model else " "
             lines.append(f"{mark}{name:<19}" + "".join(f"{metrics[f'{c}@{k}']:>14.4f}" for c in COLUMNS)
                          + f"{evaluation.fit_seconds.get(name, 0.0):>9.2f}")
+        for name, recall in evaluation.candidate_recall.get(task, {}).items():
+            lines.append(f"candidate recall of {name} (share of the holdout items proposed): "
+                         + ", ".join(f"{source} {value:.4f}" for source, value in recall.items()))
     return "\n".join(lines)

@@ -222,6 +222,12 @@ class RankerRecommender(FactorModel):
             return keys, np.zeros(0, dtype=np.float32)
         return keys, self.classifier_.predict_proba(x)[:, 1].astype(np.float32)
 
+    def candidate_sources(self, user_ids: np.ndarray, user_items: csr_matrix) -> dict[str, np.ndarray]:
+        """The candidates stage one proposes for these customers, by source (keys ``row * n_items + item``):
+        what ``reco evaluate`` measures as candidate recall."""
+        self._check_fitted()
+        return self._stage().candidate_sources(np.asarray(user_ids, dtype=np.int64), user_items)
+
     def _scores(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False) -> np.ndarray:
         stage = self._stage()
         vectors = stage.vectors(user_ids, self.purchased(user_items))
@@ -334,6 +340,27 @@ class _StageOne:
         scores = np.where(repurchase > 0, 2.0 + repurchase, scores) - _PRIOR_OFFSET
         return scores.astype(np.float32)
 
+    def _sources(self, vectors: np.ndarray, item_factors: np.ndarray, weights: csr_matrix, bought_keys: np.ndarray,
+                 n_users: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """Candidate keys ``row * n_items + item`` by source (history: bought; als: the top ``candidates`` by
+        ALS; trend: the trending items; the last two without bought items), and ALS's top lists."""
+        n_items = self.n_items
+        top, top_scores = topk(item_factors, vectors, min(self.candidates, n_items), filter_query_items=weights)
+        users = np.arange(n_users, dtype=np.int64)[:, None] * n_items
+        als = (users + top)[np.isfinite(top_scores)]
+        trend = (users + self.trending[None, :]).ravel()
+        return ({"history": bought_keys, "als": als[~np.isin(als, bought_keys)],
+                 "trend": trend[~np.isin(trend, bought_keys)]}, top, top_scores)
+
+    def candidate_sources(self, user_ids: np.ndarray, user_items: csr_matrix) -> dict[str, np.ndarray]:
+        """``_sources`` for a block of customers (what ``features`` ranks)."""
+        rows_b, items_b, (decayed, *_) = split_blocks(user_items, self.n_items, _BLOCKS)
+        weights = csr_matrix((decayed, (rows_b, items_b)), shape=(user_items.shape[0], self.n_items))
+        vectors = np.ascontiguousarray(self.vectors(user_ids, weights), dtype=np.float32)
+        bought_keys = rows_b.astype(np.int64) * self.n_items + items_b
+        return self._sources(vectors, np.ascontiguousarray(self.cf.item_factors_, dtype=np.float32), weights,
+                             bought_keys, user_items.shape[0])[0]
+
     def features(
         self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool, vectors: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -351,12 +378,9 @@ class _StageOne:
         item_factors = np.ascontiguousarray(self.cf.item_factors_, dtype=np.float32)
         bought_keys = rows_b.astype(np.int64) * n_items + items_b
 
-        c = min(self.candidates, n_items)
-        top, top_scores = topk(item_factors, vectors, c, filter_query_items=weights)
+        sources, top, top_scores = self._sources(vectors, item_factors, weights, bought_keys, n_users)
         found = np.isfinite(top_scores)
-        users = np.arange(n_users, dtype=np.int64)[:, None] * n_items
-        new_keys = np.unique(np.concatenate([(users + top)[found], (users + self.trending[None, :]).ravel()]))
-        new_keys = new_keys[~np.isin(new_keys, bought_keys)]
+        new_keys = np.unique(np.concatenate([sources["als"], sources["trend"]]))
         keys = new_keys if new_only else np.concatenate([bought_keys, new_keys])
         nb = 0 if new_only else len(bought_keys)
         rows, items = keys // n_items, keys % n_items

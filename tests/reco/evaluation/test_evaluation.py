@@ -89,3 +89,29 @@ def test_harness_on_a_repeat_buying_log() -> None:
     table = format_table(result)
     assert "*buy_again" in table and "task new" in table
     assert result.to_dict()["tasks"]["all"]["buy_again"]["users"] == 80
+
+
+def test_candidate_recall_of_the_ranker_per_source() -> None:
+    from reco.evaluation.harness import candidate_recall
+    from reco.models import RankerRecommender
+
+    rng = np.random.default_rng(2)
+    rows = []
+    for c in range(60):
+        staples = rng.choice(20, size=3, replace=False)
+        for day in range(0, 150, 10):
+            for s in staples:
+                rows.append((f"c{c}", f"i{s}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=day)))
+            rows.append((f"c{c}", f"i{rng.integers(20, 40)}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=day)))
+    events = pd.DataFrame(rows, columns=["customer_id", "item_id", "timestamp"])
+    ranker = RankerRecommender(factors=8, iterations=5, max_iter=20, cutoffs=2, label_days=10, candidates=5)
+    result = evaluate_models(events, {"ranker": ranker}, holdout_days=20, k=5, default_model="ranker")
+    recall = result.candidate_recall["all"]["ranker"]
+    assert set(recall) == {"history", "als", "trend", "total"}
+    assert recall["history"] > 0.7  # staples are bought again
+    assert max(recall["history"], recall["als"], recall["trend"]) <= recall["total"] <= 1.0
+    assert result.candidate_recall["new"]["ranker"]["history"] == 0.0  # a new item was never bought
+    assert "candidate recall of ranker" in format_table(result)
+    # by hand: two customers, keys row * n_items + item
+    assert candidate_recall({"a": np.array([1, 12]), "b": np.array([13])}, [np.array([1, 2]), np.array([3])], 10) == {
+        "a": round(1 / 3, 4), "b": round(1 / 3, 4), "total": round(2 / 3, 4)}
