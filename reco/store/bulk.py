@@ -1,6 +1,7 @@
-"""Bulk writes shared by every store module: a DataFrame staged in a temp table, then merged into its
+"""Bulk work shared by every store module: a DataFrame staged in a temp table, then merged into its
 table with one ``INSERT ... SELECT ... ON CONFLICT`` (SQLite and PostgreSQL share the SQL, and the exact
-number of rows changed is known). On PostgreSQL the staging table is filled with ``COPY``."""
+number of rows changed is known; on PostgreSQL the staging table is filled with ``COPY``), and reads of
+the rows whose column is in a long list of values, a bounded ``IN`` list at a time."""
 
 from __future__ import annotations
 
@@ -8,7 +9,19 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select
+from sqlalchemy.engine import Row
+from sqlalchemy.sql.elements import ColumnElement
+
+IN_CHUNK = 1_000  # values bound in one IN list (SQLite limits bound parameters)
+
+
+def rows_in(conn: Connection, stmt: Select, column: ColumnElement, values: Sequence[object]) -> list[Row]:
+    """The rows of ``stmt`` whose ``column`` is one of ``values`` (repeats read once), ``IN_CHUNK`` values a
+    query, in the statement's order within each chunk."""
+    ids = list(dict.fromkeys(values))
+    return [row for start in range(0, len(ids), IN_CHUNK)
+            for row in conn.execute(stmt.where(column.in_(ids[start:start + IN_CHUNK]))).fetchall()]
 
 
 def rows(df: pd.DataFrame, columns: Sequence[str], sqlite: bool) -> list[tuple]:

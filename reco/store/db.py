@@ -40,7 +40,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from reco.config import get_settings
 from reco.customers.consent import may_personalise
 from reco.exceptions import ConfigurationError, ErasedCustomerError, StoreBusyError, StoreError
-from reco.store.bulk import stage_insert
+from reco.store.bulk import rows_in, stage_insert
 from reco.store.changes import CHANNEL_PREFIX, NOTIFY_CHUNK, ChangeWatcher, PostgresChangeWatcher, SQLiteChangeWatcher
 from reco.store.decisions import DecisionStore
 from reco.store.erasures import ErasureLog
@@ -333,13 +333,9 @@ class EventStore:
         if until is not None:
             stmt = stmt.where(events.c.timestamp < until)
         with self.engine.connect() as conn:
-            if customer_ids is None:
-                df = pd.DataFrame(conn.execute(stmt).fetchall(), columns=list(columns))
-            else:
-                ids = list(dict.fromkeys(customer_ids))
-                parts = [conn.execute(stmt.where(events.c.customer_id.in_(ids[i:i + 1000]))).fetchall()
-                         for i in range(0, len(ids), 1000)]
-                df = pd.DataFrame([r for part in parts for r in part], columns=list(columns))
+            rows = (conn.execute(stmt).fetchall() if customer_ids is None
+                    else rows_in(conn, stmt, events.c.customer_id, customer_ids))
+            df = pd.DataFrame(rows, columns=list(columns))
         if "timestamp" in df.columns:
             df["timestamp"] = pd.to_datetime(df["timestamp"])
         return df
@@ -408,12 +404,8 @@ class EventStore:
         """The customer rows (of ``customer_ids`` only, when given)."""
         stmt = select(customers)
         with self.engine.connect() as conn:
-            if customer_ids is None:
-                rows = conn.execute(stmt).fetchall()
-            else:
-                ids = list(dict.fromkeys(customer_ids))
-                rows = [r for i in range(0, len(ids), 1000)
-                        for r in conn.execute(stmt.where(customers.c.customer_id.in_(ids[i:i + 1000]))).fetchall()]
+            rows = (conn.execute(stmt).fetchall() if customer_ids is None
+                    else rows_in(conn, stmt, customers.c.customer_id, customer_ids))
         return pd.DataFrame(rows, columns=list(CUSTOMER_COLUMNS))
 
     def personalisation_allowed(self, customer_id: str) -> bool:

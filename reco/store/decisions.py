@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select
 
-from reco.store.bulk import stage_insert
+from reco.store.bulk import rows_in, stage_insert
 from reco.store.tables import DECISION_COLUMNS, offer_decisions, offer_exports, offer_outcomes
 
 
@@ -52,16 +52,10 @@ class DecisionStore:
         stmt = select(offer_decisions).order_by(offer_decisions.c.decided_at, offer_decisions.c.decision_id)
         if export_id is not None:
             stmt = stmt.where(offer_decisions.c.export_id == export_id)
-        frames = []
         with self.engine.connect() as conn:
-            if customer_ids is None:
-                frames.append(pd.DataFrame(conn.execute(stmt).fetchall(), columns=list(DECISION_COLUMNS)))
-            else:
-                ids = list(dict.fromkeys(customer_ids))
-                for start in range(0, len(ids), 1000):
-                    chunk = stmt.where(offer_decisions.c.customer_id.in_(ids[start:start + 1000]))
-                    frames.append(pd.DataFrame(conn.execute(chunk).fetchall(), columns=list(DECISION_COLUMNS)))
-        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(DECISION_COLUMNS))
+            rows = (conn.execute(stmt).fetchall() if customer_ids is None
+                    else rows_in(conn, stmt, offer_decisions.c.customer_id, customer_ids))
+        frame = pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
         for column in ("decided_at", "valid_until"):
             frame[column] = pd.to_datetime(frame[column])
         frame["control"] = frame["control"].astype(bool)
@@ -75,15 +69,10 @@ class DecisionStore:
         if decided.empty:
             return pd.DataFrame(columns=["customer_id", "offer_id", "outcome", "channel", "timestamp", "decision_id"])
         stmt = select(offer_outcomes.c.decision_id).where(offer_outcomes.c.decision_id.is_not(None))
-        reported: set[str] = set()
         with self.engine.connect() as conn:
-            if customer_ids is None:
-                reported.update(conn.execute(stmt.distinct()).scalars())
-            else:
-                ids = list(dict.fromkeys(customer_ids))
-                for start in range(0, len(ids), 1000):
-                    reported.update(conn.execute(stmt.where(
-                        offer_outcomes.c.customer_id.in_(ids[start:start + 1000]))).scalars())
+            rows = (conn.execute(stmt.distinct()).fetchall() if customer_ids is None
+                    else rows_in(conn, stmt, offer_outcomes.c.customer_id, customer_ids))
+        reported = {r[0] for r in rows}
         decided = decided[~decided["decision_id"].isin(reported)]
         return pd.DataFrame({"customer_id": decided["customer_id"], "offer_id": decided["offer_id"], "outcome": "sent",
                              "channel": decided["channel"], "timestamp": decided["decided_at"],

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
+from reco.store.bulk import rows_in
 from reco.store.hashing import CustomerHasher
 from reco.store.tables import erasures, pending_erasures
 
@@ -42,12 +43,8 @@ class ErasureLog:
         if not ids or conn.execute(select(func.count()).select_from(erasures)).scalar_one() == 0:
             return set()
         keys = {h: c for c in ids for h in self.hasher.candidates(c)}
-        found: set[str] = set()
-        hashes = list(keys)
-        for start in range(0, len(hashes), 1000):
-            stmt = select(erasures.c.customer_hash).where(erasures.c.customer_hash.in_(hashes[start:start + 1000]))
-            found.update(keys[r[0]] for r in conn.execute(stmt))
-        return found
+        return {keys[r[0]] for r in rows_in(conn, select(erasures.c.customer_hash), erasures.c.customer_hash,
+                                            list(keys))}
 
     def is_erased(self, customer_id: str) -> bool:
         with self.engine.connect() as conn:

@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from reco.offers.catalogue import Offer
-from reco.store.bulk import stage_insert
+from reco.store.bulk import rows_in, stage_insert
 from reco.store.tables import OUTCOME_COLUMNS, offer_outcomes, offers
 
 
@@ -60,13 +60,9 @@ class OfferStore:
         """Stored outcomes (of one customer, of several, or all), oldest first."""
         stmt = select(offer_outcomes).order_by(offer_outcomes.c.timestamp, offer_outcomes.c.outcome_id)
         ids = [customers] if isinstance(customers, str) else customers
-        ids = None if ids is None else list(dict.fromkeys(ids))
         with self.engine.connect() as conn:
-            if ids is None:
-                rows = conn.execute(stmt).fetchall()
-            else:
-                rows = [r for i in range(0, len(ids), 1000)
-                        for r in conn.execute(stmt.where(offer_outcomes.c.customer_id.in_(ids[i:i + 1000])))]
+            rows = (conn.execute(stmt).fetchall() if ids is None
+                    else rows_in(conn, stmt, offer_outcomes.c.customer_id, ids))
             frame = pd.DataFrame(rows, columns=list(OUTCOME_COLUMNS))
         frame["timestamp"] = pd.to_datetime(frame["timestamp"])
         return frame
