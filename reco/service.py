@@ -547,8 +547,7 @@ class RecommendationService:
         if index is None:
             raise UnknownItemError(f"item {item_id!r} is not in model version {self.version}")
         ids, scores = self.model.similar_items(index, n=n + len(self.inactive))
-        inactive = set(self.inactive.tolist())
-        keep = [(i, s) for i, s in zip(ids, scores, strict=True) if i >= 0 and i not in inactive]
+        keep = [(i, s) for i, s in zip(ids, scores, strict=True) if i >= 0 and i not in self._inactive_set]
         label = self.names[index] or item_id  # the item's name, as "because you bought NAME" says
         return [RecommendedItem(str(self.mapping.item_ids[i]), self.names[i], float(s), f"similar to {label}")
                 for i, s in keep[:n]]

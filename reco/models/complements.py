@@ -22,6 +22,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 
 from reco.exceptions import ConfigurationError
+from reco.interactions.baskets import basket_lines
 from reco.interactions.idmapping import IdMapping
 from reco.interactions.matrix import MatrixSpec
 from reco.models.base import Recommender, csr_from_state, csr_state, register
@@ -31,13 +32,7 @@ SCORES = ("confidence", "counts")
 
 def basket_matrix(events: pd.DataFrame, mapping: IdMapping, now: pd.Timestamp | None = None) -> csr_matrix:
     """Baskets (customer x day) x items, binary, from purchase events (customer_id, item_id, timestamp)."""
-    ts = pd.to_datetime(events["timestamp"])
-    keep = (ts <= now).to_numpy() if now is not None else np.ones(len(events), dtype=bool)
-    users = mapping.user_indices(events.loc[keep, "customer_id"].astype(str))
-    items = mapping.item_indices(events.loc[keep, "item_id"].astype(str))
-    days = ts[keep].to_numpy().astype("datetime64[D]").astype(np.int64)
-    known = (users >= 0) & (items >= 0)
-    lines = pd.DataFrame({"u": users[known], "d": days[known], "i": items[known]}).drop_duplicates()
+    lines = basket_lines(events, mapping, now)
     basket = lines.groupby(["u", "d"], sort=False).ngroup().to_numpy()
     return csr_matrix((np.ones(len(lines), dtype=np.float32), (basket, lines["i"].to_numpy())),
                       shape=(int(basket.max()) + 1 if len(basket) else 0, mapping.n_items))

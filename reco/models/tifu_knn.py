@@ -21,6 +21,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix, csr_matrix
 
 from reco.exceptions import ConfigurationError
+from reco.interactions.baskets import basket_lines
 from reco.interactions.idmapping import IdMapping
 from reco.interactions.matrix import MatrixSpec
 from reco.models.base import Recommender, csr_from_state, csr_state, register
@@ -52,22 +53,15 @@ class TifuKnnRecommender(Recommender):
     def fit_events(self, events: pd.DataFrame, mapping: IdMapping, now: pd.Timestamp | None = None) -> Self:
         """Baskets as (customer, day) from ``events`` before ``now``; see the module docstring."""
         matrix, _ = self.input_spec.build(events, now=now, mapping=mapping)
-        ts = pd.to_datetime(events["timestamp"])
-        keep = ts <= now if now is not None else np.ones(len(events), dtype=bool)
-        users = mapping.user_indices(events.loc[keep, "customer_id"].astype(str))
-        items = mapping.item_indices(events.loc[keep, "item_id"].astype(str))
-        days = ts[keep].to_numpy().astype("datetime64[D]").astype(np.int64)
-        known = (users >= 0) & (items >= 0)
-        self._vectors = self._basket_vectors(users[known], items[known], days[known], matrix.shape)
+        self._vectors = self._basket_vectors(basket_lines(events, mapping, now), matrix.shape)
         try:
             return self.fit(matrix)
         finally:
             del self._vectors
 
-    def _basket_vectors(self, users: np.ndarray, items: np.ndarray, days: np.ndarray,
-                        shape: tuple[int, int]) -> csr_matrix:
+    def _basket_vectors(self, lines: pd.DataFrame, shape: tuple[int, int]) -> csr_matrix:
+        """Each customer's time-decayed basket vector from ``basket_lines`` (see the module docstring)."""
         self._check_params()
-        lines = pd.DataFrame({"u": users, "i": items, "d": days}).drop_duplicates()
         baskets = lines[["u", "d"]].drop_duplicates().sort_values(["u", "d"])
         count = baskets.groupby("u")["d"].transform("size").to_numpy()
         position = baskets.groupby("u").cumcount().to_numpy()
