@@ -47,7 +47,6 @@ from reco.offers.decisions import (
 )
 from reco.offers.policy import POSITIVE, Contact, ContactPolicy, CustomerState, Verdict
 from reco.offers.response import ContactData, ResponseModel, contact_context
-from reco.offers.rules import HISTORY_OPS
 
 logger = logging.getLogger(__name__)
 
@@ -228,13 +227,12 @@ class _Rows:
         return self.frame.iloc[lo:hi]
 
 
-def customer_states(chunk: Sequence[str], inputs: OfferInputs, purchases: pd.DataFrame, outcomes: pd.DataFrame,
-                    at: datetime, days_since: dict[str, float]) -> dict[str, CustomerState]:
+def customer_states(chunk: Sequence[str], inputs: OfferInputs, rows: pd.DataFrame, purchases: pd.DataFrame,
+                    outcomes: pd.DataFrame, at: datetime, days_since: dict[str, float]) -> dict[str, CustomerState]:
     """What the policy reads of each customer of ``chunk`` (consent, preferred channel, scores, the items and
-    categories the live rules ask about, channel use, contacts), from their rows of the inputs."""
-    rows = inputs.customers.set_index("customer_id") if len(inputs.customers) else None
-    asked_items = {str(r.value) for o in inputs.offers for r in o.rules if r.attribute == "bought_item"
-                   and r.op in HISTORY_OPS}
+    categories the live rules ask about, channel use, contacts), from their rows of the inputs (``rows``:
+    ``inputs.customers`` indexed by customer_id, built once per batch)."""
+    asked_items = {str(r.value) for o in inputs.offers for r in o.rules if r.attribute == "bought_item"}
     asked_categories = {str(r.value) for o in inputs.offers for r in o.rules if r.attribute == "bought_category"}
     before = purchases[purchases["timestamp"] < at]
     bought: dict[str, dict[str, datetime]] = {}
@@ -263,7 +261,7 @@ def customer_states(chunk: Sequence[str], inputs: OfferInputs, purchases: pd.Dat
     scores = inputs.scores
     states = {}
     for c in chunk:
-        row = rows.loc[c] if rows is not None and c in rows.index else None
+        row = rows.loc[c] if c in rows.index else None
         attributes: dict[str, object] = {}
         if scores is not None and c in scores.index:
             record = scores.loc[c]
@@ -310,6 +308,7 @@ class _Scorer:
                  stats: OfferStats, margin_rate: float) -> None:
         self.inputs, self.model, self.live, self.at, self.margin_rate = inputs, model, live, at, margin_rate
         self.purchases, self.outcomes = _Rows(inputs.purchases), _Rows(inputs.outcomes)
+        self.customer_rows = inputs.customers.set_index("customer_id")
         self.base = contact_data(inputs, history=past_contacts(inputs.outcomes, before=at))
         self.weight = np.array([o.weight for o in live])
         self.cpr = np.array([o.cost_per_redemption for o in live])
@@ -348,7 +347,7 @@ class _Scorer:
                 latest = mine[mine["timestamp"] < at].groupby("customer_id")["timestamp"].max()
                 since = ((at - latest.reindex(chunk)).dt.total_seconds() / 86400.0).to_numpy()
         days_since = {c: float(d) for c, d in zip(chunk, since, strict=True) if d == d}
-        states = customer_states(chunk, self.inputs, mine, their_outcomes, at, days_since)
+        states = customer_states(chunk, self.inputs, self.customer_rows, mine, their_outcomes, at, days_since)
         personal = np.array([may_personalise(states[c].personalisation, states[c].erased) for c in chunk],
                             dtype=bool) & (self.model is not None)
         p = np.where(personal[:, None], p, self.rate[None, :])
