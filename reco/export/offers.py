@@ -22,6 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from reco.atomic import write_with
 from reco.customers.consent import may_contact
 from reco.exceptions import ConfigurationError
@@ -69,11 +71,8 @@ def export_offers(store: EventStore, inputs: OfferInputs, model: ResponseModel |
     decided = decide_many(inputs, model, policy, at, audience, stats, settings, progress=progress)
     unchanged = 0
     if previous is not None:
-        before = previous.groupby("customer_id").apply(lambda d: sorted(zip(d["offer_id"], d["channel"].fillna(""),
-                                                                            strict=True)), include_groups=False)
-        now = decided.groupby("customer_id").apply(lambda d: sorted(zip(d["offer_id"], d["channel"].fillna(""),
-                                                                         strict=True)), include_groups=False)
-        same = {c for c, pairs in now.items() if c in before.index and before[c] == pairs}
+        before, now = _offers_by_customer(previous), _offers_by_customer(decided)
+        same = {c for c, pairs in now.items() if before.get(c) == pairs}
         unchanged = len(same)
         decided = decided[~decided["customer_id"].isin(same)].reset_index(drop=True)
     table = decided.assign(reasons=decided["reasons"].map("; ".join))[list(OFFER_EXPORT_COLUMNS)]
@@ -113,3 +112,11 @@ def export_offers(store: EventStore, inputs: OfferInputs, model: ResponseModel |
     return {"out": str(out), "export_id": export_id, "model_version": model_version, **summary,
             "manifest": str(manifest), "seconds": seconds}
 
+
+def _offers_by_customer(decisions: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
+    """Each customer's decided (offer, channel) pairs, sorted: what --changed-since compares."""
+    pairs = zip(decisions["customer_id"], decisions["offer_id"], decisions["channel"].fillna(""), strict=True)
+    out: dict[str, list[tuple[str, str]]] = {}
+    for customer, offer, channel in pairs:
+        out.setdefault(str(customer), []).append((str(offer), str(channel)))
+    return {c: sorted(p) for c, p in out.items()}

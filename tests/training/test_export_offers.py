@@ -61,6 +61,19 @@ def test_export_respects_consent_budgets_caps_and_control(programme: EventStore,
     assert main(["export", "offers", "--out", str(tmp_path / "x.csv"), "--changed-since", "nope"]) == 2
     assert "names no export" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
+    capsys.readouterr()
+    second_id = store.decisions.exports()[-1]
+    assert main(["export", "offers", "--out", str(tmp_path / "changed.csv"), "--as-of", "2017-12-01T18:00",
+                 "--changed-since", second_id]) == 0
+    changed = _last(capsys)
+    rows = pd.read_csv(tmp_path / "changed.csv", dtype={"customer_id": str})
+    def pairs(frame: pd.DataFrame) -> dict[str, list]:
+        return {c: sorted(zip(g["offer_id"], g["channel"].fillna(""), strict=True))
+                for c, g in frame.groupby("customer_id")}
+
+    before, after = pairs(second), pairs(rows)
+    assert changed["unchanged_since"] > 0 and changed["customers"] == len(after)
+    assert all(before.get(c) != pairs for c, pairs in after.items())  # only customers whose decisions changed
 
     # an erased customer is in no later export
     victim = str(treated["customer_id"].iloc[0])
