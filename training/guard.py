@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from reco.evaluation import TASKS
 from reco.exceptions import ConfigurationError, InputError
 from reco.models import model_classes
 from training.choices import BASELINES
@@ -26,7 +27,6 @@ from training.evaluate import evaluate_events
 
 logger = logging.getLogger(__name__)
 
-MODE_OF_TASK = {"all": "all", "new": "new"}  # evaluation task -> serving mode (the same names)
 K = 10
 
 
@@ -47,7 +47,7 @@ def guard(events: pd.DataFrame, model: str, params: Mapping[str, Any],
         result = evaluate_events(events, (model,), holdout_days=days, k=K, tuned=tuned, overrides={model: params})
     except (ConfigurationError, InputError) as exc:
         logger.warning("guard: not measured (%s); the %s model serves both modes", exc, model)
-        return {"skipped": str(exc), "serving": {mode: model for mode in MODE_OF_TASK.values()}, "params": {}}
+        return {"skipped": str(exc), "serving": {mode: model for mode in TASKS}, "params": {}}
     metric = f"ndcg@{K}"
     serving: dict[str, str] = {}
     scores: dict[str, dict[str, float]] = {}
@@ -55,7 +55,7 @@ def guard(events: pd.DataFrame, model: str, params: Mapping[str, Any],
     for task, by_model in result.tasks.items():
         scores[task] = {name: round(float(m[metric]), 4) for name, m in by_model.items()}
         best = max(scores[task], key=lambda name: (scores[task][name], name == model))
-        mode = MODE_OF_TASK[task]
+        mode = task  # the evaluation's tasks are the serving modes: all and new
         if best != model and scores[task][best] > scores[task].get(model, float("-inf")):
             serving[mode] = best
             recorded = result.params.get(f"{best}[{task}]", result.params.get(best, {}))

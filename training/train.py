@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from reco.erasure import complete_pending, reapply
+from reco.evaluation import TASKS
 from reco.exceptions import ArtifactError, ConfigurationError, TrainingError
 from reco.ingest.rules import utc_now
 from reco.interactions import IdMapping
@@ -74,7 +75,7 @@ def train(
     logger.info("train: %s fitted in %.1fs", model, fit_seconds)
     models: dict[str, Any] = {model: default, FALLBACK_MODEL: fallback,
                               COMPLEMENTS_MODEL: ComplementsRecommender().fit_events(events, mapping, now=now)}
-    serving = {mode: model for mode in ("new", "all")}
+    serving = {mode: model for mode in TASKS}  # the evaluation tasks are the serving modes
     checked = guard(events, model, chosen, tuned) if use_guard else {"off": True}
     for mode, name in checked.get("serving", {}).items():
         if name != model:  # a baseline beat the model on this mode: fit it on all of history and serve it
