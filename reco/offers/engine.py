@@ -191,10 +191,12 @@ def offer_stats(inputs: OfferInputs, at: datetime, scope_spend: dict[str, float]
     overall = float(redeemed_n.sum() / sent_n.sum()) if sent_n.sum() else 0.0
     spend = dict(scope_spend) if scope_spend is not None else _scope_spend(inputs)
     rate, used, cost = {}, {}, {}
+    by_offer = dict(iter(o.groupby("offer_id", sort=False)))  # one pass, not one scan of every outcome per offer
     for offer in inputs.offers:
         k = offer.offer_id
         rate[k] = float((redeemed_n.get(k, 0) + RATE_PRIOR * overall) / (sent_n.get(k, 0) + RATE_PRIOR))
-        mine = o[(o["offer_id"] == k) & (o["timestamp"] >= offer.valid_from) & (o["timestamp"] < offer.valid_until)]
+        mine = by_offer.get(k, o.iloc[:0])
+        mine = mine[(mine["timestamp"] >= offer.valid_from) & (mine["timestamp"] < offer.valid_until)]
         contacts = int((mine["outcome"] == "sent").sum())
         redemptions = int(mine.loc[mine["outcome"] == "redeemed", "customer_id"].nunique())
         used[k] = contacts
