@@ -477,9 +477,7 @@ class RecommendationService:
         For a customer who allows personalisation and has a history, their own list (mode ``all``, the
         top ``BASKET_PERSONAL`` by rank) leads and complements of the basket add ``BASKET_COMPLEMENT_WEIGHT``
         of their normalised score; for anyone else the complements alone rank, popular items fill up."""
-        model = self.bundle.models.get(COMPLEMENTS)
-        if model is None:
-            raise ModelNotFoundError(f"model version {self.version} has no complements; train a new version")
+        model = self._complements_model()
         known = sorted({i for i in (self.mapping.item_index(str(b)) for b in basket) if i is not None})
         row = csr_matrix((np.ones(len(known), dtype=np.float32), (np.zeros(len(known), dtype=np.int64), known)),
                          shape=(1, self.mapping.n_items))
@@ -517,14 +515,18 @@ class RecommendationService:
         return Recommendations(customer_id, self.version, personal, items,
                                model=f"{COMPLEMENTS}+{self.model_names['all']}" if personal else COMPLEMENTS)
 
+    def _complements_model(self) -> Recommender:
+        model = self.bundle.models.get(COMPLEMENTS)
+        if model is None:
+            raise ModelNotFoundError(f"model version {self.version} has no complements; train a new version")
+        return model
+
     def complements(self, item_id: str, n: int = 10) -> list[RecommendedItem]:
         """Items often bought in the same basket as ``item_id`` (more often than chance), best first, without
         near-duplicates of the item itself (a name sharing most of its words: a substitute, not a
         complement); reason "often bought with X". UnknownItemError if not in the model; ModelNotFoundError
         for a version trained before complements existed."""
-        model = self.bundle.models.get(COMPLEMENTS)
-        if model is None:
-            raise ModelNotFoundError(f"model version {self.version} has no complements; train a new version")
+        model = self._complements_model()
         index = self.mapping.item_index(item_id)
         if index is None:
             raise UnknownItemError(f"item {item_id!r} is not in model version {self.version}")
