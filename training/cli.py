@@ -156,31 +156,31 @@ def _train_offers(args: argparse.Namespace) -> dict[str, Any]:
         store.dispose()
 
 
-def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
-    from reco.export import export_recommendations
+def _service(store: Any, version: str | None) -> Any:
+    """The recommendation service of ``version`` (default: the promoted one) over the store's catalogue."""
     from reco.service import RecommendationService
 
-    settings = get_settings()
+    store.create_schema()
+    return RecommendationService(_registry(get_settings().model_dir).load(version), store.items())
+
+
+def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
+    from reco.export import export_recommendations
+
     store = _store(args)
     try:
-        store.create_schema()
-        bundle = _registry(settings.model_dir).load(args.version)
-        service = RecommendationService(bundle, store.items())
-        return export_recommendations(store, service, args.out, n=args.n, mode=args.mode, audience=args.audience)
+        return export_recommendations(store, _service(store, args.version), args.out, n=args.n, mode=args.mode,
+                                      audience=args.audience)
     finally:
         store.dispose()
 
 
 def cmd_export_complements(args: argparse.Namespace) -> dict[str, Any]:
     from reco.export.complements import export_complements
-    from reco.service import RecommendationService
 
-    settings = get_settings()
     store = _store(args)
     try:
-        store.create_schema()
-        bundle = _registry(settings.model_dir).load(args.version)
-        return export_complements(RecommendationService(bundle, store.items()), args.out, n=args.n)
+        return export_complements(_service(store, args.version), args.out, n=args.n)
     finally:
         store.dispose()
 
