@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reco.exceptions import ConfigurationError
+
 Z95 = 1.959963984540054
 
 
@@ -40,6 +42,8 @@ def offer_report(decisions: pd.DataFrame, outcomes: pd.DataFrame, purchases: pd.
                  horizon_days: float = 28.0) -> dict[str, Any]:
     """``decisions``: the store's offer decisions; ``outcomes``: offer outcomes; ``purchases``: customer_id,
     timestamp, price, quantity. Returns per-offer rows and the pooled row."""
+    if not (isinstance(horizon_days, int | float) and 0 < horizon_days <= 3650):
+        raise ConfigurationError(f"--horizon-days {horizon_days!r} must be a number of days in (0, 3650]")
     if decisions.empty:
         return {"offers": [], "total": None, "open": 0, "horizon_days": horizon_days, "as_of": None}
     first = decisions.sort_values("decided_at").drop_duplicates(["customer_id", "offer_id"]).copy()

@@ -89,6 +89,8 @@ def test_report_offers_compares_treated_with_control(programme: EventStore, tmp_
     store = programme
     assert main(["report", "offers"]) == 0
     assert "no closed decision windows" in capsys.readouterr().out
+    assert main(["report", "offers", "--horizon-days", "-3"]) == 2
+    assert "--horizon-days -3.0" in capsys.readouterr().err
     assert main(["export", "offers", "--out", str(tmp_path / "nbo.csv"), "--as-of", "2017-12-01",
                  "--control-share", "0.4"]) == 0
     capsys.readouterr()
