@@ -176,3 +176,13 @@ def test_collaborative_features_equal_their_dense_definition() -> None:
     masked[bought.row, bought.col] = -np.inf
     for r in range(len(users)):  # the ALS top-4 of unbought items are all candidates
         assert set(np.argsort(-masked[r])[:4].tolist()) <= set(items[rows == r].tolist())
+
+
+def test_training_windows_adapt_to_a_short_history() -> None:
+    from reco.models import RankerRecommender
+
+    ranker = RankerRecommender(label_days=30, cutoffs=6)
+    now = pd.Timestamp("2024-12-31")
+    assert ranker.window_days(now - pd.Timedelta(days=365), now) == 30.0  # a year holds 6 windows and some history
+    assert ranker.window_days(now - pd.Timedelta(days=120), now) == pytest.approx(120 / 7)  # four months: ~17 days
+    assert ranker.window_days(now - pd.Timedelta(days=20), now) == 7.0  # never below a week
