@@ -20,6 +20,10 @@ from scipy.special import betaln, gammaln, hyp2f1
 
 from reco.exceptions import ConfigurationError, InputError, NotFittedError
 
+# Box for the log-parameters of the fits below (e^-20 .. e^20): wide enough for any shape or scale a
+# purchase log gives, narrow enough that the line search never steps to where the likelihood overflows.
+LOG_BOUNDS = (-20.0, 20.0)
+
 
 def rfm_summary(events: pd.DataFrame, end: pd.Timestamp, unit_days: float = 1.0,
                 value_column: str = "value") -> pd.DataFrame:
@@ -85,7 +89,8 @@ class BetaGeoFitter:
             return -float(self._log_likelihood(params, x, t_x, T).sum()) + self.penalizer * float((params ** 2).sum())
 
         start = np.log([1.0, max(float(T.mean()), 1.0), 1.0, 1.0])
-        result = minimize(nll, start, method="L-BFGS-B")
+        # Bounded log-parameters: an unbounded line search can step to where the likelihood overflows.
+        result = minimize(nll, start, method="L-BFGS-B", bounds=[LOG_BOUNDS] * 4)
         if not np.isfinite(result.fun):
             raise ConfigurationError(f"BG/NBD did not converge: {result.message}")
         self.r_, self.alpha_, self.a_, self.b_ = (float(v) for v in np.exp(result.x))
@@ -153,7 +158,8 @@ class GammaGammaFitter:
                   + p * x * np.log(x) - (p * x + q) * np.log(x * m + v))
             return -float(ll.sum()) + self.penalizer * float((np.exp(log_params) ** 2).sum())
 
-        result = minimize(nll, np.log([1.0, 1.0, max(float(m.mean()), 1.0)]), method="L-BFGS-B")
+        result = minimize(nll, np.log([1.0, 1.0, max(float(m.mean()), 1.0)]), method="L-BFGS-B",
+                          bounds=[LOG_BOUNDS] * 3)
         if not np.isfinite(result.fun):
             raise ConfigurationError(f"Gamma-Gamma did not converge: {result.message}")
         self.p_, self.q_, self.v_ = (float(v) for v in np.exp(result.x))
