@@ -63,5 +63,5 @@ def temporal_split(
         users, items = keys // n_items, keys % n_items
         starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(keys) else np.zeros(0, dtype=int)
         split.users[task] = users[starts].astype(np.int64)
-        split.relevant[task] = np.split(items.astype(np.int64), starts[1:])
+        split.relevant[task] = np.split(items.astype(np.int64), starts[1:]) if len(keys) else []
     return split

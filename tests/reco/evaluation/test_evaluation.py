@@ -56,6 +56,17 @@ def test_split_relevance_and_no_leakage() -> None:
     assert len(split.users["new"]) == 0, "x is a rebuy for both, so task new has no test customers"
 
 
+def test_a_holdout_of_strangers_only_measures_no_one() -> None:
+    # Only a customer (and an item) never seen before buy in the holdout: no one to measure, in either task.
+    events = pd.DataFrame({"customer_id": ["a", "b", "z"], "item_id": ["x", "y", "w"],
+                           "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-20"])})
+    split = temporal_split(events, holdout_days=7)
+    for task in ("all", "new"):
+        assert len(split.users[task]) == 0 and split.relevant[task] == []
+    result = evaluate_models(events, {"popularity": PopularityRecommender()}, holdout_days=7, k=3)
+    assert result.tasks["all"]["popularity"]["users"] == 0
+
+
 def test_validation_split_ends_at_the_test_cut() -> None:
     test = temporal_split(_events(), holdout_days=10)
     validation = temporal_split(_events(), holdout_days=25, end=test.cut)
@@ -107,9 +118,9 @@ def test_candidate_recall_of_the_ranker_per_source() -> None:
     ranker = RankerRecommender(factors=8, iterations=5, max_iter=20, cutoffs=2, label_days=10, candidates=5)
     result = evaluate_models(events, {"ranker": ranker}, holdout_days=20, k=5, default_model="ranker")
     recall = result.candidate_recall["all"]["ranker"]
-    assert set(recall) == {"history", "als", "trend", "total"}
+    assert set(recall) == {"history", "als", "copurchase", "trend", "popular", "total"}
     assert recall["history"] > 0.7  # staples are bought again
-    assert max(recall["history"], recall["als"], recall["trend"]) <= recall["total"] <= 1.0
+    assert max(recall[s] for s in ("history", "als", "copurchase", "trend", "popular")) <= recall["total"] <= 1.0
     assert result.candidate_recall["new"]["ranker"]["history"] == 0.0  # a new item was never bought
     assert "candidate recall of ranker" in format_table(result)
     # by hand: two customers, keys row * n_items + item
