@@ -37,12 +37,7 @@ class ItemKNNRecommender(Recommender):
         if self.similarity not in SIMILARITIES:
             raise ConfigurationError(f"similarity {self.similarity!r} is not valid; valid: {', '.join(SIMILARITIES)}")
         self._require("positive_int", "neighbours")
-        model = (BM25Recommender(K=self.neighbours, K1=self.k1, B=self.b, num_threads=1)
-                 if self.similarity == "bm25" else CosineRecommender(K=self.neighbours, num_threads=1))
-        with warnings.catch_warnings():  # implicit converts its own BM25-weighted COO matrix and warns about it
-            warnings.simplefilter("ignore", ParameterWarning)
-            model.fit(user_items, show_progress=False)
-        self.similarity_ = csr_matrix(model.similarity, dtype=np.float32)
+        self.similarity_ = item_similarity(user_items, self.similarity, self.neighbours, self.k1, self.b)
 
     def _scores(self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False) -> np.ndarray:
         return np.asarray((user_items @ self.similarity_).todense(), dtype=np.float32)
@@ -68,3 +63,14 @@ class ItemKNNRecommender(Recommender):
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.similarity_ = csr_from_state(arrays)
+
+
+def item_similarity(user_items: csr_matrix, similarity: str = "cosine", neighbours: int = 100, k1: float = 1.2,
+                    b: float = 0.75) -> csr_matrix:
+    """Item-to-item similarity of co-purchase (implicit's all-pairs kNN), the ``neighbours`` nearest kept."""
+    model = (BM25Recommender(K=neighbours, K1=k1, B=b, num_threads=1)
+             if similarity == "bm25" else CosineRecommender(K=neighbours, num_threads=1))
+    with warnings.catch_warnings():  # implicit converts its own normalised COO matrix and warns about it
+        warnings.simplefilter("ignore", ParameterWarning)
+        model.fit(user_items, show_progress=False)
+    return csr_matrix(model.similarity, dtype=np.float32)

@@ -1,24 +1,27 @@
-"""Learned two-stage ranker: candidates from repurchase, ALS and the trend, ranked by gradient boosting.
+"""Learned two-stage ranker: candidates from five sources, ranked by gradient boosting.
 
-Stage one proposes, per customer, every item they bought plus the best ``candidates`` items by ALS
-and by the trailing-window trend. Stage two scores each (customer, item) candidate with the
-probability that the customer buys it in the next ``label_days``, from a gradient-boosted classifier
-(scikit-learn's HistGradientBoostingClassifier). It is trained inside ``fit_events`` on the last
-``cutoffs`` windows of the training data itself: features as of each cutoff, labels from the window
-after it, so nothing after ``now`` is ever used. The features describe how each customer re-buys each
-item (distinct purchase days, days since the last and first purchase, own cycle and how overdue it
-is), the customer (breadth, recency, frequency), the item (buyers, trend, share of buyers who re-buy
-it, its typical cycle, age, buyers in the same dates a year ago) and the collaborative score. The
-per-customer ones come from the model's input matrix (``input_spec``: the recency-decayed weights plus
-the ``days``/``last``/``first`` channels), so scoring needs nothing but a customer's row.
+Stage one proposes, per customer, every item they bought plus the best ``candidates`` items from each
+of four sources (``SOURCES``): ALS, item-to-item co-purchase (cosine item-kNN over the customer's most
+weighted items), the trend (recent popularity) and all-time popularity, so that whatever sells on a
+given shop (its regulars' favourites, its best sellers, what goes with what) is among the candidates.
+Stage two scores each (customer, item) candidate with the probability that the customer buys it in the
+next window, from a gradient-boosted classifier (scikit-learn's HistGradientBoostingClassifier). It is
+trained inside ``fit_events`` on the last ``cutoffs`` windows of the training data itself: features as of
+each cutoff, labels from the window after it, so nothing after ``now`` is ever used. The features
+describe how each customer re-buys each item (distinct purchase days, days since the last and first
+purchase, own cycle and how overdue it is), the customer (breadth, recency, frequency), the item
+(buyers, trend, share of buyers who re-buy it, its typical cycle, age, buyers in the same dates a year
+ago) and the collaborative and co-purchase scores. The per-customer ones come from the model's input
+matrix (``input_spec``: the recency-decayed weights plus the ``days``/``last``/``first`` channels), so
+scoring needs nothing but a customer's row.
 
-Defaults: 6 windows of 30 days, 50 + 50 candidates, 30% of negatives kept. On the validation windows
-(nDCG@10 all / new), 6 windows against 2 gave Online Retail 0.329 / 0.117 vs 0.325 / 0.117 and
-dunnhumby 0.440 / 0.052 vs 0.440 / 0.054; 100 candidates instead of 50 did not help on Online Retail.
-A history shorter than 7 windows of ``label_days`` gets shorter windows (``window_days``, at least a
-week), so that every cutoff has history before it: on four months of each shared log ending at its test
-cut (30-day holdout), windows of 17 days against 30 gave Online Retail 0.3056 / 0.1172 vs
-0.3068 / 0.1118 and dunnhumby 0.4260 / 0.0839 vs 0.4160 / 0.0748.
+Discovery (recommending only never-bought items, task ``new``) is its own objective: a second classifier
+learns which never-bought candidate is bought next from those candidates alone (``new_objective``), so
+the likelier re-buys that dominate the first classifier's data do not decide how new items rank.
+
+Windows are ``label_days`` long, unless the history is too short to hold ``cutoffs`` of them after some
+history; then they shorten (``window_days``: weekly or bi-weekly on a log of a few months) so that a
+short log still trains. Defaults and their measurements: docs/performance.md.
 """
 
 from __future__ import annotations
@@ -40,8 +43,9 @@ from reco.exceptions import ArtifactError, ConfigurationError
 from reco.interactions.idmapping import IdMapping
 from reco.interactions.matrix import MatrixSpec
 from reco.models.als import ALSRecommender, als_part, log1p_weights, restored_als_part
-from reco.models.base import register
+from reco.models.base import csr_from_state, csr_state, register
 from reco.models.factors import FactorModel
+from reco.models.item_knn import item_similarity
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +56,13 @@ FEATURES: tuple[str, ...] = (
     "user_items", "user_since_last", "user_days_max", "user_tenure",
     "item_buyers", "item_trend", "item_repeat_share", "item_cycle", "item_age", "item_since_last",
     "item_recent", "item_last_year",
+    "copurchase", "copurchase_rel",
     "collab", "collab_rel",
 )
+SOURCES: tuple[str, ...] = ("history", "als", "copurchase", "trend", "popular")
+# Co-purchase candidates come from each customer's most weighted items: a bounded query (at most this many
+# items times ``neighbours``) that follows what they buy now rather than everything they ever bought.
+QUERY_ITEMS = 20
 MIN_WINDOW_DAYS = 7.0  # the shortest training window on a short log (a week of purchases to learn from)
 _PRIOR_OFFSET = 4.0  # non-candidates score below every probability (in [0, 1])
 # Customers whose candidate features are built at once (~150 candidates x 22 float32 features each).
@@ -62,7 +71,8 @@ FEATURE_BLOCK_USERS = 4_096
 
 @register
 class RankerRecommender(FactorModel):
-    """Candidates (bought items, ALS top-N, trending top-N) ranked by a classifier of next-window purchase.
+    """Candidates (bought items, then the top N by ALS, co-purchase, trend, popularity) ranked by a classifier
+    of next-window purchase, with its own classifier for never-bought items.
 
     ``fit`` on a matrix alone has no future window to learn from: it fits the candidate stage and
     ranks by a fixed prior (decayed repurchase, then ALS and trend); ``fit_events`` learns the ranker.
@@ -78,6 +88,8 @@ class RankerRecommender(FactorModel):
         label_days: float = 30.0,
         cutoffs: int = 6,
         candidates: int = 50,
+        neighbours: int = 50,
+        new_objective: bool = True,
         factors: int = 64,
         regularization: float = 0.05,
         alpha: float = 2.0,
@@ -94,6 +106,8 @@ class RankerRecommender(FactorModel):
         self.label_days = label_days
         self.cutoffs = cutoffs
         self.candidates = candidates
+        self.neighbours = neighbours
+        self.new_objective = new_objective
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
@@ -112,7 +126,7 @@ class RankerRecommender(FactorModel):
 
     def _validate(self) -> None:
         self._require("positive", "half_life_days", "trend_window_days", "label_days", "learning_rate", "negatives")
-        self._require("positive_int", "cutoffs", "candidates", "max_iter", "train_customers")
+        self._require("positive_int", "cutoffs", "candidates", "neighbours", "max_iter", "train_customers")
         if not isinstance(self.max_leaf_nodes, int) or self.max_leaf_nodes < 2:
             raise ConfigurationError(f"max_leaf_nodes must be an integer >= 2, got {self.max_leaf_nodes!r}")
 
@@ -190,6 +204,13 @@ class RankerRecommender(FactorModel):
         self.classifier_ = self._classifier().fit(x, y)
         logger.info("ranker: classifier fitted on %s candidates (%.1fs in all)", f"{len(y):,}",
                     time.perf_counter() - started)
+        new = x[:, FEATURES.index("bought")] == 0
+        if self.new_objective and 0 < y[new].sum() < new.sum():
+            # Discovery (task ``new``) is its own objective: which never-bought candidate is bought next,
+            # learned from those candidates alone rather than alongside the far likelier re-buys.
+            self.new_classifier_ = self._classifier().fit(x[new], y[new])
+            logger.info("ranker: new-item classifier fitted on %s candidates (%.1fs in all)", f"{new.sum():,}",
+                        time.perf_counter() - started)
         return self
 
     def _last_year(self, events: pd.DataFrame, ts: pd.Series, ref: pd.Timestamp, mapping: IdMapping) -> np.ndarray:
@@ -211,8 +232,10 @@ class RankerRecommender(FactorModel):
         stage = self._stage_one(user_items, getattr(self, "_season", None))
         self._cf = stage.cf
         self.item_stats_ = stage.item_stats
-        self._trend_order = trend_ranking(self.item_stats_)  # once, not per scoring call
+        self._orders = item_orders(self.item_stats_)  # once, not per scoring call
+        self.knn_ = stage.knn
         self.classifier_ = None
+        self.new_classifier_ = None
         self._set_factors(stage.cf.user_factors_, stage.cf.item_factors_)
 
     def _stage_one(self, user_items: csr_matrix, last_year: np.ndarray | None = None) -> _StageOne:
@@ -221,11 +244,13 @@ class RankerRecommender(FactorModel):
         cf = als_part(self).fit(log1p_weights(weights))
         stats = item_statistics(user_items, n_items, float(self.trend_window_days), float(self.label_days))
         seasonal = np.full((1, n_items), np.nan, dtype=np.float32) if last_year is None else last_year[None, :]
-        return _StageOne(cf, np.vstack([stats, seasonal]), int(self.candidates), n_items)
+        knn = item_similarity(log1p_weights(weights), "cosine", int(self.neighbours))
+        return _StageOne(cf, np.vstack([stats, seasonal]), int(self.candidates), n_items, knn)
 
     # ---------------------------------------------------------------- scoring
     def _stage(self) -> _StageOne:
-        return _StageOne(self._cf, self.item_stats_, int(self.candidates), self.n_items_, self._trend_order)
+        return _StageOne(self._cf, self.item_stats_, int(self.candidates), self.n_items_, self.knn_,
+                         self._orders)
 
     def _candidate_scores(
         self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False
@@ -236,7 +261,12 @@ class RankerRecommender(FactorModel):
         x, keys = self._stage().features(user_ids, user_items, new_only=new_only)
         if not len(keys):
             return keys, np.zeros(0, dtype=np.float32)
-        return keys, self.classifier_.predict_proba(x)[:, 1].astype(np.float32)
+        return keys, self._classifier_for(new_only).predict_proba(x)[:, 1].astype(np.float32)
+
+    def _classifier_for(self, new_only: bool) -> HistGradientBoostingClassifier:
+        """The new-item classifier when only never-bought items may be recommended (and it was learned)."""
+        new = getattr(self, "new_classifier_", None)
+        return new if new_only and new is not None else self.classifier_
 
     def candidate_sources(self, user_ids: np.ndarray, user_items: csr_matrix) -> dict[str, np.ndarray]:
         """The candidates stage one proposes for these customers, by source (keys ``row * n_items + item``):
@@ -251,7 +281,7 @@ class RankerRecommender(FactorModel):
         if self.classifier_ is not None:
             x, keys = stage.features(user_ids, user_items, new_only=new_only, vectors=vectors)
             if len(keys):
-                prob = self.classifier_.predict_proba(x)[:, 1].astype(np.float32)
+                prob = self._classifier_for(new_only).predict_proba(x)[:, 1].astype(np.float32)
                 prior[keys // self.n_items_, keys % self.n_items_] = prob
         return prior
 
@@ -267,20 +297,30 @@ class RankerRecommender(FactorModel):
     def _state(self) -> dict[str, np.ndarray]:
         return {**super()._state(), "item_stats": self.item_stats_,
                 "sklearn_version": np.asarray(sklearn.__version__),
-                "has_classifier": np.asarray(self.classifier_ is not None)}
+                "has_classifier": np.asarray(self.classifier_ is not None),
+                "has_new_classifier": np.asarray(self.new_classifier_ is not None),
+                **{f"knn_{k}": v for k, v in csr_state(self.knn_).items()}}
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        if "knn_data" not in arrays:
+            raise ArtifactError("this ranker was saved by an earlier reco, without the co-purchase candidates; "
+                                "retrain it (reco train)")
         super()._set_state(arrays)
         self.item_stats_ = arrays["item_stats"].astype(np.float32)
-        self._trend_order = trend_ranking(self.item_stats_)
+        self._orders = item_orders(self.item_stats_)
+        self.knn_ = csr_from_state({k.removeprefix("knn_"): v for k, v in arrays.items() if k.startswith("knn_")})
         self._cf = restored_als_part(self)
         self._saved_sklearn = str(arrays["sklearn_version"])
         self._saved_classifier = bool(arrays["has_classifier"])
+        self._saved_new_classifier = bool(arrays["has_new_classifier"])
         self.classifier_ = None
+        self.new_classifier_ = None
 
     def _save_files(self, directory: Path) -> None:
         if self.classifier_ is not None:
             joblib.dump(self.classifier_, directory / "classifier.joblib")
+        if self.new_classifier_ is not None:
+            joblib.dump(self.new_classifier_, directory / "new_classifier.joblib")
 
     def _load_files(self, directory: Path) -> None:
         if not self._saved_classifier:
@@ -289,6 +329,8 @@ class RankerRecommender(FactorModel):
             raise ArtifactError(f"model at {directory} was trained with scikit-learn {self._saved_sklearn}; this "
                                 f"environment has {sklearn.__version__}: retrain it (reco train)")
         self.classifier_ = joblib.load(directory / "classifier.joblib")
+        if self._saved_new_classifier:
+            self.new_classifier_ = joblib.load(directory / "new_classifier.joblib")
 
 
 ITEM_STATS = ("buyers", "trend", "repeat_share", "cycle", "age", "since_last", "recent", "last_year")
@@ -323,23 +365,45 @@ def item_statistics(user_items: csr_matrix, n_items: int, trend_window_days: flo
         np.float32)
 
 
-def trend_ranking(item_stats: np.ndarray) -> np.ndarray:
-    """Items by trend, most bought in the trend window first (ties by index)."""
-    return np.argsort(-item_stats[ITEM_STATS.index("trend")], kind="stable")
+def item_orders(item_stats: np.ndarray) -> dict[str, np.ndarray]:
+    """Items by trend (buyers in the trend window: recent popularity) and by buyers of all time, most first
+    (ties by index): the candidates every customer gets from the two popularity sources."""
+    return {"trend": np.argsort(-item_stats[ITEM_STATS.index("trend")], kind="stable"),
+            "popular": np.argsort(-item_stats[ITEM_STATS.index("buyers")], kind="stable")}
+
+
+def top_per_row(matrix: csr_matrix, k: int) -> csr_matrix:
+    """The ``k`` largest stored values of each row (ties by column), the rest dropped."""
+    matrix = csr_matrix(matrix)
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    order = np.lexsort((matrix.indices, -matrix.data, rows))
+    rank = np.arange(len(order)) - matrix.indptr[rows[order]]
+    keep = order[rank < k]
+    return csr_matrix((matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape)
 
 
 class _StageOne:
     """Candidate generation and features for a block of customers, from fitted parts."""
 
-    def __init__(self, cf: ALSRecommender, item_stats: np.ndarray, candidates: int, n_items: int,
-                 trend_order: np.ndarray | None = None) -> None:
+    def __init__(self, cf: ALSRecommender, item_stats: np.ndarray, candidates: int, n_items: int, knn: csr_matrix,
+                 orders: dict[str, np.ndarray] | None = None) -> None:
         self.cf = cf
         self.item_stats = item_stats
         self.candidates = candidates
         self.n_items = n_items
-        if trend_order is None:
-            trend_order = trend_ranking(item_stats)
-        self.trending = trend_order[: min(candidates, n_items)]
+        self.knn = knn
+        orders = item_orders(item_stats) if orders is None else orders
+        self.top_items = {name: order[: min(candidates, n_items)] for name, order in orders.items()}
+
+    def copurchase(self, weights: csr_matrix) -> csr_matrix:
+        """Item-kNN scores of every item not bought, from each customer's ``QUERY_ITEMS`` most weighted items."""
+        scores = csr_matrix(top_per_row(log1p_weights(weights), QUERY_ITEMS) @ self.knn)
+        bought = csr_matrix((np.ones(weights.nnz, dtype=np.float32), weights.indices, weights.indptr),
+                            shape=weights.shape)
+        scores = csr_matrix(scores - scores.multiply(bought))
+        scores.eliminate_zeros()
+        scores.sort_indices()
+        return scores
 
     def vectors(self, user_ids: np.ndarray, weights: csr_matrix) -> np.ndarray:
         """ALS user vectors from the weights block (log1p, as ALS was fitted); solved for unknown users."""
@@ -357,16 +421,21 @@ class _StageOne:
         return scores.astype(np.float32)
 
     def _sources(self, vectors: np.ndarray, item_factors: np.ndarray, weights: csr_matrix, bought_keys: np.ndarray,
-                 n_users: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-        """Candidate keys ``row * n_items + item`` by source (history: bought; als: the top ``candidates`` by
-        ALS; trend: the trending items; the last two without bought items), and ALS's top lists."""
-        n_items = self.n_items
+                 copurchase: csr_matrix) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """Candidate keys ``row * n_items + item`` by source (``SOURCES``; history: bought; als: the top
+        ``candidates`` by ALS; copurchase: the top by item-kNN; trend and popular: the most bought items
+        lately and of all time; all but history without bought items), and ALS's top lists."""
+        n_items, n_users = self.n_items, weights.shape[0]
         top, top_scores = topk(item_factors, vectors, min(self.candidates, n_items), filter_query_items=weights)
         users = np.arange(n_users, dtype=np.int64)[:, None] * n_items
         als = (users + top)[np.isfinite(top_scores)]
-        trend = (users + self.trending[None, :]).ravel()
-        return ({"history": bought_keys, "als": als[~np.isin(als, bought_keys)],
-                 "trend": trend[~np.isin(trend, bought_keys)]}, top, top_scores)
+        near = top_per_row(copurchase, self.candidates).tocoo()
+        sources = {"history": bought_keys, "als": als[~np.isin(als, bought_keys)],
+                   "copurchase": near.row.astype(np.int64) * n_items + near.col}
+        for name, items in self.top_items.items():
+            keys = (users + items[None, :]).ravel()
+            sources[name] = keys[~np.isin(keys, bought_keys)]
+        return sources, top, top_scores
 
     def candidate_sources(self, user_ids: np.ndarray, user_items: csr_matrix) -> dict[str, np.ndarray]:
         """``_sources`` for a block of customers (what ``features`` ranks)."""
@@ -375,7 +444,7 @@ class _StageOne:
         vectors = np.ascontiguousarray(self.vectors(user_ids, weights), dtype=np.float32)
         bought_keys = rows_b.astype(np.int64) * self.n_items + items_b
         return self._sources(vectors, np.ascontiguousarray(self.cf.item_factors_, dtype=np.float32), weights,
-                             bought_keys, user_items.shape[0])[0]
+                             bought_keys, self.copurchase(weights))[0]
 
     def features(
         self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool, vectors: np.ndarray | None = None
@@ -394,9 +463,10 @@ class _StageOne:
         item_factors = np.ascontiguousarray(self.cf.item_factors_, dtype=np.float32)
         bought_keys = rows_b.astype(np.int64) * n_items + items_b
 
-        sources, top, top_scores = self._sources(vectors, item_factors, weights, bought_keys, n_users)
+        near = self.copurchase(weights)
+        sources, top, top_scores = self._sources(vectors, item_factors, weights, bought_keys, near)
         found = np.isfinite(top_scores)
-        new_keys = np.unique(np.concatenate([sources["als"], sources["trend"]]))
+        new_keys = np.unique(np.concatenate([keys for name, keys in sources.items() if name != "history"]))
         keys = new_keys if new_only else np.concatenate([bought_keys, new_keys])
         nb = 0 if new_only else len(bought_keys)
         rows, items = keys // n_items, keys % n_items
@@ -425,11 +495,20 @@ class _StageOne:
         user_since[~np.isfinite(user_since)] = np.nan
         user_tenure[~np.isfinite(user_tenure)] = np.nan
         c_vals = np.einsum("ij,ij->i", vectors[rows], item_factors[items])
+        near_keys = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(near.indptr)) * n_items + near.indices
+        at = np.minimum(np.searchsorted(near_keys, keys), max(len(near_keys) - 1, 0))
+        co = np.zeros(len(keys), dtype=np.float32)
+        if len(near_keys):
+            hit = near_keys[at] == keys
+            co[hit] = near.data[at[hit]]
+        co_max = np.zeros(n_users, dtype=np.float32)
+        np.maximum.at(co_max, np.repeat(np.arange(n_users), np.diff(near.indptr)), near.data)
         c_min, c_max = c_min[rows], c_max[rows]
         x = np.column_stack([
             bought, p_decayed, p_days, p_last, p_first, cycle, overdue, p_days / np.maximum(user_days[rows], 1),
             n_bought[rows], user_since[rows], user_days[rows], user_tenure[rows],
             *self.item_stats[:, items],
+            co, co / np.maximum(co_max[rows], 1e-9),
             c_vals, (c_vals - c_min) / np.maximum(c_max - c_min, 1e-9),
         ]).astype(np.float32)
         # "Not defined" (never bought, no repeat buyers) as -1: every feature is otherwise >= 0 apart from

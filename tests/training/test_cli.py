@@ -320,9 +320,9 @@ def test_one_late_live_event_neither_empties_training_nor_is_promoted_blindly(
 
     assert main(["train", *small, "--as-of", "2026-06-01"]) == 2  # every window would be empty
     assert "days after the end of the history" in capsys.readouterr().err
-    # As of the history's first three weeks: no window has data on both sides, so the classifier cannot
-    # train; the version is kept but not promoted.
-    early = (log["timestamp"].min() + pd.Timedelta(days=21)).strftime("%Y-%m-%d")
+    # As of the history's first six days: shorter than the shortest training window (a week), so no window
+    # has data on both sides and the classifier cannot train; the version is kept but not promoted.
+    early = (log["timestamp"].min() + pd.Timedelta(days=6)).strftime("%Y-%m-%d")
     assert main(["train", *small, "--as-of", early]) == 1
     err = capsys.readouterr().err
     assert "NOT promoted" in err and "classifier did not train" in err and "reco models --promote" in err

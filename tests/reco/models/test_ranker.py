@@ -11,7 +11,7 @@ import sklearn
 
 from reco.evaluation import ranking_metrics, temporal_split
 from reco.exceptions import ArtifactError
-from reco.models import BuyAgainRecommender, Recommender
+from reco.models import BuyAgainRecommender, PopularityRecommender, Recommender
 from reco.models.ranker import FEATURES, RankerRecommender
 
 START = pd.Timestamp("2024-01-01")
@@ -84,9 +84,7 @@ def test_features_match_their_names_and_are_defined_for_new_items() -> None:
     split = temporal_split(cycle_log(n_customers=30), holdout_days=7)
     ranker = small_ranker().fit_events(split.train, split.mapping, now=split.cut)
     history, _ = ranker.input_spec.build(split.train, now=split.cut, mapping=split.mapping)
-    from reco.models.ranker import _StageOne
-
-    stage = _StageOne(ranker._cf, ranker.item_stats_, ranker.candidates, ranker.n_items_)
+    stage = ranker._stage()
     x, keys = stage.features(np.arange(5), history[:5], new_only=False)
     assert x.shape == (len(keys), len(FEATURES)) and not np.isnan(x).any()
     bought = x[:, FEATURES.index("bought")] == 1
@@ -110,6 +108,11 @@ def test_save_load_keeps_the_classifier_and_refuses_another_sklearn(tmp_path: Pa
         np.testing.assert_allclose(a, b, rtol=1e-6)
     monkeypatch.setattr(sklearn, "__version__", "0.0.1")
     with pytest.raises(ArtifactError, match=r"scikit-learn .* this environment has 0.0.1: retrain"):
+        Recommender.load(tmp_path / "m")
+    monkeypatch.undo()
+    with np.load(tmp_path / "m" / "model.npz") as npz:  # as an earlier reco saved it: no co-purchase stage
+        np.savez(tmp_path / "m" / "model.npz", **{k: npz[k] for k in npz.files if not k.startswith("knn_")})
+    with pytest.raises(ArtifactError, match=r"saved by an earlier reco, without the co-purchase .* retrain"):
         Recommender.load(tmp_path / "m")
 
 
@@ -161,9 +164,7 @@ def test_collaborative_features_equal_their_dense_definition() -> None:
     split = temporal_split(cycle_log(n_customers=30), holdout_days=7)
     ranker = small_ranker(candidates=4).fit_events(split.train, split.mapping, now=split.cut)
     history, _ = ranker.input_spec.build(split.train, now=split.cut, mapping=split.mapping)
-    from reco.models.ranker import _StageOne
-
-    stage = _StageOne(ranker._cf, ranker.item_stats_, ranker.candidates, ranker.n_items_)
+    stage = ranker._stage()
     users = np.arange(8)
     x, keys = stage.features(users, history[users], new_only=True)
     dense = ranker.user_factors_[users] @ ranker.item_factors_.T
@@ -186,3 +187,83 @@ def test_training_windows_adapt_to_a_short_history() -> None:
     assert ranker.window_days(now - pd.Timedelta(days=365), now) == 30.0  # a year holds 6 windows and some history
     assert ranker.window_days(now - pd.Timedelta(days=120), now) == pytest.approx(120 / 7)  # four months: ~17 days
     assert ranker.window_days(now - pd.Timedelta(days=20), now) == 7.0  # never below a week
+
+
+def test_copurchase_features_and_candidates_equal_their_dense_definition() -> None:
+    from reco.models.als import log1p_weights
+    from reco.models.ranker import QUERY_ITEMS
+
+    split = temporal_split(cycle_log(n_customers=30), holdout_days=7)
+    ranker = small_ranker(candidates=4).fit_events(split.train, split.mapping, now=split.cut)
+    history, _ = ranker.input_spec.build(split.train, now=split.cut, mapping=split.mapping)
+    users = np.arange(8)
+    x, keys = ranker._stage().features(users, history[users], new_only=True)
+    weights = log1p_weights(ranker.purchased(history[users])).toarray()
+    query = np.where(weights >= -np.sort(-weights, axis=1)[:, [min(QUERY_ITEMS, weights.shape[1]) - 1]], weights, 0)
+    dense = query @ ranker.knn_.toarray()
+    dense[weights > 0] = 0  # bought items are not co-purchase candidates
+    rows, items = keys // ranker.n_items_, keys % ranker.n_items_
+    np.testing.assert_allclose(x[:, FEATURES.index("copurchase")], dense[rows, items], rtol=1e-5, atol=1e-6)
+    top = dense.max(axis=1)[rows]
+    np.testing.assert_allclose(x[:, FEATURES.index("copurchase_rel")],
+                               np.where(top > 0, dense[rows, items] / np.maximum(top, 1e-9), 0), atol=1e-5)
+    for r in range(len(users)):  # the co-purchase top-4 are candidates, and so are the 4 most bought items
+        positive = np.flatnonzero(dense[r] > 0)
+        assert set(positive[np.argsort(-dense[r, positive], kind="stable")][:4].tolist()) <= set(items[rows == r])
+        popular = np.argsort(-ranker.item_stats_[0], kind="stable")[:4]
+        assert set(popular[weights[r, popular] == 0].tolist()) <= set(items[rows == r].tolist())
+
+
+def test_top_per_row_keeps_the_largest_values_of_each_row() -> None:
+    from scipy.sparse import csr_matrix
+
+    from reco.models.ranker import top_per_row
+
+    dense = np.array([[0, 3, 1, 2], [5, 0, 0, 0], [0, 0, 0, 0], [1, 1, 4, 1]], dtype=np.float32)
+    kept = top_per_row(csr_matrix(dense), 2).toarray()
+    np.testing.assert_array_equal(kept, [[0, 3, 0, 2], [5, 0, 0, 0], [0, 0, 0, 0], [1, 0, 4, 0]])
+
+
+def copurchase_log(n_customers: int = 200, days: int = 200, seed: int = 1) -> pd.DataFrame:
+    """Customers re-buy a staple weekly; now and then one of ten 'firsts' leads them to buy its partner
+    (item P<k>) a few days later, for the first time: a discovery that co-purchase predicts."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(n_customers):
+        staple = f"S{int(rng.integers(0, 5))}"
+        for day in range(int(rng.integers(0, 7)), days, 7):
+            rows.append((f"C{c:03d}", staple, START + pd.Timedelta(days=day)))
+        for day in rng.choice(days, size=3, replace=False):
+            k = int(rng.integers(0, 10))
+            rows.append((f"C{c:03d}", f"F{k}", START + pd.Timedelta(days=int(day))))
+            rows.append((f"C{c:03d}", f"P{k}", START + pd.Timedelta(days=int(day) + int(rng.integers(1, 5)))))
+    return pd.DataFrame(rows, columns=["customer_id", "item_id", "timestamp"])
+
+
+def test_new_items_are_learned_as_their_own_objective_from_copurchase_candidates(tmp_path: Path) -> None:
+    split = temporal_split(copurchase_log(n_customers=500), holdout_days=7)
+    ranker = small_ranker(candidates=6).fit_events(split.train, split.mapping, now=split.cut)
+    assert ranker.new_classifier_ is not None
+    history, _ = ranker.input_spec.build(split.train, now=split.cut, mapping=split.mapping)
+    users = split.users["new"]
+    ids, scores = ranker.recommend(users, history[users], n=3, filter_already_purchased=True)
+    x, keys = ranker._stage().features(users[:1], history[users[:1]], new_only=True)
+    by_new = ranker.new_classifier_.predict_proba(x)[:, 1]
+    assert not np.allclose(by_new, ranker.classifier_.predict_proba(x)[:, 1])  # another model answers task new
+    assert ids[0, 0] == keys[np.argmax(by_new)] % ranker.n_items_
+    ranker.save(tmp_path / "m")
+    loaded = Recommender.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.recommend(users, history[users], n=3)[1], scores, rtol=1e-6)
+
+    # The partner of a recent 'first' is found through co-purchase: with a single neighbour per item (and
+    # no new-item objective) the ranker finds far fewer; popularity fewer still.
+    def ndcg(model: Recommender) -> float:
+        rows, _ = model.input_spec.build(split.train, now=split.cut, mapping=split.mapping)
+        found, _ = model.recommend(users, rows[users], n=3, filter_already_purchased=True)
+        return ranking_metrics(found, split.relevant["new"], 3, split.mapping.n_items)["ndcg@3"]
+
+    narrow = small_ranker(candidates=6, neighbours=1, new_objective=False)
+    narrow.fit_events(split.train, split.mapping, now=split.cut)
+    assert narrow.new_classifier_ is None
+    popular = PopularityRecommender().fit_events(split.train, split.mapping, now=split.cut)
+    assert ndcg(ranker) > 1.2 * max(ndcg(narrow), ndcg(popular)), (ndcg(ranker), ndcg(narrow), ndcg(popular))
