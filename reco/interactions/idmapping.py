@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from reco.atomic import write_json
 from reco.exceptions import ArtifactError
@@ -50,11 +51,11 @@ class IdMapping:
 
     def user_indices(self, user_ids: Iterable[str]) -> np.ndarray:
         """Indices for ``user_ids``; -1 where an id is unknown."""
-        return np.fromiter((self._user_index.get(u, -1) for u in user_ids), dtype=np.int64)
+        return _lookup(self._user_index, user_ids)
 
     def item_indices(self, item_ids: Iterable[str]) -> np.ndarray:
         """Indices for ``item_ids``; -1 where an id is unknown."""
-        return np.fromiter((self._item_index.get(i, -1) for i in item_ids), dtype=np.int64)
+        return _lookup(self._item_index, item_ids)
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -77,3 +78,19 @@ class IdMapping:
             return cls(data["users"], data["items"])
         except Exception as exc:  # any way a file can be damaged is one kind of error
             raise ArtifactError(f"cannot read id mapping {path}: {type(exc).__name__}: {exc}") from exc
+
+
+# From this many ids on, a lookup first factorises them (pandas, in C) and looks up each distinct id once:
+# building the matrices of a training run looks up millions of ids, most of them repeats.
+BULK_LOOKUP = 10_000
+
+
+def _lookup(index: dict[str, int], values: Iterable[str]) -> np.ndarray:
+    """``index[v]`` for each of ``values``, -1 where absent."""
+    if not isinstance(values, (np.ndarray, pd.Series, pd.Index, list, tuple)):
+        values = list(values)
+    if len(values) < BULK_LOOKUP:
+        return np.fromiter((index.get(v, -1) for v in values), dtype=np.int64, count=len(values))
+    codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+    found = np.fromiter((index.get(v, -1) for v in distinct), dtype=np.int64, count=len(distinct))
+    return np.where(codes >= 0, found[codes], -1)  # a missing value (None, NaN) has code -1: unknown
