@@ -113,10 +113,20 @@ class FileContext:
 def _clean_text(s: pd.Series) -> pd.Series:
     """Stripped text with empty values as None (vectorised: this runs on every column of every row)."""
     s = s.astype(object)
-    if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
+    kind = pd.api.types.infer_dtype(s, skipna=True)
+    if kind == "string" and len(s) >= 2 * DISTINCT_FIRST:
+        # Ids, dates and names repeat: clean each distinct text once (exact, as all values are str).
+        codes, distinct = pd.factorize(s)
+        if len(distinct) <= len(s) // 2:
+            cleaned = _clean_text(pd.Series(distinct, dtype=object)).to_numpy(dtype=object)
+            return pd.Series(np.where(codes >= 0, cleaned[codes], None), index=s.index, dtype=object)
+    if kind not in ("string", "empty"):
         s = s.map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(v))
     s = s.str.replace("\x00", "", regex=False).str.strip()  # NUL: no database stores it, no real id has it
     return s.where(s.notna() & (s != ""), None)
+
+
+DISTINCT_FIRST = 1_000  # from twice this many rows, text columns are cleaned per distinct value
 
 
 def _number(s: pd.Series | None, index: pd.Index, decimal: str = ".", limit: float = MAX_AMOUNT

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -122,3 +123,19 @@ def test_value_rules_drop_what_would_break_training() -> None:
     normalise_event_records([_row(timestamp="9999-12-31T23:59:59"), _row(timestamp="0001-01-01"),
                              _row(timestamp="1970-01-01T00:00:00Z"), _row(timestamp="2026-01-03")], ctx)
     assert ctx.dropped == {"bad_timestamp": 2, "timestamp_too_early": 1, "timestamp_in_future": 1}
+
+
+def test_text_is_cleaned_the_same_per_distinct_value_as_per_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reco.ingest import normalise
+
+    rng = np.random.default_rng(0)
+    values = np.array([" a ", "b", "", "  ", "c\x00d", "x y ", None, "é "], dtype=object)
+    rows = 5 * normalise.DISTINCT_FIRST
+    column = pd.Series(rng.choice(values, rows), index=np.arange(rows) * 3)
+    column[3] = float("nan")
+    by_value = normalise._clean_text(column)
+    monkeypatch.setattr(normalise, "DISTINCT_FIRST", 10**12)  # the row-by-row path
+    by_row = normalise._clean_text(column)
+    assert by_value.index.equals(by_row.index)
+    assert by_value.tolist() == [None if v is None or v != v else v for v in by_row]
+    assert set(by_value.dropna()) == {"a", "b", "cd", "x y", "é"}
