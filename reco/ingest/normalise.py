@@ -110,6 +110,9 @@ class FileContext:
         return keep & ~mask
 
 
+DISTINCT_FIRST = 1_000  # from twice this many rows, text columns are cleaned per distinct value
+
+
 def _clean_text(s: pd.Series) -> pd.Series:
     """Stripped text with empty values as None (vectorised: this runs on every column of every row)."""
     s = s.astype(object)
@@ -125,8 +128,6 @@ def _clean_text(s: pd.Series) -> pd.Series:
     s = s.str.replace("\x00", "", regex=False).str.strip()  # NUL: no database stores it, no real id has it
     return s.where(s.notna() & (s != ""), None)
 
-
-DISTINCT_FIRST = 1_000  # from twice this many rows, text columns are cleaned per distinct value
 
 
 def _number(s: pd.Series | None, index: pd.Index, decimal: str = ".", limit: float = MAX_AMOUNT

@@ -65,7 +65,7 @@ SOURCES: tuple[str, ...] = ("history", "als", "copurchase", "trend", "popular")
 QUERY_ITEMS = 20
 MIN_WINDOW_DAYS = 7.0  # the shortest training window on a short log (a week of purchases to learn from)
 _PRIOR_OFFSET = 4.0  # non-candidates score below every probability (in [0, 1])
-# Customers whose candidate features are built at once (~150 candidates x 22 float32 features each).
+# Customers whose candidate features are built at once (a few hundred candidates x 24 float32 features each).
 FEATURE_BLOCK_USERS = 4_096
 
 
@@ -241,10 +241,11 @@ class RankerRecommender(FactorModel):
     def _stage_one(self, user_items: csr_matrix, last_year: np.ndarray | None = None) -> _StageOne:
         n_items = user_items.shape[1] // _BLOCKS
         weights = user_items[:, :n_items]
-        cf = als_part(self).fit(log1p_weights(weights))
+        logged = log1p_weights(weights)
+        cf = als_part(self).fit(logged)
         stats = item_statistics(user_items, n_items, float(self.trend_window_days), float(self.label_days))
         seasonal = np.full((1, n_items), np.nan, dtype=np.float32) if last_year is None else last_year[None, :]
-        knn = item_similarity(log1p_weights(weights), "cosine", int(self.neighbours))
+        knn = item_similarity(logged, "cosine", int(self.neighbours))
         return _StageOne(cf, np.vstack([stats, seasonal]), int(self.candidates), n_items, knn)
 
     # ---------------------------------------------------------------- scoring
@@ -265,8 +266,7 @@ class RankerRecommender(FactorModel):
 
     def _classifier_for(self, new_only: bool) -> HistGradientBoostingClassifier:
         """The new-item classifier when only never-bought items may be recommended (and it was learned)."""
-        new = getattr(self, "new_classifier_", None)
-        return new if new_only and new is not None else self.classifier_
+        return self.new_classifier_ if new_only and self.new_classifier_ is not None else self.classifier_
 
     def candidate_sources(self, user_ids: np.ndarray, user_items: csr_matrix) -> dict[str, np.ndarray]:
         """The candidates stage one proposes for these customers, by source (keys ``row * n_items + item``):
@@ -495,14 +495,15 @@ class _StageOne:
         user_since[~np.isfinite(user_since)] = np.nan
         user_tenure[~np.isfinite(user_tenure)] = np.nan
         c_vals = np.einsum("ij,ij->i", vectors[rows], item_factors[items])
-        near_keys = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(near.indptr)) * n_items + near.indices
+        near_rows = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(near.indptr))
+        near_keys = near_rows * n_items + near.indices
         at = np.minimum(np.searchsorted(near_keys, keys), max(len(near_keys) - 1, 0))
         co = np.zeros(len(keys), dtype=np.float32)
         if len(near_keys):
             hit = near_keys[at] == keys
             co[hit] = near.data[at[hit]]
         co_max = np.zeros(n_users, dtype=np.float32)
-        np.maximum.at(co_max, np.repeat(np.arange(n_users), np.diff(near.indptr)), near.data)
+        np.maximum.at(co_max, near_rows, near.data)
         c_min, c_max = c_min[rows], c_max[rows]
         x = np.column_stack([
             bought, p_decayed, p_days, p_last, p_first, cycle, overdue, p_days / np.maximum(user_days[rows], 1),
