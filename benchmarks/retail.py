@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.datasets import DATASETS  # noqa: E402
 from reco.evaluation import DEFAULT_GRIDS, format_table, tune_model, validation_split  # noqa: E402
 from reco.ingest import ingest  # noqa: E402
+from reco.interactions.catalogue import with_categories  # noqa: E402
 from reco.models import DEFAULT_MODEL  # noqa: E402
 from reco.store import EventStore  # noqa: E402
 from training.choices import PEERS  # noqa: E402
@@ -59,7 +60,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     store = load_store(args.dataset, args.fresh)
-    events = store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp"))
+    events = with_categories(store.read_events(("purchase",), columns=("customer_id", "item_id", "timestamp")),
+                             store.items())
     store.dispose()
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     default = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]

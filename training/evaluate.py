@@ -17,7 +17,7 @@ from reco.exceptions import ConfigurationError
 from reco.models import DEFAULT_MODEL, Recommender, model_classes
 from reco.store import EventStore
 from training.choices import BASELINES, PEERS
-from training.history import history_as_of
+from training.history import purchase_history
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,6 @@ def evaluate(
     tuned: Mapping[str, Any] | None = None, as_of: pd.Timestamp | str | None = None,
 ) -> tuple[Evaluation, str]:
     """Evaluate the named models (and the baselines) on the store's purchases up to the as-of time."""
-    events, _ = history_as_of(store, "evaluate", as_of)
+    events, _ = purchase_history(store, "evaluate", as_of)
     result = evaluate_events(events, models, holdout_days, k, tuned)
     return result, format_table(result)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from reco.exceptions import InputError
 from reco.interactions.asof import AsOf, resolve_as_of
+from reco.interactions.catalogue import with_categories
 from reco.store import EventStore
 from reco.store.returns import net_purchases
 
@@ -37,3 +38,10 @@ def history_as_of(store: EventStore, job: str, as_of: pd.Timestamp | str | None 
     if net:
         events = net_purchases(events)[list(columns)].reset_index(drop=True)
     return events, when
+
+
+def purchase_history(store: EventStore, job: str, as_of: pd.Timestamp | str | None = None) -> tuple[pd.DataFrame, AsOf]:
+    """What the recommender jobs read: ``history_as_of``'s purchases, each with its item's catalogue
+    category (a ``category`` column, missing where the catalogue names none), which the ranker uses."""
+    events, when = history_as_of(store, job, as_of)
+    return with_categories(events, store.items()), when

@@ -25,7 +25,7 @@ from reco.models import DEFAULT_MODEL, ComplementsRecommender, RecentPopularityR
 from reco.registry import ModelRegistry
 from reco.store import EventStore
 from training.guard import guard
-from training.history import history_as_of
+from training.history import purchase_history
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def train(
     if model not in classes:
         raise ConfigurationError(f"unknown model {model!r}; valid: {', '.join(sorted(classes))}")
     started, started_at = time.perf_counter(), utc_now()
-    events, when = history_as_of(store, "train", as_of)
+    events, when = purchase_history(store, "train", as_of)
     complete_pending(store, registry)  # erasures whose model files failed before: retried by every job
     logger.info("train: %s purchases read in %.1fs", f"{len(events):,}", time.perf_counter() - started)
     tuned_models = dict((tuned or {}).get("models", {}))

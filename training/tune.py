@@ -20,7 +20,7 @@ from reco.evaluation import tune_model, validation_split
 from reco.exceptions import ArtifactError
 from reco.store import EventStore
 from training.choices import TUNED_MODELS
-from training.history import history_as_of
+from training.history import purchase_history
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def tune(
 ) -> dict[str, Any]:
     """Tune each model on the validation window before the as-of time's test window and write
     ``model_dir/tuned.json`` atomically."""
-    events, when = history_as_of(store, "tune", as_of)
+    events, when = purchase_history(store, "tune", as_of)
     split = validation_split(events, holdout_days)
     results = {}
     for name in models:

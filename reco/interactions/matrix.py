@@ -16,8 +16,12 @@ from reco.interactions.idmapping import IdMapping
 
 WEIGHTINGS: tuple[str, ...] = ("binary", "count", "log1p", "recency")
 # Extra per-(customer, item) channels a model may ask for, each an aligned block after the weights:
-# distinct purchase days; days since the last purchase + 1; days since the first purchase + 1.
-CHANNELS: tuple[str, ...] = ("days", "last", "first")
+# distinct purchase days; days since the last purchase + 1; days since the first purchase + 1; the
+# customer's shopping days (visits) in all; their visits since the item's last purchase + 1; and the
+# item's visit-decayed frequency, the sum of VISIT_DECAY ** (visits since) over the visits that had it
+# (recency counted in the customer's own visits, as next-basket models such as TIFU-KNN count it).
+CHANNELS: tuple[str, ...] = ("days", "last", "first", "visits", "visits_since", "visit_decayed")
+VISIT_DECAY = 0.9
 # Smallest stored weight: a bought pair never decays out of the matrix (filters rely on its pattern).
 _MIN_WEIGHT = 1e-30
 
@@ -153,9 +157,12 @@ def _with_channels(
     np.minimum.at(last, pair, day)
     first = np.zeros(len(pair_keys), dtype=np.int64)
     np.maximum.at(first, pair, day)
-    distinct = np.unique(pair * (int(day.max(initial=0)) + 1) + day)
-    days = np.bincount(distinct // (int(day.max(initial=0)) + 1), minlength=len(pair_keys))
+    span = int(day.max(initial=0)) + 1
+    distinct = np.unique(pair * span + day)
+    days = np.bincount(distinct // span, minlength=len(pair_keys))
     values = {"days": days, "last": last + 1, "first": first + 1}
+    if {"visits", "visits_since", "visit_decayed"} & set(channels):
+        values.update(_visit_channels(rows, day, span, distinct // span, distinct % span, pair_keys // n_items))
     data = [weights.data] + [values[c].astype(np.float32) for c in channels]
     counts = np.diff(weights.indptr)
     blocks = len(data)
@@ -171,3 +178,20 @@ def _with_channels(
         out_indices[target] = weights.indices + b * n_items
         out_data[target] = values_b
     return csr_matrix((out_data, out_indices, out_indptr), shape=(n_users, n_items * blocks))
+
+
+def _visit_channels(rows: np.ndarray, day: np.ndarray, span: int, pair_of: np.ndarray, pair_day: np.ndarray,
+                    pair_row: np.ndarray) -> dict[str, np.ndarray]:
+    """Per pair: the customer's visits (distinct purchase days) in all, their visits after the pair's last
+    one + 1, and the sum of ``VISIT_DECAY ** rank`` over the pair's visits (rank 0: the customer's latest).
+    ``pair_of`` / ``pair_day``: each distinct (pair, day), sorted; ``pair_row``: each pair's row."""
+    visits = np.unique(rows.astype(np.int64) * span + day)  # per row, most recent (smallest age) first
+    row_of_visit = visits // span
+    starts = np.searchsorted(row_of_visit, np.arange(int(pair_row.max(initial=-1)) + 1))
+    rank = np.searchsorted(visits, pair_row[pair_of] * span + pair_day) - starts[pair_row[pair_of]]
+    n_pairs = len(pair_row)
+    since = np.full(n_pairs, np.iinfo(np.int64).max)
+    np.minimum.at(since, pair_of, rank)
+    decayed = np.bincount(pair_of, weights=np.power(VISIT_DECAY, rank), minlength=n_pairs)
+    per_row = np.bincount(row_of_visit, minlength=int(pair_row.max(initial=-1)) + 1)
+    return {"visits": per_row[pair_row], "visits_since": since + 1, "visit_decayed": decayed}

@@ -1,5 +1,6 @@
 """Recommenders: one base class, many models (see ``model_classes()``)."""
 
+from reco.config import DEFAULT_MODEL  # what `reco train` fits and serving uses unless told otherwise
 from reco.models.als import ALSRecommender
 from reco.models.base import Recommender, model_classes
 from reco.models.bpr import BPRRecommender
@@ -11,8 +12,6 @@ from reco.models.item_knn import ItemKNNRecommender
 from reco.models.popularity import PopularityRecommender, RecentPopularityRecommender
 from reco.models.ranker import RankerRecommender
 from reco.models.tifu_knn import TifuKnnRecommender
-
-from reco.config import DEFAULT_MODEL  # what `reco train` fits and serving uses unless told otherwise
 
 __all__ = [
     "DEFAULT_MODEL",

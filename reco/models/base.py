@@ -240,8 +240,7 @@ class Recommender(ABC):
         done = np.bincount(rows, minlength=user_items.shape[0]) >= k
         pick = done[rows]
         keys, scores, rows = keys[pick], scores[pick], rows[pick]
-        order = np.lexsort((keys % n_items, -scores, rows))
-        rank = np.arange(len(order)) - np.searchsorted(rows[order], rows[order])
+        order, rank = rank_within_rows(rows, keys % n_items, scores)
         first_k = order[rank < k]
         out_ids[rows[first_k], rank[rank < k]] = keys[first_k] % n_items
         out_scores[rows[first_k], rank[rank < k]] = scores[first_k]
@@ -272,10 +271,10 @@ class Recommender(ABC):
     @abstractmethod
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None: ...
 
-    def _save_files(self, directory: Path) -> None:
+    def _save_files(self, directory: Path) -> None:  # noqa: B027 (optional hook: most models have none)
         """Write learned parts that are not arrays (e.g. a scikit-learn estimator) into ``directory``."""
 
-    def _load_files(self, directory: Path) -> None:
+    def _load_files(self, directory: Path) -> None:  # noqa: B027 (optional hook)
         """Read what ``_save_files`` wrote, after ``_set_state``."""
 
     def save(self, path: str | Path) -> None:
@@ -366,7 +365,7 @@ class Recommender(ABC):
     def _check_item_ids(self, item_ids: Sequence[int] | np.ndarray) -> np.ndarray:
         ids = np.asarray(item_ids)
         if ids.size and (ids.dtype.kind not in "iu" or (ids < 0).any() or (ids >= self.n_items_).any()):
-            bad = [i for i in ids.tolist() if not isinstance(i, int) or not 0 <= i < self.n_items_][0]
+            bad = next(i for i in ids.tolist() if not isinstance(i, int) or not 0 <= i < self.n_items_)
             raise ConfigurationError(f"item id {bad!r} is out of range [0, {self.n_items_ - 1}]")
         return ids.astype(np.int64)
 
@@ -405,3 +404,11 @@ def _json_default(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"cannot store {type(value).__name__} in model.json")
+
+
+def rank_within_rows(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entries ordered by row, then best score first (ties by column), and each one's rank within its row
+    in that order: the top-k of many rows' candidates at once (``order[rank < k]``)."""
+    order = np.lexsort((cols, -scores, rows))
+    ranked = rows[order]
+    return order, np.arange(len(order)) - np.searchsorted(ranked, ranked)

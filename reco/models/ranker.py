@@ -35,34 +35,46 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
-from scipy.sparse import csr_matrix
 from implicit.cpu.topk import topk
+from scipy.sparse import csr_matrix
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from reco.exceptions import ArtifactError, ConfigurationError
 from reco.interactions.idmapping import IdMapping
 from reco.interactions.matrix import MatrixSpec
 from reco.models.als import ALSRecommender, als_part, log1p_weights, restored_als_part
-from reco.models.base import csr_from_state, csr_state, register
+from reco.models.base import csr_from_state, csr_state, rank_within_rows, register
+from reco.models.categories import (
+    NO_CATEGORY,
+    category_items,
+    category_since_last,
+    customer_categories,
+    item_category_codes,
+    lookup,
+    n_categories,
+)
 from reco.models.factors import FactorModel
 from reco.models.item_knn import item_similarity
 
 logger = logging.getLogger(__name__)
 
-CHANNELS = ("days", "last", "first")
+CHANNELS = ("days", "last", "first", "visits", "visits_since", "visit_decayed")
 _BLOCKS = 1 + len(CHANNELS)  # weights, then one block per channel
 FEATURES: tuple[str, ...] = (
     "bought", "decayed", "days", "since_last", "since_first", "cycle", "overdue", "days_share",
-    "user_items", "user_since_last", "user_days_max", "user_tenure",
+    "visits_since_last", "visit_decayed", "visit_share",
+    "user_items", "user_since_last", "user_days_max", "user_tenure", "user_visits",
     "item_buyers", "item_trend", "item_repeat_share", "item_cycle", "item_age", "item_since_last",
-    "item_recent", "item_last_year",
+    "item_recent", "item_last_year", "item_category_share",
+    "category_share", "category_since_last",
     "copurchase", "copurchase_rel",
     "collab", "collab_rel",
 )
-SOURCES: tuple[str, ...] = ("history", "als", "copurchase", "trend", "popular")
+SOURCES: tuple[str, ...] = ("history", "als", "copurchase", "category", "trend", "popular")
 # Co-purchase candidates come from each customer's most weighted items: a bounded query (at most this many
 # items times ``neighbours``) that follows what they buy now rather than everything they ever bought.
 QUERY_ITEMS = 20
+QUERY_CATEGORIES = 10  # likewise, category candidates come from each customer's most bought categories
 MIN_WINDOW_DAYS = 7.0  # the shortest training window on a short log (a week of purchases to learn from)
 _PRIOR_OFFSET = 4.0  # non-candidates score below every probability (in [0, 1])
 # Customers whose candidate features are built at once (a few hundred candidates x 24 float32 features each).
@@ -129,6 +141,8 @@ class RankerRecommender(FactorModel):
         self._require("positive_int", "cutoffs", "candidates", "neighbours", "max_iter", "train_customers")
         if not isinstance(self.max_leaf_nodes, int) or self.max_leaf_nodes < 2:
             raise ConfigurationError(f"max_leaf_nodes must be an integer >= 2, got {self.max_leaf_nodes!r}")
+        if not isinstance(self.new_objective, bool | np.bool_):
+            raise ConfigurationError(f"new_objective must be True or False, got {self.new_objective!r}")
 
     def window_days(self, first: pd.Timestamp, now: pd.Timestamp) -> float:
         """Days between training cutoffs and of each label window: ``label_days``, unless the history is too
@@ -151,6 +165,9 @@ class RankerRecommender(FactorModel):
         rng = np.random.default_rng(self.random_state)
         features, labels = [], []
         step = self.window_days(ts[ts < now].min(), now)
+        categories = item_category_codes(events, mapping)
+        logger.info("ranker: %s of %s items have a category (%s categories)", f"{(categories >= 0).sum():,}",
+                    f"{mapping.n_items:,}", f"{n_categories(categories):,}")
         for j in range(1, int(self.cutoffs) + 1):
             cut = now - pd.Timedelta(days=step * j)
             end = cut + pd.Timedelta(days=step)
@@ -169,7 +186,7 @@ class RankerRecommender(FactorModel):
                 users = np.sort(rng.choice(users, int(self.train_customers), replace=False))
             if not len(users):
                 continue
-            stage = self._stage_one(matrix, self._last_year(events, ts, cut, mapping))
+            stage = self._stage_one(matrix, self._last_year(events, ts, cut, mapping), categories)
             n_before = len(labels)
             for first in range(0, len(users), FEATURE_BLOCK_USERS):
                 part = users[first:first + FEATURE_BLOCK_USERS]
@@ -183,10 +200,11 @@ class RankerRecommender(FactorModel):
                         time.perf_counter() - started)
         matrix, _ = spec.build(events[ts < now], now=now, mapping=mapping, window=False)
         self._season = self._last_year(events, ts, now, mapping)
+        self._categories = categories
         try:
             self.fit(matrix)
         finally:
-            del self._season
+            del self._season, self._categories
         y = np.concatenate(labels) if labels else np.zeros(0, dtype=bool)
         self.unlearned_: dict[str, str] = {}
         if y.sum() == 0 or y.all():
@@ -229,29 +247,34 @@ class RankerRecommender(FactorModel):
 
     def _fit(self, user_items: csr_matrix) -> None:
         self._validate()
-        stage = self._stage_one(user_items, getattr(self, "_season", None))
+        stage = self._stage_one(user_items, getattr(self, "_season", None), getattr(self, "_categories", None))
         self._cf = stage.cf
         self.item_stats_ = stage.item_stats
+        self.item_category_ = stage.codes
         self._orders = item_orders(self.item_stats_)  # once, not per scoring call
+        self._category_items = stage.category_items
         self.knn_ = stage.knn
         self.classifier_ = None
         self.new_classifier_ = None
         self._set_factors(stage.cf.user_factors_, stage.cf.item_factors_)
 
-    def _stage_one(self, user_items: csr_matrix, last_year: np.ndarray | None = None) -> _StageOne:
+    def _stage_one(self, user_items: csr_matrix, last_year: np.ndarray | None = None,
+                   categories: np.ndarray | None = None) -> _StageOne:
         n_items = user_items.shape[1] // _BLOCKS
         weights = user_items[:, :n_items]
         logged = log1p_weights(weights)
         cf = als_part(self).fit(logged)
         stats = item_statistics(user_items, n_items, float(self.trend_window_days), float(self.label_days))
         seasonal = np.full((1, n_items), np.nan, dtype=np.float32) if last_year is None else last_year[None, :]
+        codes = np.full(n_items, NO_CATEGORY, dtype=np.int32) if categories is None else categories
         knn = item_similarity(logged, "cosine", int(self.neighbours))
-        return _StageOne(cf, np.vstack([stats, seasonal]), int(self.candidates), n_items, knn)
+        stats = np.vstack([stats, seasonal, category_share(codes, stats[ITEM_STATS.index("buyers")])])
+        return _StageOne(cf, stats, int(self.candidates), n_items, knn, codes)
 
     # ---------------------------------------------------------------- scoring
     def _stage(self) -> _StageOne:
         return _StageOne(self._cf, self.item_stats_, int(self.candidates), self.n_items_, self.knn_,
-                         self._orders)
+                         self.item_category_, self._orders, self._category_items)
 
     def _candidate_scores(
         self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool = False
@@ -299,15 +322,18 @@ class RankerRecommender(FactorModel):
                 "sklearn_version": np.asarray(sklearn.__version__),
                 "has_classifier": np.asarray(self.classifier_ is not None),
                 "has_new_classifier": np.asarray(self.new_classifier_ is not None),
+                "item_category": self.item_category_,
                 **{f"knn_{k}": v for k, v in csr_state(self.knn_).items()}}
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        if "knn_data" not in arrays:
-            raise ArtifactError("this ranker was saved by an earlier reco, without the co-purchase candidates; "
-                                "retrain it (reco train)")
+        if "item_category" not in arrays or "knn_data" not in arrays:
+            raise ArtifactError("this ranker was saved by an earlier reco, without the co-purchase and category "
+                                "candidates; retrain it (reco train)")
         super()._set_state(arrays)
         self.item_stats_ = arrays["item_stats"].astype(np.float32)
         self._orders = item_orders(self.item_stats_)
+        self.item_category_ = arrays["item_category"].astype(np.int32)
+        self._category_items = _StageOne.category_list(self.item_category_, self.item_stats_, int(self.candidates))
         self.knn_ = csr_from_state({k.removeprefix("knn_"): v for k, v in arrays.items() if k.startswith("knn_")})
         self._cf = restored_als_part(self)
         self._saved_sklearn = str(arrays["sklearn_version"])
@@ -333,15 +359,17 @@ class RankerRecommender(FactorModel):
             self.new_classifier_ = joblib.load(directory / "new_classifier.joblib")
 
 
-ITEM_STATS = ("buyers", "trend", "repeat_share", "cycle", "age", "since_last", "recent", "last_year")
+ITEM_STATS = ("buyers", "trend", "repeat_share", "cycle", "age", "since_last", "recent", "last_year",
+              "category_share")
 
 
 def item_statistics(user_items: csr_matrix, n_items: int, trend_window_days: float, recent_days: float) -> np.ndarray:
     """Per item (``ITEM_STATS`` but the last): log buyers, log buyers in the trend window, share of buyers who
     bought on two or more days, median of their cycles (days between purchases), days since the first
     and the last sale, log buyers in the last ``recent_days``. From the weights + days/last/first blocks.
-    ``last_year`` (buyers in the coming window's dates a year ago) needs events: see ``fit_events``."""
-    _, items, (_, days, last, first) = split_blocks(user_items, n_items, _BLOCKS)
+    ``last_year`` (buyers in the coming window's dates a year ago) needs events: see ``fit_events``;
+    ``category_share`` the categories: see ``category_share``."""
+    _, items, (_, days, last, first, *_) = split_blocks(user_items, n_items, _BLOCKS)
     last, first = last - 1, first - 1
     buyers = np.bincount(items, minlength=n_items).astype(np.float64)
     trend = np.bincount(items[last < trend_window_days], minlength=n_items)
@@ -365,6 +393,16 @@ def item_statistics(user_items: csr_matrix, n_items: int, trend_window_days: flo
         np.float32)
 
 
+def category_share(codes: np.ndarray, log_buyers: np.ndarray) -> np.ndarray:
+    """Each item's share of its category's buyers (``log_buyers``: log1p buyers); NaN without a category."""
+    buyers = np.expm1(log_buyers.astype(np.float64))
+    has = codes >= 0
+    totals = np.bincount(codes[has], weights=buyers[has], minlength=n_categories(codes))
+    share = np.full(len(codes), np.nan, dtype=np.float32)
+    share[has] = buyers[has] / np.maximum(totals[codes[has]], 1e-12)
+    return share[None, :]
+
+
 def item_orders(item_stats: np.ndarray) -> dict[str, np.ndarray]:
     """Items by trend (buyers in the trend window: recent popularity) and by buyers of all time, most first
     (ties by index): the candidates every customer gets from the two popularity sources."""
@@ -376,8 +414,7 @@ def top_per_row(matrix: csr_matrix, k: int) -> csr_matrix:
     """The ``k`` largest stored values of each row (ties by column), the rest dropped."""
     matrix = csr_matrix(matrix)
     rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-    order = np.lexsort((matrix.indices, -matrix.data, rows))
-    rank = np.arange(len(order)) - matrix.indptr[rows[order]]
+    order, rank = rank_within_rows(rows, matrix.indices, matrix.data)
     keep = order[rank < k]
     return csr_matrix((matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape)
 
@@ -386,24 +423,32 @@ class _StageOne:
     """Candidate generation and features for a block of customers, from fitted parts."""
 
     def __init__(self, cf: ALSRecommender, item_stats: np.ndarray, candidates: int, n_items: int, knn: csr_matrix,
-                 orders: dict[str, np.ndarray] | None = None) -> None:
+                 codes: np.ndarray, orders: dict[str, np.ndarray] | None = None,
+                 category_items: csr_matrix | None = None) -> None:
         self.cf = cf
         self.item_stats = item_stats
         self.candidates = candidates
         self.n_items = n_items
         self.knn = knn
+        self.codes = codes
         orders = item_orders(item_stats) if orders is None else orders
         self.top_items = {name: order[: min(candidates, n_items)] for name, order in orders.items()}
+        self.category_items = (self.category_list(codes, item_stats, candidates) if category_items is None
+                               else category_items)
+
+    @staticmethod
+    def category_list(codes: np.ndarray, item_stats: np.ndarray, candidates: int) -> csr_matrix:
+        """The ``candidates`` items of each category with the most buyers, as shares of the category."""
+        return category_items(codes, np.expm1(item_stats[ITEM_STATS.index("buyers")].astype(np.float64)), candidates)
 
     def copurchase(self, weights: csr_matrix) -> csr_matrix:
         """Item-kNN scores of every item not bought, from each customer's ``QUERY_ITEMS`` most weighted items."""
-        scores = csr_matrix(top_per_row(log1p_weights(weights), QUERY_ITEMS) @ self.knn)
-        bought = csr_matrix((np.ones(weights.nnz, dtype=np.float32), weights.indices, weights.indptr),
-                            shape=weights.shape)
-        scores = csr_matrix(scores - scores.multiply(bought))
-        scores.eliminate_zeros()
-        scores.sort_indices()
-        return scores
+        return _unbought(top_per_row(log1p_weights(weights), QUERY_ITEMS) @ self.knn, weights)
+
+    def in_categories(self, shares: csr_matrix, weights: csr_matrix) -> csr_matrix:
+        """Scores of the items not bought within each customer's ``QUERY_CATEGORIES`` most bought categories:
+        the customer's share of the category x the item's share of its buyers."""
+        return _unbought(top_per_row(shares, QUERY_CATEGORIES) @ self.category_items, weights)
 
     def vectors(self, user_ids: np.ndarray, weights: csr_matrix) -> np.ndarray:
         """ALS user vectors from the weights block (log1p, as ALS was fitted); solved for unknown users."""
@@ -421,17 +466,20 @@ class _StageOne:
         return scores.astype(np.float32)
 
     def _sources(self, vectors: np.ndarray, item_factors: np.ndarray, weights: csr_matrix, bought_keys: np.ndarray,
-                 copurchase: csr_matrix) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+                 copurchase: csr_matrix, in_categories: csr_matrix
+                 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         """Candidate keys ``row * n_items + item`` by source (``SOURCES``; history: bought; als: the top
-        ``candidates`` by ALS; copurchase: the top by item-kNN; trend and popular: the most bought items
-        lately and of all time; all but history without bought items), and ALS's top lists."""
+        ``candidates`` by ALS; copurchase: the top by item-kNN; category: the top within the customer's
+        categories; trend and popular: the most bought items lately and of all time; all but history
+        without bought items), and ALS's top lists."""
         n_items, n_users = self.n_items, weights.shape[0]
         top, top_scores = topk(item_factors, vectors, min(self.candidates, n_items), filter_query_items=weights)
         users = np.arange(n_users, dtype=np.int64)[:, None] * n_items
         als = (users + top)[np.isfinite(top_scores)]
-        near = top_per_row(copurchase, self.candidates).tocoo()
-        sources = {"history": bought_keys, "als": als[~np.isin(als, bought_keys)],
-                   "copurchase": near.row.astype(np.int64) * n_items + near.col}
+        sources = {"history": bought_keys, "als": als[~np.isin(als, bought_keys)]}
+        for name, scores in (("copurchase", copurchase), ("category", in_categories)):
+            near = top_per_row(scores, self.candidates).tocoo()
+            sources[name] = near.row.astype(np.int64) * n_items + near.col
         for name, items in self.top_items.items():
             keys = (users + items[None, :]).ravel()
             sources[name] = keys[~np.isin(keys, bought_keys)]
@@ -443,8 +491,9 @@ class _StageOne:
         weights = csr_matrix((decayed, (rows_b, items_b)), shape=(user_items.shape[0], self.n_items))
         vectors = np.ascontiguousarray(self.vectors(user_ids, weights), dtype=np.float32)
         bought_keys = rows_b.astype(np.int64) * self.n_items + items_b
+        shares = customer_categories(weights, self.codes)
         return self._sources(vectors, np.ascontiguousarray(self.cf.item_factors_, dtype=np.float32), weights,
-                             bought_keys, self.copurchase(weights))[0]
+                             bought_keys, self.copurchase(weights), self.in_categories(shares, weights))[0]
 
     def features(
         self, user_ids: np.ndarray, user_items: csr_matrix, new_only: bool, vectors: np.ndarray | None = None
@@ -454,7 +503,8 @@ class _StageOne:
         ALS scores only what it needs: the top candidates by a fused top-k (implicit), the extremes of each
         row, and the candidates' own dot products, so nothing dense over the catalogue is built."""
         n_items, n_users = self.n_items, user_items.shape[0]
-        rows_b, items_b, (decayed, days, last, first) = split_blocks(user_items, n_items, _BLOCKS)
+        rows_b, items_b, (decayed, days, last, first, visits, v_since, v_decayed) = split_blocks(
+            user_items, n_items, _BLOCKS)
         last, first = last - 1, first - 1
         weights = csr_matrix((decayed, (rows_b, items_b)), shape=(n_users, n_items))
         if vectors is None:
@@ -464,7 +514,9 @@ class _StageOne:
         bought_keys = rows_b.astype(np.int64) * n_items + items_b
 
         near = self.copurchase(weights)
-        sources, top, top_scores = self._sources(vectors, item_factors, weights, bought_keys, near)
+        shares = customer_categories(weights, self.codes)
+        sources, _top, top_scores = self._sources(vectors, item_factors, weights, bought_keys, near,
+                                                 self.in_categories(shares, weights))
         found = np.isfinite(top_scores)
         new_keys = np.unique(np.concatenate([keys for name, keys in sources.items() if name != "history"]))
         keys = new_keys if new_only else np.concatenate([bought_keys, new_keys])
@@ -482,6 +534,7 @@ class _StageOne:
 
         bought = pad(np.ones(len(bought_keys), dtype=np.float32), 0.0)
         p_decayed, p_days, p_last, p_first = pad(decayed, 0.0), pad(days, 0.0), pad(last, np.nan), pad(first, np.nan)
+        p_v_since, p_v_decayed = pad(v_since - 1, np.nan), pad(v_decayed, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             cycle = np.where(p_days >= 2, (p_first - p_last) / np.maximum(p_days - 1, 1), np.nan)
             overdue = p_last / cycle
@@ -492,23 +545,26 @@ class _StageOne:
         np.minimum.at(user_since, rows_b, last)
         np.maximum.at(user_days, rows_b, days)
         np.maximum.at(user_tenure, rows_b, first)
+        user_visits = np.zeros(n_users, dtype=np.float32)
+        user_visits[rows_b] = visits
         user_since[~np.isfinite(user_since)] = np.nan
         user_tenure[~np.isfinite(user_tenure)] = np.nan
         c_vals = np.einsum("ij,ij->i", vectors[rows], item_factors[items])
-        near_rows = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(near.indptr))
-        near_keys = near_rows * n_items + near.indices
-        at = np.minimum(np.searchsorted(near_keys, keys), max(len(near_keys) - 1, 0))
-        co = np.zeros(len(keys), dtype=np.float32)
-        if len(near_keys):
-            hit = near_keys[at] == keys
-            co[hit] = near.data[at[hit]]
+        co = lookup(near, rows, items)
         co_max = np.zeros(n_users, dtype=np.float32)
-        np.maximum.at(co_max, near_rows, near.data)
+        np.maximum.at(co_max, np.repeat(np.arange(n_users), np.diff(near.indptr)), near.data)
+        cats = self.codes[items]
+        has_cat = np.where(cats >= 0, 0.0, np.nan).astype(np.float32)
+        cat_share = lookup(shares, rows, cats) + has_cat
+        cat_since = lookup(category_since_last(rows_b, items_b, last, self.codes, n_users), rows, cats,
+                           missing=np.nan) - 1
         c_min, c_max = c_min[rows], c_max[rows]
         x = np.column_stack([
             bought, p_decayed, p_days, p_last, p_first, cycle, overdue, p_days / np.maximum(user_days[rows], 1),
-            n_bought[rows], user_since[rows], user_days[rows], user_tenure[rows],
+            p_v_since, p_v_decayed, p_days / np.maximum(user_visits[rows], 1),
+            n_bought[rows], user_since[rows], user_days[rows], user_tenure[rows], user_visits[rows],
             *self.item_stats[:, items],
+            cat_share, cat_since,
             co, co / np.maximum(co_max[rows], 1e-9),
             c_vals, (c_vals - c_min) / np.maximum(c_max - c_min, 1e-9),
         ]).astype(np.float32)
@@ -516,6 +572,16 @@ class _StageOne:
         # the collaborative score, and scikit-learn cannot bin a column that is all NaN.
         x[:, :-2] = np.nan_to_num(x[:, :-2], nan=-1.0)
         return x, keys
+
+
+def _unbought(scores: csr_matrix, weights: csr_matrix) -> csr_matrix:
+    """``scores`` without the entries of items the customer bought (``weights``' pattern), rows sorted."""
+    scores = csr_matrix(scores)
+    bought = csr_matrix((np.ones(weights.nnz, dtype=np.float32), weights.indices, weights.indptr), shape=weights.shape)
+    scores = csr_matrix(scores - scores.multiply(bought))
+    scores.eliminate_zeros()
+    scores.sort_indices()
+    return scores
 
 
 def split_blocks(user_items: csr_matrix, n_items: int, blocks: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:

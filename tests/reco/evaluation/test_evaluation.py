@@ -105,6 +105,7 @@ def test_harness_on_a_repeat_buying_log() -> None:
 def test_candidate_recall_of_the_ranker_per_source() -> None:
     from reco.evaluation.harness import candidate_recall
     from reco.models import RankerRecommender
+    from reco.models.ranker import SOURCES
 
     rng = np.random.default_rng(2)
     rows = []
@@ -115,12 +116,14 @@ def test_candidate_recall_of_the_ranker_per_source() -> None:
                 rows.append((f"c{c}", f"i{s}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=day)))
             rows.append((f"c{c}", f"i{rng.integers(20, 40)}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=day)))
     events = pd.DataFrame(rows, columns=["customer_id", "item_id", "timestamp"])
+    events["category"] = np.where(events["item_id"].str[1:].astype(int) < 20, "staples", "extras")
     ranker = RankerRecommender(factors=8, iterations=5, max_iter=20, cutoffs=2, label_days=10, candidates=5)
     result = evaluate_models(events, {"ranker": ranker}, holdout_days=20, k=5, default_model="ranker")
     recall = result.candidate_recall["all"]["ranker"]
-    assert set(recall) == {"history", "als", "copurchase", "trend", "popular", "total"}
+    assert set(recall) == {*SOURCES, "total"}
     assert recall["history"] > 0.7  # staples are bought again
-    assert max(recall[s] for s in ("history", "als", "copurchase", "trend", "popular")) <= recall["total"] <= 1.0
+    assert recall["category"] > 0  # the extras of their own 'extras' category
+    assert max(recall[s] for s in SOURCES) <= recall["total"] <= 1.0
     assert result.candidate_recall["new"]["ranker"]["history"] == 0.0  # a new item was never bought
     assert "candidate recall of ranker" in format_table(result)
     # by hand: two customers, keys row * n_items + item

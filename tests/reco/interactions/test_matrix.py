@@ -10,6 +10,7 @@ import pytest
 
 from reco.exceptions import ConfigurationError
 from reco.interactions import IdMapping, MatrixSpec, build_user_items
+from reco.interactions.matrix import CHANNELS
 from tests.factories import make_purchases
 
 EVENTS = pd.DataFrame({
@@ -81,6 +82,25 @@ def test_channels_summarise_each_pair_in_aligned_blocks() -> None:
     assert spec.to_dict()["channels"] == ["days", "last", "first"]
 
 
+def test_visit_channels_count_recency_in_the_customers_own_shopping_days() -> None:
+    events = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "a", "a", "b"],
+        "item_id": ["x", "y", "x", "y", "z", "x"],
+        # a shops on Jan 1 (x), Jan 5 (y), Jan 8 (x, y) and Jan 10 (z): four visits; b once.
+        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-08 08:00", "2024-01-08 09:00", "2024-01-10",
+                                     "2024-01-03"], format="ISO8601"),
+    })
+    spec = MatrixSpec("count", channels=("visits", "visits_since", "visit_decayed"))
+    matrix, mapping = spec.build(events, now=pd.Timestamp("2024-01-11"))
+    dense = matrix.toarray().reshape(2, 4, 3)
+    x, y, z = (mapping.item_index(i) for i in "xyz")
+    a, b = mapping.user_index("a"), mapping.user_index("b")
+    assert dense[a, 1, x] == dense[a, 1, z] == 4 and dense[b, 1, x] == 1  # visits, on every pair of the row
+    assert dense[a, 2, z] == 0 + 1 and dense[a, 2, x] == 1 + 1 and dense[b, 2, x] == 1  # visits since + 1
+    # x was in visits ranked 1 (Jan 8) and 3 (Jan 1), y in 1 and 2, z in 0 (the latest).
+    np.testing.assert_allclose(dense[a, 3, [x, y, z]], [0.9 + 0.9 ** 3, 0.9 + 0.9 ** 2, 1.0], rtol=1e-6)
+
+
 def test_old_purchases_never_decay_out_of_the_pattern() -> None:
     events = pd.DataFrame({"customer_id": ["a", "a"], "item_id": ["x", "y"],
                            "timestamp": pd.to_datetime(["2000-01-01", "2024-01-01"])})
@@ -90,13 +110,14 @@ def test_old_purchases_never_decay_out_of_the_pattern() -> None:
 
 def test_unknown_channel_lists_valid_ones() -> None:
     events = pd.DataFrame({"customer_id": ["a"], "item_id": ["x"], "timestamp": [pd.Timestamp("2024-01-01")]})
-    with pytest.raises(ConfigurationError, match=r"\['visits'\] are not valid; valid: days, last, first"):
-        build_user_items(events, channels=("visits",))
+    with pytest.raises(ConfigurationError, match=r"\['colour'\] are not valid; valid: days, last, first, visits"):
+        build_user_items(events, channels=("colour",))
 
 
 @pytest.mark.parametrize("spec", [
     MatrixSpec("binary"), MatrixSpec("log1p"), MatrixSpec("count"),
     MatrixSpec("recency", half_life_days=30.0, channels=("days", "last", "first")),
+    MatrixSpec("recency", half_life_days=30.0, channels=CHANNELS),
 ])
 def test_one_customer_row_equals_that_customers_row_of_the_full_build(spec: MatrixSpec) -> None:
     """The serving path (numpy, one customer) and the batch path (pandas, everyone) agree exactly."""

@@ -26,7 +26,8 @@ def test_confidence_with_a_lift_filter_and_a_minimum_support() -> None:
         rows += [(f"c{c}", "milk", "2024-01-05"), (f"c{c}", "bread", "2024-01-05")]
     rows += [("c0", "cheese", "2024-01-01"), ("c1", "cheese", "2024-01-02")]  # two baskets only: below support 3
     events = _baskets(rows)
-    mapping = IdMapping(np.sort(events["customer_id"].unique()), np.array(["bread", "cheese", "milk", "pasta", "sauce"]))
+    items = np.array(["bread", "cheese", "milk", "pasta", "sauce"])
+    mapping = IdMapping(np.sort(events["customer_id"].unique()), items)
     model = ComplementsRecommender().fit_events(events, mapping)
     ids, scores = model.similar_items(3, n=4)  # pasta
     found = [mapping.item_ids[i] for i, s in zip(ids, scores, strict=True) if i >= 0 and np.isfinite(s)]
@@ -47,7 +48,7 @@ def test_harness_complements_beat_popularity_on_baskets_of_pairs() -> None:
     pairs = [(f"a{i}", f"b{i}") for i in range(30)]
     rows = []
     for c in range(400):
-        for d in range(4):
+        for _d in range(4):
             day = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 120)))
             a, b = pairs[int(rng.integers(len(pairs)))]
             rows += [(f"c{c}", a, day), (f"c{c}", b, day), (f"c{c}", f"pop{int(rng.integers(3))}", day)]

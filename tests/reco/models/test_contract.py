@@ -96,7 +96,7 @@ def test_short_candidate_lists_are_padded(model: Recommender, user_items: csr_ma
 
 def test_similar_items_never_include_the_item(model: Recommender, user_items: csr_matrix) -> None:
     model.fit(user_items)
-    ids, scores = model.similar_items([0, 5], n=4)
+    ids, _scores = model.similar_items([0, 5], n=4)
     assert ids.shape == (2, 4)
     assert 0 not in ids[0] and 5 not in ids[1]
     one, _ = model.similar_items(5, n=4)

@@ -38,7 +38,7 @@ def test_basket_vectors_decay_within_and_across_groups() -> None:
 
 def test_bad_parameters_name_the_value() -> None:
     events, mapping = _events()
-    with pytest.raises(ConfigurationError, match="within_decay=1.5"):
+    with pytest.raises(ConfigurationError, match=r"within_decay=1\.5"):
         TifuKnnRecommender(within_decay=1.5).fit_events(events, mapping)
     with pytest.raises(ConfigurationError, match="group_size"):
         TifuKnnRecommender(group_size=0).fit_events(events, mapping)
