@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reco.models import DEFAULT_MODEL
+from reco.models import DEFAULT_MODEL, Recommender
 from training.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,12 +34,22 @@ def test_ingest_train_export_chain(settings_env: dict[str, str], purchases_csv: 
     again = _last_json(capsys)
     assert again["inserted"] == 0 and again["events_total"] == 240 and again["duplicates"] == 240
 
+    bought = pd.read_csv(purchases_csv)["item_id"].astype(str).unique()
+    catalogue = tmp_path / "items.csv"  # half the bought items have a category: the ranker's category source
+    pd.DataFrame({"item_id": bought, "category": [f"aisle{i % 3}" if i % 2 else "" for i in range(len(bought))]}
+                 ).to_csv(catalogue, index=False)
+    assert main(["ingest", str(catalogue), "--kind", "items"]) == 0
+    capsys.readouterr()
+
     assert main(["train", "--param", "factors=8", "--param", "iterations=5"]) == 0
     trained = _last_json(capsys)
     assert trained["seconds"] > 0 and trained["customers"] == 40
     version_dir = Path(settings_env["RECO_MODEL_DIR"]) / trained["version"]
     meta = json.loads((version_dir / "metadata.json").read_text())
     assert meta["data"]["events"] == 240 and meta["params"][DEFAULT_MODEL]["factors"] == 8
+    assert meta["data"]["items_with_category"] == len(bought) // 2
+    ranker = Recommender.load(version_dir / DEFAULT_MODEL)
+    assert (ranker.item_category_ >= 0).sum() == len(bought) // 2 and ranker.item_category_.max() == 2
     assert meta["default_model"] == DEFAULT_MODEL and meta["input"][DEFAULT_MODEL]["weighting"] == "recency"
     assert meta["data"]["first_event"].startswith("2024-01-01")
 
