@@ -9,6 +9,9 @@ PRESET_NAMES: tuple[str, ...] = ("dunnhumby", "dunnhumby-products", "online-reta
 ROLES: tuple[str, ...] = ("site", "marketer", "admin")  # API key roles
 OFFER_CHANNELS: tuple[str, ...] = ("email", "sms", "app", "web", "store", "phone")  # where an offer is made
 OUTCOMES: tuple[str, ...] = ("sent", "delivered", "opened", "clicked", "redeemed", "declined")  # what came of it
+RUN_KINDS: tuple[str, ...] = ("recommendations", "customers", "offers", "all")  # what a training run trains
+RUN_PROMOTE: tuple[str, ...] = ("auto", "never")  # auto: through the quality gate; never: a candidate only
+RUN_STATES: tuple[str, ...] = ("queued", "running", "succeeded", "failed", "cancelled")
 OFFER_KINDS: tuple[str, ...] = ("percent_off", "amount_off", "points_multiplier", "free_shipping",
                                 "product_recommendation")
 

@@ -48,6 +48,7 @@ from reco.store.hashing import CustomerHasher, load_hasher
 from reco.store.idempotency import IdempotencyKeys
 from reco.store.offers import OfferStore
 from reco.store.returns import returned_in_full
+from reco.store.runs import RunStore
 from reco.store.tables import (
     CHANGES_KEPT,
     CUSTOMER_COLUMNS,
@@ -159,6 +160,7 @@ class EventStore:
         self.idempotency = IdempotencyKeys(self.engine)
         self.offers = OfferStore(self.engine)
         self.decisions = DecisionStore(self.engine)
+        self.runs = RunStore(self.engine)
 
     @property
     def dialect(self) -> str:

@@ -206,6 +206,38 @@ ingest_runs = Table(
     Column("dropped", Text, nullable=False),
 )
 
+# Training runs (reco.store.runs): the queue the worker takes runs from, one at a time, and their state,
+# progress and results; the log lines of each run in their own table (appended while it runs).
+training_runs = Table(
+    "training_runs",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("promote", String(8), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("state", String(12), nullable=False, index=True),
+    Column("stage", String(64)),
+    Column("done", Integer, nullable=False, default=0),
+    Column("total", Integer, nullable=False, default=0),
+    Column("created_at", DateTime, nullable=False),
+    Column("started_at", DateTime),
+    Column("finished_at", DateTime),
+    Column("heartbeat_at", DateTime),
+    Column("worker", String(128)),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("result", Text),
+    Column("error", Text),
+)
+
+training_run_logs = Table(
+    "training_run_logs",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("at", DateTime, nullable=False),
+    Column("line", Text, nullable=False),
+)
+
 EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in events.columns)
 ITEM_COLUMNS: tuple[str, ...] = tuple(c.name for c in items.columns)
 CUSTOMER_COLUMNS: tuple[str, ...] = tuple(c.name for c in customers.columns)
