@@ -71,6 +71,10 @@ class ErasedCustomerError(RecoError, LookupError):
     """The customer was erased: their id is never stored or personalised again."""
 
 
+class RunCancelledError(RecoError):
+    """A training run's cancellation was asked for while it ran (its worker checks between steps)."""
+
+
 class StoreError(RecoError):
     """The event store could not be reached or is in an unusable state."""
 

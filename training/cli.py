@@ -381,6 +381,22 @@ def cmd_keys(args: argparse.Namespace) -> dict[str, Any]:
         store.dispose()
 
 
+def cmd_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """Take queued training runs from the store and run them, one at a time (training.worker)."""
+    from training.tune import load_tuned
+    from training.worker import run_worker
+
+    settings = get_settings()
+    store = _store(args)
+    try:
+        runs = run_worker(store, _registry(settings.model_dir), once=args.once, poll_seconds=args.poll_seconds,
+                          tuned=lambda: load_tuned(settings.model_dir))
+    finally:
+        store.dispose()
+    return {"runs": [{"run_id": r["run_id"], "kind": r["kind"], "state": r["state"], "error": r["error"]}
+                     for r in runs]}
+
+
 def cmd_serve(args: argparse.Namespace) -> dict[str, Any]:
     """Replace this process by uvicorn: a fresh interpreter, so the server's one-OpenMP-thread setting
     (see ``serving/__init__.py``) applies before scikit-learn loads; this CLI has loaded it already."""
@@ -454,6 +470,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "beats it on the latest window (the guard is on by default)")
     p.add_argument("--as-of", help=AS_OF_HELP)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("worker", help="run queued training runs (POST /v1/training/runs), one at a time, in this "
+                       "process; never inside the API")
+    p.add_argument("--once", action="store_true", help="run what is queued, then exit (default: wait for more)")
+    p.add_argument("--poll-seconds", type=float, default=2.0, help="how often an idle worker looks for a queued "
+                   "run (default 2)")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("export", help="batch exports for CRM systems")
     esub = p.add_subparsers(dest="what", required=True)

@@ -1,0 +1,130 @@
+"""The training worker (``reco worker``): takes queued training runs from the store (reco.store.runs), one
+at a time, and runs them as the shell's jobs would, in its own process, never in an API process.
+
+A run of kind ``recommendations`` trains a new version (``train``; promoted through train's own checks
+when the run says ``auto``, kept as a candidate when it says ``never``), ``customers`` scores every
+customer with a version, ``offers`` fits the offer-response model of a version, and ``all`` does the
+three in that order (offers only when the store holds offer outcomes). Between steps the worker records
+progress (a heartbeat) and honours a cancellation; the log lines of the jobs (levels INFO and up of the
+``reco`` and ``training`` loggers) are kept with the run. A worker that starts marks failed the runs of
+workers that died (no heartbeat for ``stale_after``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from reco.exceptions import RunCancelledError
+from reco.registry import ModelRegistry
+from reco.store import EventStore
+
+logger = logging.getLogger(__name__)
+
+STALE_AFTER = timedelta(minutes=10)  # a running run without a heartbeat this long lost its worker
+JOB_LOGGERS = ("reco", "training")
+
+
+class _RunLog(logging.Handler):
+    """Keeps the jobs' log lines with the run (reco.store.runs keeps the last ones)."""
+
+    def __init__(self, store: EventStore, run_id: str) -> None:
+        super().__init__(logging.INFO)
+        self.store, self.run_id = store, run_id
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.store.runs.log(self.run_id, f"{record.levelname} {record.name}: {record.getMessage()}")
+        except Exception:  # a log line must never fail the run
+            self.handleError(record)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def steps_of(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
+             tuned: dict[str, Any] | None) -> list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]]:
+    """The run's steps, each a (stage name, function of the results so far -> its result)."""
+    from training.offers import train_offers
+    from training.score import score_customers
+    from training.train import train
+
+    kind, promote = run["kind"], run["promote"] == "auto"
+
+    def version(done: dict[str, Any]) -> str | None:
+        return done.get("recommendations", {}).get("version")
+
+    steps: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = []
+    if kind in ("recommendations", "all"):
+        steps.append(("recommendations", lambda done: train(store, registry, tuned=tuned, promote=promote)))
+    if kind in ("customers", "all"):
+        steps.append(("customers", lambda done: score_customers(store, registry, version=version(done))))
+    if kind == "offers" or (kind == "all" and store.count_rows("offer_outcomes") > 0):
+        steps.append(("offers", lambda done: train_offers(store, registry, version=version(done))))
+    return steps
+
+
+def execute(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
+            tuned: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run a claimed run's steps and finish it: succeeded with each step's result, failed with the error,
+    or cancelled. Returns the run as stored at the end."""
+    run_id = run["run_id"]
+    handler = _RunLog(store, run_id)
+    levels = {name: logging.getLogger(name).level for name in JOB_LOGGERS}
+    for name in JOB_LOGGERS:
+        job_logger = logging.getLogger(name)
+        job_logger.addHandler(handler)
+        if job_logger.getEffectiveLevel() > logging.INFO:  # the run keeps INFO lines whatever the process logs
+            job_logger.setLevel(logging.INFO)
+    done: dict[str, Any] = {}
+    started = time.perf_counter()
+    try:
+        steps = steps_of(run, store, registry, tuned)
+        for n, (stage, step) in enumerate(steps):
+            if store.runs.cancel_requested(run_id):
+                raise RunCancelledError(f"cancelled before step {stage}")
+            store.runs.progress(run_id, stage, n, len(steps))
+            done[stage] = step(done)
+        store.runs.progress(run_id, "done", len(steps), len(steps))
+        store.runs.finish(run_id, "succeeded", result={**done, "seconds": round(time.perf_counter() - started, 1)})
+    except RunCancelledError as exc:
+        store.runs.finish(run_id, "cancelled", result=done or None, error=str(exc))
+    except Exception as exc:  # whatever went wrong is the run's error, and the worker goes on
+        logger.warning("worker: run %s failed: %s", run_id, exc)
+        store.runs.finish(run_id, "failed", result=done or None, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).removeHandler(handler)
+            logging.getLogger(name).setLevel(level)
+    return store.runs.get(run_id)  # type: ignore[return-value]
+
+
+def run_worker(store: EventStore, registry: ModelRegistry, *, once: bool = False, poll_seconds: float = 2.0,
+               stale_after: timedelta = STALE_AFTER, tuned: Callable[[], dict[str, Any] | None] = lambda: None,
+               name: str | None = None) -> list[dict[str, Any]]:
+    """Take and execute runs until stopped (``once``: until none is queued). Returns the runs it executed
+    (only when ``once``; a long-running worker keeps nothing)."""
+    store.create_schema()
+    name = name or worker_name()
+    for run_id in store.runs.fail_abandoned(stale_after):
+        logger.warning("worker: run %s lost its worker (no heartbeat for %s); marked failed", run_id, stale_after)
+    logger.info("worker %s: waiting for training runs", name)
+    executed: list[dict[str, Any]] = []
+    while True:
+        run = store.runs.claim(name)
+        if run is None:
+            if once:
+                return executed
+            time.sleep(poll_seconds)
+            continue
+        logger.info("worker: run %s (%s, promote %s) started", run["run_id"], run["kind"], run["promote"])
+        finished = execute(run, store, registry, tuned())
+        logger.info("worker: run %s %s", run["run_id"], finished["state"])
+        if once:
+            executed.append(finished)
