@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Response
-from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reco.ingest.rules import MAX_AMOUNT, MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH, MAX_QUANTITY, check_timestamp
 from reco.service import Filters
-from reco.vocabulary import ID_PATTERN, OFFER_CHANNELS, OUTCOMES
+from reco.vocabulary import ID_PATTERN, OFFER_CHANNELS, OUTCOMES, RUN_KINDS, RUN_PROMOTE
 
 # Ids are text without NUL characters (PostgreSQL cannot store them; no real id has one).
 NO_NUL = r"^[^\x00]+$"
@@ -220,6 +220,40 @@ class OffersExplainedOut(BaseModel):
     customer_id: str
     model_version: str | None
     offers: list[OfferVerdictOut] = Field(description="every offer of the catalogue, best expected value first")
+
+
+class TrainingRunIn(BaseModel):
+    """What to train, and whether the result may be promoted."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal[RUN_KINDS] = Field(description="recommendations (a new model version), customers (scores), "  # type: ignore[valid-type]
+                                     "offers (the offer-response model) or all three")
+    promote: Literal[RUN_PROMOTE] = Field("auto", description="auto: promoted when it passes the checks; "  # type: ignore[valid-type]
+                                          "never: kept as a candidate")
+
+
+class TrainingRunOut(BaseModel):
+    run_id: str
+    kind: str
+    promote: str
+    source: str
+    state: str = Field(description="queued, running, succeeded, failed or cancelled")
+    stage: str | None
+    done: int
+    total: int
+    percent: float | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    worker: str | None
+    cancel_requested: bool
+    result: dict[str, Any] | None
+    error: str | None
+    log: list[str] | None = Field(None, description="the run's last log lines (one run's answer only)")
+
+
+class TrainingRunsOut(BaseModel):
+    runs: list[TrainingRunOut]
 
 
 class OfferDeletedOut(BaseModel):

@@ -160,7 +160,7 @@ class EventStore:
         self.idempotency = IdempotencyKeys(self.engine)
         self.offers = OfferStore(self.engine)
         self.decisions = DecisionStore(self.engine)
-        self.runs = RunStore(self.engine)
+        self.runs = RunStore(self.engine, self.transaction)
 
     @property
     def dialect(self) -> str:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from reco.exceptions import ConfigurationError
@@ -36,8 +38,12 @@ def utc_now() -> datetime:
 class RunStore:
     """Training runs and their log lines in one store."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, transaction: Callable[[], AbstractContextManager[Connection]] | None = None
+                 ) -> None:
+        """``transaction``: how writes begin (the store's, which turns a long wait for another writer into
+        StoreBusyError); default the engine's."""
         self.engine = engine
+        self._begin = transaction or engine.begin
 
     def enqueue(self, kind: str, promote: str = "auto", source: str = "api") -> dict[str, Any]:
         """Queue a run of ``kind`` (``RUN_KINDS``); ``promote`` ``auto`` (through the quality gate) or
@@ -47,7 +53,7 @@ class RunStore:
             if value not in valid:
                 raise ConfigurationError(f"{name} {value!r} is not valid; valid: {', '.join(valid)}")
         run_id = uuid.uuid4().hex
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(insert(training_runs).values(
                 run_id=run_id, kind=kind, promote=promote, source=source, state="queued", done=0, total=0,
                 created_at=utc_now(), cancel_requested=False))
@@ -60,7 +66,7 @@ class RunStore:
         running = aliased(training_runs)
         oldest = (select(training_runs.c.run_id).where(training_runs.c.state == "queued")
                   .order_by(training_runs.c.created_at, training_runs.c.run_id).limit(1).scalar_subquery())
-        with self.engine.begin() as conn:  # one statement: SQLite takes its write lock before reading
+        with self._begin() as conn:  # one statement: SQLite takes its write lock before reading
             run_id = conn.execute(
                 update(training_runs)
                 .where(and_(training_runs.c.run_id == oldest, training_runs.c.state == "queued",
@@ -72,13 +78,13 @@ class RunStore:
 
     def progress(self, run_id: str, stage: str, done: int, total: int, now: datetime | None = None) -> None:
         """Record where a running run is (and that its worker is alive)."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(update(training_runs).where(training_runs.c.run_id == run_id)
                          .values(stage=stage[:64], done=int(done), total=int(total), heartbeat_at=now or utc_now()))
 
     def log(self, run_id: str, line: str, now: datetime | None = None) -> None:
         """Append a line to a run's log (the last ``LOG_LINES_KEPT`` are kept)."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             last = conn.execute(select(func.max(training_run_logs.c.seq))
                                 .where(training_run_logs.c.run_id == run_id)).scalar()
             seq = 0 if last is None else int(last) + 1
@@ -93,7 +99,7 @@ class RunStore:
         gate's verdict) or what went wrong."""
         if state not in FINISHED:
             raise ConfigurationError(f"state {state!r} does not end a run; valid: {', '.join(FINISHED)}")
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(update(training_runs)
                          .where(and_(training_runs.c.run_id == run_id, training_runs.c.state == "running"))
                          .values(state=state, finished_at=now or utc_now(), error=error,
@@ -101,7 +107,7 @@ class RunStore:
 
     def cancel(self, run_id: str, now: datetime | None = None) -> dict[str, Any] | None:
         """Cancel a run: a queued one at once, a running one when its worker next checks. None: no such run."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(update(training_runs)
                          .where(and_(training_runs.c.run_id == run_id, training_runs.c.state == "queued"))
                          .values(state="cancelled", finished_at=now or utc_now(), error="cancelled before it started"))
@@ -120,7 +126,7 @@ class RunStore:
         what a worker does as it starts. Returns their ids."""
         now = now or utc_now()
         stale = and_(training_runs.c.state == "running", training_runs.c.heartbeat_at < now - stale_after)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             ids = list(conn.execute(select(training_runs.c.run_id).where(stale)).scalars())
             if ids:
                 conn.execute(update(training_runs).where(and_(stale, training_runs.c.run_id.in_(ids))).values(

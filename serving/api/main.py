@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from serving.api.routes import customers, events, health, offers, recommendations
+from serving.api.routes import customers, events, health, offers, recommendations, training
 
 api_router = APIRouter()
 api_router.include_router(health.router)
@@ -10,3 +10,4 @@ api_router.include_router(recommendations.router)
 api_router.include_router(customers.router)
 api_router.include_router(events.router)
 api_router.include_router(offers.router)
+api_router.include_router(training.router)
