@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Response
@@ -232,6 +232,14 @@ class TrainingRunIn(BaseModel):
                                           "never: kept as a candidate")
 
 
+def _as_utc(value: datetime | None) -> datetime | None:
+    """The store keeps naive UTC times; an answer says they are UTC (RFC 3339 wants the offset)."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+UtcTime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
 class TrainingRunOut(BaseModel):
     run_id: str
     kind: str
@@ -242,9 +250,9 @@ class TrainingRunOut(BaseModel):
     done: int
     total: int
     percent: float | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcTime
+    started_at: UtcTime | None
+    finished_at: UtcTime | None
     worker: str | None
     cancel_requested: bool
     result: dict[str, Any] | None

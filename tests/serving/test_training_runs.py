@@ -29,6 +29,7 @@ def test_queue_follow_and_finish_a_retraining(client: TestClient, store: EventSt
     assert answer.status_code == 202
     run = answer.json()
     assert run["state"] == "queued" and run["promote"] == "auto" and run["source"] == "api"
+    assert run["created_at"].endswith("Z") or run["created_at"].endswith("+00:00")  # UTC, said so
     assert client.get(f"/v1/training/runs/{run['run_id']}").json()["state"] == "queued"  # the API trains nothing
     run_worker(store, ModelRegistry(Path(settings_env["RECO_MODEL_DIR"])), once=True)
     done = client.get(f"/v1/training/runs/{run['run_id']}").json()
