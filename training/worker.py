@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 from reco.exceptions import RunCancelledError
 from reco.registry import ModelRegistry
 from reco.store import EventStore
+from reco.store.runs import LOG_LINES_KEPT
 
 logger = logging.getLogger(__name__)
 
@@ -31,17 +33,23 @@ JOB_LOGGERS = ("reco", "training")
 
 
 class _RunLog(logging.Handler):
-    """Keeps the jobs' log lines with the run (reco.store.runs keeps the last ones)."""
+    """Collects the jobs' log lines; ``flush`` keeps them with the run (between steps and at the end, never
+    from inside a job's own write transaction, which a second writer would wait on)."""
 
     def __init__(self, store: EventStore, run_id: str) -> None:
         super().__init__(logging.INFO)
         self.store, self.run_id = store, run_id
+        self.lines: deque[str] = deque(maxlen=LOG_LINES_KEPT)
 
     def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname} {record.name}: {record.getMessage()}")
+
+    def flush(self) -> None:
+        lines, self.lines = list(self.lines), deque(maxlen=LOG_LINES_KEPT)
         try:
-            self.store.runs.log(self.run_id, f"{record.levelname} {record.name}: {record.getMessage()}")
-        except Exception:  # a log line must never fail the run
-            self.handleError(record)
+            self.store.runs.log(self.run_id, lines)
+        except Exception as exc:  # the log must never fail the run
+            logger.warning("worker: could not keep %d log lines of run %s: %s", len(lines), self.run_id, exc)
 
 
 def worker_name() -> str:
@@ -89,14 +97,18 @@ def execute(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
         for n, (stage, step) in enumerate(steps):
             if store.runs.cancel_requested(run_id):
                 raise RunCancelledError(f"cancelled before step {stage}")
+            handler.flush()
             store.runs.progress(run_id, stage, n, len(steps))
             done[stage] = step(done)
+        handler.flush()
         store.runs.progress(run_id, "done", len(steps), len(steps))
         store.runs.finish(run_id, "succeeded", result={**done, "seconds": round(time.perf_counter() - started, 1)})
     except RunCancelledError as exc:
+        handler.flush()
         store.runs.finish(run_id, "cancelled", result=done or None, error=str(exc))
     except Exception as exc:  # whatever went wrong is the run's error, and the worker goes on
         logger.warning("worker: run %s failed: %s", run_id, exc)
+        handler.flush()
         store.runs.finish(run_id, "failed", result=done or None, error=f"{type(exc).__name__}: {exc}")
     finally:
         for name, level in levels.items():

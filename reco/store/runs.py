@@ -82,16 +82,21 @@ class RunStore:
             conn.execute(update(training_runs).where(training_runs.c.run_id == run_id)
                          .values(stage=stage[:64], done=int(done), total=int(total), heartbeat_at=now or utc_now()))
 
-    def log(self, run_id: str, line: str, now: datetime | None = None) -> None:
-        """Append a line to a run's log (the last ``LOG_LINES_KEPT`` are kept)."""
+    def log(self, run_id: str, lines: str | list[str], now: datetime | None = None) -> None:
+        """Append lines to a run's log (the last ``LOG_LINES_KEPT`` are kept)."""
+        lines = [lines] if isinstance(lines, str) else lines
+        if not lines:
+            return
+        at = now or utc_now()
         with self._begin() as conn:
             last = conn.execute(select(func.max(training_run_logs.c.seq))
                                 .where(training_run_logs.c.run_id == run_id)).scalar()
-            seq = 0 if last is None else int(last) + 1
-            conn.execute(insert(training_run_logs).values(run_id=run_id, seq=seq, at=now or utc_now(),
-                                                          line=line[:LINE_CHARS]))
+            first = 0 if last is None else int(last) + 1
+            conn.execute(insert(training_run_logs), [{"run_id": run_id, "seq": first + n, "at": at,
+                                                      "line": line[:LINE_CHARS]} for n, line in enumerate(lines)])
+            newest = first + len(lines) - 1
             conn.execute(training_run_logs.delete().where(and_(training_run_logs.c.run_id == run_id,
-                                                               training_run_logs.c.seq <= seq - LOG_LINES_KEPT)))
+                                                               training_run_logs.c.seq <= newest - LOG_LINES_KEPT)))
 
     def finish(self, run_id: str, state: str, result: dict[str, Any] | None = None, error: str | None = None,
                now: datetime | None = None) -> None:

@@ -20,8 +20,9 @@ def test_a_run_goes_from_queued_to_running_to_succeeded_with_progress_and_logs(s
     assert taken is not None and taken["run_id"] == run["run_id"] and taken["state"] == "running"
     assert taken["worker"] == "host:1" and taken["started_at"] is not None
     store.runs.progress(run["run_id"], "fitting the ranker", 3, 8)
-    for n in range(LOG_LINES_KEPT + 5):
-        store.runs.log(run["run_id"], f"line {n}")
+    store.runs.log(run["run_id"], "line 0")
+    store.runs.log(run["run_id"], [f"line {n}" for n in range(1, LOG_LINES_KEPT + 5)])
+    store.runs.log(run["run_id"], [])
     store.runs.finish(run["run_id"], "succeeded", result={"version": "v1", "gate": {"promoted": True}})
     done = store.runs.get(run["run_id"])
     assert done["state"] == "succeeded" and done["stage"] == "fitting the ranker" and done["percent"] == 37.5
