@@ -27,9 +27,9 @@ from datetime import datetime
 
 import pandas as pd
 
+from reco.clock import utc_now
 from reco.customers.consent import may_personalise
 from reco.exceptions import ConfigurationError, ModelNotFoundError, RecoError
-from reco.ingest.rules import utc_now
 from reco.offers.catalogue import Offer
 from reco.offers.engine import (
     DecisionSettings,

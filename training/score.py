@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 
 from reco.atomic import write_json
+from reco.clock import utc_now
 from reco.customers.churn import ChurnModel
 from reco.customers.clv import BetaGeoFitter, GammaGammaFitter, clv, rfm_summary
 from reco.customers.features import check_events, line_values
 from reco.customers.segments import rfm_segments, value_tiers
 from reco.erasure import complete_pending, reapply
 from reco.exceptions import InputError
-from reco.ingest.rules import utc_now
 from reco.registry import ModelRegistry
 from reco.store import EventStore
 from training.churn import EVENT_COLUMNS

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reco.clock import utc_now
 from reco.erasure import complete_pending, reapply
 from reco.evaluation import TASKS
 from reco.exceptions import ArtifactError, ConfigurationError, TrainingError
-from reco.ingest.rules import utc_now
 from reco.interactions import IdMapping
 from reco.models import DEFAULT_MODEL, ComplementsRecommender, RecentPopularityRecommender, model_classes
 from reco.registry import ModelRegistry

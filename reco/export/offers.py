@@ -25,11 +25,11 @@ from typing import Any
 import pandas as pd
 
 from reco.atomic import write_with
+from reco.clock import utc_now
 from reco.customers.consent import may_contact
 from reco.exceptions import ConfigurationError
 from reco.export.csvsafe import csv_safe
 from reco.export.manifest import ExportManifest, write_manifest
-from reco.ingest.rules import utc_now
 from reco.offers.engine import DecisionSettings, OfferInputs, decide_many, offer_stats
 from reco.offers.policy import ContactPolicy
 from reco.offers.response import ResponseModel

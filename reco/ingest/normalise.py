@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
+from reco.clock import utc_now
 from reco.exceptions import InputError
 from reco.ingest.rules import (
     ID_TOO_LONG,
@@ -27,7 +28,6 @@ from reco.ingest.rules import (
     TIMESTAMP_TOO_EARLY,
     timestamp_masks,
     timestamp_reason,
-    utc_now,
 )
 from reco.store.tables import CHANNELS, EVENT_COLUMNS, EVENT_TYPES, MARKETING_KINDS, OUTCOME_COLUMNS
 from reco.vocabulary import OFFER_CHANNELS, OUTCOMES

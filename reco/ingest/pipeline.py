@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Connection
 
+from reco.clock import utc_now
 from reco.exceptions import ConfigurationError, InputError
 from reco.ingest.normalise import (
     FIELDS,
@@ -283,7 +284,7 @@ class _Run:
         report.seconds = round(time.perf_counter() - started, 3)
         self.store.record_ingest_run(
             self.conn, source=" + ".join(report.sources), kind=report.kind, started_at=started_at,
-            finished_at=datetime.now(UTC).replace(tzinfo=None), rows_read=report.rows_read,
+            finished_at=utc_now(), rows_read=report.rows_read,
             inserted=report.inserted, duplicates=report.duplicates, dropped=json.dumps(report.dropped),
         )
         return report
@@ -320,7 +321,7 @@ def ingest(
     chosen = get_preset(preset) if preset else None
     user_map = dict(mapping or {})
     user_constants = dict(constants or {})
-    started, started_at = time.perf_counter(), datetime.now(UTC).replace(tzinfo=None)
+    started, started_at = time.perf_counter(), utc_now()
     store.create_schema()
     with store.transaction() as conn:
         run = _Run(store, conn, max_bad_timestamp_share, decimal)

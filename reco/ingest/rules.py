@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from reco.clock import utc_now
+
 MAX_ID_LENGTH = 128
 MAX_EVENT_ID_LENGTH = 64
 MAX_QUANTITY = 1e6  # units in one event line (UCI Online Retail's largest real one: 80,995)
@@ -31,11 +33,6 @@ MAX_CLOCK_SKEW = timedelta(days=1)
 ID_TOO_LONG = "id_too_long"
 TIMESTAMP_TOO_EARLY = "timestamp_too_early"
 TIMESTAMP_IN_FUTURE = "timestamp_in_future"
-
-
-def utc_now() -> datetime:
-    """Now as a naive UTC datetime: how every timestamp is stored."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def latest_timestamp(now: datetime | None = None) -> datetime:

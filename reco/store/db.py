@@ -12,7 +12,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from reco.clock import utc_now
 from reco.config import get_settings
 from reco.customers.consent import may_personalise
 from reco.exceptions import ConfigurationError, ErasedCustomerError, StoreBusyError, StoreError
@@ -522,7 +523,7 @@ class EventStore:
         key = "reco_" + secrets.token_urlsafe(24)
         with self.transaction() as conn:
             conn.execute(insert(api_keys).values(key_hash=key_hash(key), role=role, label=label[:255],
-                                                 created_at=datetime.now(UTC).replace(tzinfo=None)))
+                                                 created_at=utc_now()))
         return key
 
     def role_for_key(self, key: str) -> str | None:

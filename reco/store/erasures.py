@@ -12,10 +12,11 @@ once is retried until done, and the id is never kept in clear to do it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
+from reco.clock import utc_now
 from reco.store.bulk import rows_in
 from reco.store.hashing import CustomerHasher
 from reco.store.tables import erasures, pending_erasures
@@ -33,7 +34,7 @@ class ErasureLog:
         pending until ``done``."""
         if self.erased_among(conn, [customer_id]):
             return
-        hashed, now = self.hasher(customer_id), datetime.now(UTC).replace(tzinfo=None)
+        hashed, now = self.hasher(customer_id), utc_now()
         conn.execute(insert(erasures).values(customer_hash=hashed, erased_at=now))
         conn.execute(insert(pending_erasures).values(customer_hash=hashed, erased_at=now))
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 
+from reco.clock import utc_now
 from reco.store.tables import idempotency_keys
 
 KEPT = timedelta(hours=24)
@@ -42,21 +43,17 @@ class IdempotencyKeys:
                       idempotency_keys.c.created_at).where(idempotency_keys.c.key_hash == key_hash)
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
-        if row is None or _naive_now() - _as_naive(row[2]) > KEPT:
+        if row is None or utc_now() - _as_naive(row[2]) > KEPT:
             return None
         return row[0], json.loads(row[1])
 
     def save(self, conn: Connection, key_hash: str, request: str, response: dict) -> None:
         """Save the response inside the caller's (writing) transaction; a key saved meanwhile by a copy of
         the request fails it with an IntegrityError (the caller answers with the saved one)."""
-        now = _naive_now()
+        now = utc_now()
         conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < now - KEPT))
         conn.execute(insert(idempotency_keys).values(key_hash=key_hash, request_hash=request,
                                                      response=json.dumps(response), created_at=now))
-
-
-def _naive_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _as_naive(value: object) -> datetime:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from reco.clock import utc_now
 from reco.offers.catalogue import Offer
 from reco.store.bulk import rows_in, stage_insert
 from reco.store.tables import OUTCOME_COLUMNS, offer_outcomes, offers
@@ -27,7 +27,7 @@ class OfferStore:
     def upsert(self, conn: Connection, chosen: Iterable[Offer]) -> tuple[int, int]:
         """Store offers inside the caller's transaction; returns (new, replaced)."""
         new = replaced = 0
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = utc_now()
         for offer in chosen:
             values = {"definition": json.dumps(offer.to_record(), sort_keys=True), "updated_at": now}
             changed = conn.execute(update(offers).where(offers.c.offer_id == offer.offer_id).values(**values)).rowcount

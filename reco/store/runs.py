@@ -14,12 +14,13 @@ import json
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
+from reco.clock import utc_now
 from reco.exceptions import ConfigurationError
 from reco.store.tables import training_run_logs, training_runs
 from reco.vocabulary import RUN_KINDS, RUN_PROMOTE
@@ -28,11 +29,6 @@ FINISHED = ("succeeded", "failed", "cancelled")
 SOURCES = ("api", "cli", "schedule")
 LOG_LINES_KEPT = 200  # per run; older lines are dropped as new ones arrive
 LINE_CHARS = 1_000
-
-
-def utc_now() -> datetime:
-    """Now as a naive UTC datetime, as every timestamp is stored."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class RunStore:

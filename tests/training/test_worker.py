@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from reco.clock import utc_now
 from reco.exceptions import ModelNotFoundError
 from reco.ingest import ingest
 from reco.registry import ModelRegistry
 from reco.store import EventStore
-from reco.store.runs import utc_now
 from tests.factories import rhythm_log
 from training.worker import execute, run_worker
 
