@@ -13,6 +13,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 
 from reco.interactions.idmapping import IdMapping
+from reco.models.base import rank_within_rows
 
 NO_CATEGORY = -1
 
@@ -38,22 +39,23 @@ def n_categories(codes: np.ndarray) -> int:
     return int(codes.max()) + 1 if len(codes) else 0
 
 
-def category_items(codes: np.ndarray, popularity: np.ndarray, per_category: int) -> csr_matrix:
-    """(categories x items): each item's share of its category's ``popularity``, the ``per_category``
-    most popular of each category kept (ties by item index); items without a category are in none."""
+def category_shares(codes: np.ndarray, popularity: np.ndarray) -> np.ndarray:
+    """Each item's share of its category's ``popularity`` (float32); NaN for an item without a category."""
+    has = codes >= 0
+    totals = np.bincount(codes[has], weights=popularity[has], minlength=n_categories(codes))
+    shares = np.full(len(codes), np.nan, dtype=np.float32)
+    shares[has] = popularity[has] / np.maximum(totals[codes[has]], 1e-12)
+    return shares
+
+
+def category_items(codes: np.ndarray, shares: np.ndarray, per_category: int) -> csr_matrix:
+    """(categories x items): the ``per_category`` items of each category with the largest ``shares`` (see
+    ``category_shares``; ties by item index), valued by their share; items without one are in none."""
     k = n_categories(codes)
-    n_items = len(codes)
-    has = np.flatnonzero((codes >= 0) & (popularity > 0))
-    if not len(has):
-        return csr_matrix((k, n_items), dtype=np.float32)
-    order = has[np.lexsort((has, -popularity[has], codes[has]))]
-    cats = codes[order]
-    starts = np.searchsorted(cats, np.arange(k))
-    rank = np.arange(len(order)) - starts[cats]
-    keep = order[rank < per_category]
-    totals = np.bincount(codes[has], weights=popularity[has], minlength=k)
-    share = popularity[keep] / totals[codes[keep]]
-    return csr_matrix((share.astype(np.float32), (codes[keep], keep)), shape=(k, n_items))
+    has = np.flatnonzero((codes >= 0) & (shares > 0))
+    order, rank = rank_within_rows(codes[has], has, shares[has])
+    keep = has[order[rank < per_category]]
+    return csr_matrix((shares[keep].astype(np.float32), (codes[keep], keep)), shape=(k, len(codes)))
 
 
 def customer_categories(weights: csr_matrix, codes: np.ndarray) -> csr_matrix:

@@ -47,6 +47,7 @@ from reco.models.base import csr_from_state, csr_state, rank_within_rows, regist
 from reco.models.categories import (
     NO_CATEGORY,
     category_items,
+    category_shares,
     category_since_last,
     customer_categories,
     item_category_codes,
@@ -268,7 +269,8 @@ class RankerRecommender(FactorModel):
         seasonal = np.full((1, n_items), np.nan, dtype=np.float32) if last_year is None else last_year[None, :]
         codes = np.full(n_items, NO_CATEGORY, dtype=np.int32) if categories is None else categories
         knn = item_similarity(logged, "cosine", int(self.neighbours))
-        stats = np.vstack([stats, seasonal, category_share(codes, stats[ITEM_STATS.index("buyers")])])
+        buyers = np.expm1(stats[ITEM_STATS.index("buyers")].astype(np.float64))
+        stats = np.vstack([stats, seasonal, category_shares(codes, buyers)[None, :]])
         return _StageOne(cf, stats, int(self.candidates), n_items, knn, codes)
 
     # ---------------------------------------------------------------- scoring
@@ -368,7 +370,7 @@ def item_statistics(user_items: csr_matrix, n_items: int, trend_window_days: flo
     bought on two or more days, median of their cycles (days between purchases), days since the first
     and the last sale, log buyers in the last ``recent_days``. From the weights + days/last/first blocks.
     ``last_year`` (buyers in the coming window's dates a year ago) needs events: see ``fit_events``;
-    ``category_share`` the categories: see ``category_share``."""
+    ``category_share`` the categories: see ``_stage_one``."""
     _, items, (_, days, last, first, *_) = split_blocks(user_items, n_items, _BLOCKS)
     last, first = last - 1, first - 1
     buyers = np.bincount(items, minlength=n_items).astype(np.float64)
@@ -391,16 +393,6 @@ def item_statistics(user_items: csr_matrix, n_items: int, trend_window_days: flo
     share = np.where(buyers > 0, repeaters / np.maximum(buyers, 1), np.nan)
     return np.vstack([np.log1p(buyers), np.log1p(trend), share, cycle, age, since, np.log1p(recent)]).astype(
         np.float32)
-
-
-def category_share(codes: np.ndarray, log_buyers: np.ndarray) -> np.ndarray:
-    """Each item's share of its category's buyers (``log_buyers``: log1p buyers); NaN without a category."""
-    buyers = np.expm1(log_buyers.astype(np.float64))
-    has = codes >= 0
-    totals = np.bincount(codes[has], weights=buyers[has], minlength=n_categories(codes))
-    share = np.full(len(codes), np.nan, dtype=np.float32)
-    share[has] = buyers[has] / np.maximum(totals[codes[has]], 1e-12)
-    return share[None, :]
 
 
 def item_orders(item_stats: np.ndarray) -> dict[str, np.ndarray]:
@@ -439,7 +431,7 @@ class _StageOne:
     @staticmethod
     def category_list(codes: np.ndarray, item_stats: np.ndarray, candidates: int) -> csr_matrix:
         """The ``candidates`` items of each category with the most buyers, as shares of the category."""
-        return category_items(codes, np.expm1(item_stats[ITEM_STATS.index("buyers")].astype(np.float64)), candidates)
+        return category_items(codes, item_stats[ITEM_STATS.index("category_share")], candidates)
 
     def copurchase(self, weights: csr_matrix) -> csr_matrix:
         """Item-kNN scores of every item not bought, from each customer's ``QUERY_ITEMS`` most weighted items."""

@@ -11,6 +11,7 @@ from reco.interactions.idmapping import IdMapping
 from reco.models.categories import (
     NO_CATEGORY,
     category_items,
+    category_shares,
     category_since_last,
     customer_categories,
     item_category_codes,
@@ -32,10 +33,10 @@ def test_codes_take_each_items_latest_named_category_and_leave_the_rest_without(
 def test_category_items_keep_each_categorys_most_popular_as_shares() -> None:
     codes = np.array([0, 0, 0, 1, 1, NO_CATEGORY])
     popularity = np.array([1.0, 6.0, 3.0, 2.0, 2.0, 50.0])
-    top = category_items(codes, popularity, per_category=2).toarray()
+    top = category_items(codes, category_shares(codes, popularity), per_category=2).toarray()
     np.testing.assert_allclose(top[0], [0, 0.6, 0.3, 0, 0, 0])  # item 0 (1 of 10) is third: dropped
     np.testing.assert_allclose(top[1], [0, 0, 0, 0.5, 0.5, 0])  # the uncategorised best seller is in none
-    assert category_items(codes, np.zeros(6), 2).nnz == 0
+    assert category_items(codes, category_shares(codes, np.zeros(6)), 2).nnz == 0
 
 
 def test_customer_shares_and_recency_per_category() -> None:
