@@ -91,8 +91,7 @@ def train(
             "events": len(events),
             "customers": mapping.n_users,
             "items": mapping.n_items,
-            "items_with_category": int(events.loc[events["category"].notna(), "item_id"].nunique())
-            if "category" in events.columns else 0,
+            "items_with_category": int(events.loc[events["category"].notna(), "item_id"].nunique()),
             "first_event": events["timestamp"].min().isoformat(),
             "last_event": events["timestamp"].max().isoformat(),
             "store": store.safe_url,

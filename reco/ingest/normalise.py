@@ -129,7 +129,6 @@ def _clean_text(s: pd.Series) -> pd.Series:
     return s.where(s.notna() & (s != ""), None)
 
 
-
 def _number(s: pd.Series | None, index: pd.Index, decimal: str = ".", limit: float = MAX_AMOUNT
             ) -> tuple[pd.Series, pd.Series]:
     """Parse numbers; returns (values, bad) where bad marks a value given that is not a number, not finite,

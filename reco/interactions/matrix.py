@@ -162,7 +162,8 @@ def _with_channels(
     days = np.bincount(distinct // span, minlength=len(pair_keys))
     values = {"days": days, "last": last + 1, "first": first + 1}
     if {"visits", "visits_since", "visit_decayed"} & set(channels):
-        values.update(_visit_channels(rows, day, span, distinct // span, distinct % span, pair_keys // n_items))
+        values.update(_visit_channels(rows, day, span, distinct // span, distinct % span, pair_keys // n_items,
+                                      n_users))
     data = [weights.data] + [values[c].astype(np.float32) for c in channels]
     counts = np.diff(weights.indptr)
     blocks = len(data)
@@ -181,17 +182,17 @@ def _with_channels(
 
 
 def _visit_channels(rows: np.ndarray, day: np.ndarray, span: int, pair_of: np.ndarray, pair_day: np.ndarray,
-                    pair_row: np.ndarray) -> dict[str, np.ndarray]:
+                    pair_row: np.ndarray, n_users: int) -> dict[str, np.ndarray]:
     """Per pair: the customer's visits (distinct purchase days) in all, their visits after the pair's last
     one + 1, and the sum of ``VISIT_DECAY ** rank`` over the pair's visits (rank 0: the customer's latest).
     ``pair_of`` / ``pair_day``: each distinct (pair, day), sorted; ``pair_row``: each pair's row."""
     visits = np.unique(rows.astype(np.int64) * span + day)  # per row, most recent (smallest age) first
     row_of_visit = visits // span
-    starts = np.searchsorted(row_of_visit, np.arange(int(pair_row.max(initial=-1)) + 1))
+    starts = np.searchsorted(row_of_visit, np.arange(n_users))
     rank = np.searchsorted(visits, pair_row[pair_of] * span + pair_day) - starts[pair_row[pair_of]]
     n_pairs = len(pair_row)
     since = np.full(n_pairs, np.iinfo(np.int64).max)
     np.minimum.at(since, pair_of, rank)
     decayed = np.bincount(pair_of, weights=np.power(VISIT_DECAY, rank), minlength=n_pairs)
-    per_row = np.bincount(row_of_visit, minlength=int(pair_row.max(initial=-1)) + 1)
+    per_row = np.bincount(row_of_visit, minlength=n_users)
     return {"visits": per_row[pair_row], "visits_since": since + 1, "visit_decayed": decayed}
