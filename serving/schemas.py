@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from reco.ingest.rules import MAX_AMOUNT, MAX_EVENT_ID_LENGTH, MAX_ID_LENGTH, MAX_QUANTITY, check_timestamp
 from reco.service import Filters
-from reco.vocabulary import ID_PATTERN, OFFER_CHANNELS, OUTCOMES, RUN_KINDS, RUN_PROMOTE
+from reco.vocabulary import ID_PATTERN, OFFER_CHANNELS, OUTCOMES, RUN_KINDS, RUN_PROMOTE, RUN_STATES
 
 # Ids are text without NUL characters (PostgreSQL cannot store them; no real id has one).
 NO_NUL = r"^[^\x00]+$"
@@ -245,7 +245,7 @@ class TrainingRunOut(BaseModel):
     kind: str
     promote: str
     source: str
-    state: str = Field(description="queued, running, succeeded, failed or cancelled")
+    state: Literal[RUN_STATES]  # type: ignore[valid-type]
     stage: str | None
     done: int
     total: int

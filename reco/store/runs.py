@@ -23,9 +23,9 @@ from sqlalchemy.orm import aliased
 from reco.clock import utc_now
 from reco.exceptions import ConfigurationError
 from reco.store.tables import training_run_logs, training_runs
-from reco.vocabulary import RUN_KINDS, RUN_PROMOTE
+from reco.vocabulary import RUN_KINDS, RUN_PROMOTE, RUN_STATES
 
-FINISHED = ("succeeded", "failed", "cancelled")
+FINISHED = RUN_STATES[2:]  # succeeded, failed, cancelled
 SOURCES = ("api", "cli", "schedule")
 LOG_LINES_KEPT = 200  # per run; older lines are dropped as new ones arrive
 LINE_CHARS = 1_000

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from reco.store.runs import FINISHED
 from serving.api.deps import KEYED_RESPONSES, MARKETER, IdPath, StoreDep
 from serving.schemas import ErrorOut, TrainingRunIn, TrainingRunOut, TrainingRunsOut
 from serving.writes import run_write
@@ -50,7 +51,7 @@ async def cancel_run(run_id: IdPath, store: StoreDep, request: Request) -> Train
     before = store.runs.get(run_id)
     if before is None:
         raise HTTPException(status_code=404, detail=f"no training run {run_id!r}")
-    if before["state"] in ("succeeded", "failed", "cancelled"):
+    if before["state"] in FINISHED:
         raise HTTPException(status_code=409, detail=f"training run {run_id!r} already ended ({before['state']})")
     run = await run_write(request, lambda: store.runs.cancel(run_id))
     return TrainingRunOut(**run)
