@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from reco.exceptions import RunCancelledError
+from reco.exceptions import ConfigurationError, RunCancelledError
 from reco.registry import ModelRegistry
 from reco.store import EventStore
 from reco.store.runs import LOG_LINES_KEPT
@@ -122,6 +122,8 @@ def run_worker(store: EventStore, registry: ModelRegistry, *, once: bool = False
                name: str | None = None) -> list[dict[str, Any]]:
     """Take and execute runs until stopped (``once``: until none is queued). Returns the runs it executed
     (only when ``once``; a long-running worker keeps nothing)."""
+    if not poll_seconds > 0:
+        raise ConfigurationError(f"poll_seconds must be > 0, got {poll_seconds!r}")
     store.create_schema()
     name = name or worker_name()
     for run_id in store.runs.fail_abandoned(stale_after):

@@ -90,3 +90,5 @@ def test_reco_worker_once_runs_the_queue_and_prints_what_it_ran(shop: EventStore
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["runs"] == [{"run_id": run["run_id"], "kind": "recommendations", "state": "succeeded",
                                 "error": None}]
+    assert main(["worker", "--once", "--poll-seconds", "0"]) == 2
+    assert "poll_seconds must be > 0, got 0.0" in capsys.readouterr().err
