@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     offers_cache_size: int = Field(default=50_000, ge=0)
     offers_cache_seconds: float = Field(default=300.0, gt=0)
     offers_warm: str = "3:app,3:web"
+    # The quality gate of retraining (training.gate): a new version is promoted only when its nDCG@10 per
+    # mode is at most this share below the promoted version's on the same data and window; and the
+    # versions kept in model_dir (older ones pruned, never the promoted one or the one before it).
+    gate_tolerance: float = Field(default=0.02, ge=0, lt=1)
+    keep_versions: int = Field(default=10, ge=2)
+    # When the worker queues a retraining by itself (cron syntax, e.g. "0 3 * * *" nightly at 03:00 UTC;
+    # empty: never). A scheduled run is skipped when no purchase arrived since the last version's data.
+    retrain_schedule: str = ""
 
 
 @lru_cache(maxsize=1)

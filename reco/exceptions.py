@@ -67,6 +67,11 @@ class TrainingError(RecoError):
     message says what happened and what to do."""
 
 
+class PromotionError(RecoError):
+    """A promotion or rollback the registry's history does not allow (nothing to roll back to, a target
+    that was pruned); the message says which version and why."""
+
+
 class ErasedCustomerError(RecoError, LookupError):
     """The customer was erased: their id is never stored or personalised again."""
 

@@ -264,6 +264,47 @@ class TrainingRunsOut(BaseModel):
     runs: list[TrainingRunOut]
 
 
+class ModelVersionOut(BaseModel):
+    version: str
+    created_at: str | None = None
+    model: str | None = None
+    promoted: bool = Field(description="the version serving and exports use")
+    previous: bool = Field(description="the version a rollback would promote")
+    serving: dict[str, str] = Field(description="the model serving each mode (all, new)")
+    data: dict[str, Any] = Field(description="the history it was trained on: events, customers, items, range")
+    metrics: dict[str, dict[str, float]] = Field(default_factory=dict, description="nDCG@10 per mode and model on "
+                                                 "the version's own latest window (the guard's measurement)")
+    window: dict[str, Any] = Field(default_factory=dict)
+    gate: dict[str, Any] | None = Field(None, description="the quality gate's verdict against the version promoted "
+                                        "when it was trained: passed, reasons, figures per mode")
+    problem: str | None = None
+
+
+class ModelsOut(BaseModel):
+    promoted: str | None
+    rollback_to: str | None = Field(description="what POST /v1/models/rollback would promote")
+    versions: list[ModelVersionOut] = Field(description="newest first")
+
+
+class PromotionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("", max_length=500, description="why, kept in the registry's history")
+
+
+class HistoryEntryOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    at: str
+    action: str = Field(description="promote, rollback, refuse (the gate kept a candidate) or prune")
+    version: str
+    by: str
+    reason: str
+    previous: str | None = None
+
+
+class ModelHistoryOut(BaseModel):
+    entries: list[HistoryEntryOut] = Field(description="newest first")
+
+
 class OfferDeletedOut(BaseModel):
     offer_id: str
     deleted: bool

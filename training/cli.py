@@ -22,7 +22,7 @@ import reco
 from reco.atomic import write_json
 from reco.config import DEFAULT_MODEL, get_settings
 from reco.customers.consent import AUDIENCES, DEFAULT_AUDIENCE
-from reco.exceptions import ConfigurationError, InputError, ModelNotFoundError, RecoError
+from reco.exceptions import ConfigurationError, InputError, RecoError
 from reco.vocabulary import KINDS, OFFER_CHANNELS, PRESET_NAMES, ROLES
 from training.choices import EVALUATED_MODELS, TUNED_MODELS
 
@@ -141,7 +141,9 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     tuned = None if args.untuned else load_tuned(settings.model_dir)
     try:
         return train(store, _registry(settings.model_dir), model=args.model, params=_params(args.param),
-                     tuned=tuned, promote=not args.no_promote, as_of=args.as_of, use_guard=not args.no_guard)
+                     tuned=tuned, promote=not args.no_promote, as_of=args.as_of, use_guard=not args.no_guard,
+                     use_gate=not args.no_gate, tolerance=settings.gate_tolerance,
+                     keep_versions=settings.keep_versions, by="shell")
     finally:
         store.dispose()
 
@@ -345,22 +347,25 @@ def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_models(args: argparse.Namespace) -> dict[str, Any]:
     registry = _registry(get_settings().model_dir)
+    if args.promote and args.rollback:
+        raise ConfigurationError("give --promote VERSION or --rollback, not both")
     if args.promote:
-        registry.promote(args.promote)
-    try:
-        promoted = registry.promoted()
-    except ModelNotFoundError:
-        promoted = None
-    versions = [
-        {"version": v, "created_at": m.get("created_at"), "data": m.get("data"), "promoted": v == promoted,
-         "serving": m.get("serving", {mode: m.get("default_model") for mode in ("new", "all")}),
-         "guard": m.get("guard")}
-        for v in registry.versions() for m in [registry.metadata(v)]
-    ]
-    for v in versions:
+        registry.promote(args.promote, by="shell", reason=args.reason or "promoted from the shell")
+    elif args.rollback:
+        registry.rollback(by="shell", reason=args.reason or "rolled back from the shell")
+    if args.history:
+        return {"history": registry.history.entries()}
+    from reco.registry import versions_overview
+
+    overview = versions_overview(registry)
+    for v in overview["versions"]:
         serving = ", ".join(f"{mode}: {name}" for mode, name in v["serving"].items())
-        logger.info("%s %s serving %s; %s", "*" if v["promoted"] else " ", v["version"], serving, v["data"])
-    return {"promoted": promoted, "versions": versions}
+        gate = v["gate"] or {}
+        verdict = "gate skipped" if "skipped" in gate else ("gate passed" if gate.get("passed") else
+                                                             "gate refused" if gate else "no gate")
+        logger.info("%s %s serving %s; %s; %s", "*" if v["promoted"] else " ", v["version"], serving, verdict,
+                    v["data"])
+    return overview
 
 
 def cmd_keys(args: argparse.Namespace) -> dict[str, Any]:
@@ -390,7 +395,8 @@ def cmd_worker(args: argparse.Namespace) -> dict[str, Any]:
     store = _store(args)
     try:
         runs = run_worker(store, _registry(settings.model_dir), once=args.once, poll_seconds=args.poll_seconds,
-                          tuned=lambda: load_tuned(settings.model_dir))
+                          tuned=lambda: load_tuned(settings.model_dir),
+                          train_options={"tolerance": settings.gate_tolerance, "keep_versions": settings.keep_versions})
     finally:
         store.dispose()
     return {"runs": [{"run_id": r["run_id"], "kind": r["kind"], "state": r["state"], "error": r["error"]}
@@ -468,6 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-promote", action="store_true", help="save without making it the serving version")
     p.add_argument("--no-guard", action="store_true", help="serve the model for both modes even where a baseline "
                    "beats it on the latest window (the guard is on by default)")
+    p.add_argument("--no-gate", action="store_true", help="promote without the quality gate (by default a version "
+                   "worse than the promoted one by more than RECO_GATE_TOLERANCE stays a candidate)")
     p.add_argument("--as-of", help=AS_OF_HELP)
     p.set_defaults(func=cmd_train)
 
@@ -559,8 +567,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help=AS_OF_HELP)
     p.set_defaults(func=cmd_tune)
 
-    p = sub.add_parser("models", help="list model versions; --promote VERSION to switch")
+    p = sub.add_parser("models", help="list model versions with the gate's verdicts; promote, roll back, history")
     p.add_argument("--promote", metavar="VERSION", help="make VERSION the one serving and exports use")
+    p.add_argument("--rollback", action="store_true", help="promote again the version promoted before the current one")
+    p.add_argument("--reason", help="why (kept in the registry's history with --promote or --rollback)")
+    p.add_argument("--history", action="store_true", help="who promoted, rolled back, refused or pruned what, when "
+                   "and why")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("keys", help="API keys: add (prints the key once), list (never the keys), revoke")

@@ -19,11 +19,12 @@ import pandas as pd
 from reco.clock import utc_now
 from reco.erasure import complete_pending, reapply
 from reco.evaluation import TASKS
-from reco.exceptions import ArtifactError, ConfigurationError, TrainingError
+from reco.exceptions import ArtifactError, ConfigurationError, ModelNotFoundError, TrainingError
 from reco.interactions import IdMapping
 from reco.models import DEFAULT_MODEL, ComplementsRecommender, RecentPopularityRecommender, model_classes
 from reco.registry import ModelRegistry
 from reco.store import EventStore
+from training.gate import gate
 from training.guard import guard
 from training.history import purchase_history
 
@@ -43,6 +44,10 @@ def train(
     promote: bool = True,
     as_of: pd.Timestamp | str | None = None,
     use_guard: bool = True,
+    use_gate: bool = True,
+    tolerance: float = 0.02,
+    keep_versions: int | None = None,
+    by: str = "shell",
 ) -> dict[str, Any]:
     """Train ``model`` (tuned parameters first, then ``params``) on every purchase; save a version.
 
@@ -50,6 +55,10 @@ def train(
     `reco tune` chose for the recent-popularity baseline (30 days without tuning). ``as_of``: the time
     to train as of (default: the end of the history, see reco.interactions.asof). ``use_guard``: serve, per
     mode, a baseline that beats the model on the latest window (training.guard) instead of the model.
+    ``use_gate``: promote only a version that passes the quality gate against the promoted one
+    (training.gate, within ``tolerance``); one that does not stays a candidate, recorded in the registry's
+    history with the reason. ``keep_versions``: prune older versions beyond this many afterwards. ``by``:
+    who asked (the registry's history records it).
     """
     classes = model_classes()
     if model not in classes:
@@ -76,7 +85,9 @@ def train(
     models: dict[str, Any] = {model: default, FALLBACK_MODEL: fallback,
                               COMPLEMENTS_MODEL: ComplementsRecommender().fit_events(events, mapping, now=now)}
     serving = {mode: model for mode in TASKS}  # the evaluation tasks are the serving modes
-    checked = guard(events, model, chosen, tuned) if use_guard else {"off": True}
+    promoted_meta = _promoted_metadata(registry) if use_gate else None  # what the quality gate compares with
+    measured = guard(events, model, chosen, tuned) if use_guard or (use_gate and promoted_meta) else None
+    checked = measured if use_guard and measured is not None else {"off": True}
     for mode, name in checked.get("serving", {}).items():
         if name != model:  # a baseline beat the model on this mode: fit it on all of history and serve it
             key = f"{name}@{mode}"
@@ -105,6 +116,13 @@ def train(
     }
     unlearned = default.unlearned_parts()
     metadata["unlearned"] = unlearned
+    for key in serving.values():
+        if key != model:
+            metadata["params"][key] = models[key].get_params()
+    verdict = gate(events, measured, model=model, params=default.get_params(), serving=serving,
+                   data=metadata["data"], promoted=promoted_meta, tolerance=tolerance) if use_gate else {
+        "skipped": "the quality gate was turned off (--no-gate)"}
+    metadata["gate"] = verdict
     version = registry.save(models, mapping, metadata)
     try:  # customers erased while this ran are in the new files: unlink them before anyone can use it
         reapply(store, registry, version, started_at)
@@ -118,13 +136,23 @@ def train(
             f"trained as of {now} but {parts}. {when.describe() or ''} Check that the history reaches up to the "
             f"as-of time (reco train --as-of DATE) or add purchases; to serve it all the same: reco models --promote "
             f"{version}".replace("  ", " "))
-    if promote:
-        registry.promote(version)
+    promoted = False
+    if promote and verdict.get("passed", True):
+        reason = verdict.get("skipped") or "; ".join(verdict.get("reasons", []))
+        registry.promote(version, by=by, reason=f"trained; {reason}")
+        promoted = True
+    elif promote:
+        why = "; ".join(verdict["reasons"])
+        registry.refuse(version, by=by, reason=why)
+        logger.warning("train: version %s is kept as a candidate, not promoted, by the quality gate: %s", version, why)
+    pruned = registry.prune(keep_versions, by=by) if keep_versions else []
     return {
         "version": version,
         "model": model,
         "serving": serving,
-        "promoted": promote,
+        "promoted": promoted,
+        "gate": verdict,
+        "pruned": pruned,
         "tuned": bool(tuned_models),
         "customers": mapping.n_users,
         "items": mapping.n_items,
@@ -133,3 +161,13 @@ def train(
         "fit_seconds": round(fit_seconds, 3),
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def _promoted_metadata(registry: ModelRegistry) -> dict[str, Any] | None:
+    """The promoted version's metadata, None when nothing is promoted (or its metadata is gone)."""
+    try:
+        return registry.metadata(registry.promoted())
+    except (ModelNotFoundError, ArtifactError) as exc:
+        if isinstance(exc, ArtifactError):
+            logger.warning("train: the promoted version's metadata cannot be read (%s); nothing to compare with", exc)
+        return None

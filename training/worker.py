@@ -17,7 +17,7 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -56,9 +56,11 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def steps_of(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
-             tuned: dict[str, Any] | None) -> list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]]:
-    """The run's steps, each a (stage name, function of the results so far -> its result)."""
+def steps_of(run: dict[str, Any], store: EventStore, registry: ModelRegistry, tuned: dict[str, Any] | None,
+             train_options: Mapping[str, Any] | None = None
+             ) -> list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]]:
+    """The run's steps, each a (stage name, function of the results so far -> its result). ``train_options``:
+    the quality gate's ``tolerance`` and ``keep_versions`` (train's keywords)."""
     from training.offers import train_offers
     from training.score import score_customers
     from training.train import train
@@ -70,7 +72,9 @@ def steps_of(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
 
     steps: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = []
     if kind in ("recommendations", "all"):
-        steps.append(("recommendations", lambda done: train(store, registry, tuned=tuned, promote=promote)))
+        options = {**dict(train_options or {}), "by": f"run {run['run_id']} ({run['source']})"}
+        steps.append(("recommendations", lambda done: train(store, registry, tuned=tuned, promote=promote,
+                                                            **options)))
     if kind in ("customers", "all"):
         steps.append(("customers", lambda done: score_customers(store, registry, version=version(done))))
     if kind == "offers" or (kind == "all" and store.count_rows("offer_outcomes") > 0):
@@ -79,7 +83,7 @@ def steps_of(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
 
 
 def execute(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
-            tuned: dict[str, Any] | None = None) -> dict[str, Any]:
+            tuned: dict[str, Any] | None = None, train_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Run a claimed run's steps and finish it: succeeded with each step's result, failed with the error,
     or cancelled. Returns the run as stored at the end."""
     run_id = run["run_id"]
@@ -93,7 +97,7 @@ def execute(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
     done: dict[str, Any] = {}
     started = time.perf_counter()
     try:
-        steps = steps_of(run, store, registry, tuned)
+        steps = steps_of(run, store, registry, tuned, train_options)
         for n, (stage, step) in enumerate(steps):
             if store.runs.cancel_requested(run_id):
                 raise RunCancelledError(f"cancelled before step {stage}")
@@ -119,7 +123,7 @@ def execute(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
 
 def run_worker(store: EventStore, registry: ModelRegistry, *, once: bool = False, poll_seconds: float = 2.0,
                stale_after: timedelta = STALE_AFTER, tuned: Callable[[], dict[str, Any] | None] = lambda: None,
-               name: str | None = None) -> list[dict[str, Any]]:
+               name: str | None = None, train_options: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Take and execute runs until stopped (``once``: until none is queued). Returns the runs it executed
     (only when ``once``; a long-running worker keeps nothing)."""
     if not poll_seconds > 0:
@@ -138,7 +142,7 @@ def run_worker(store: EventStore, registry: ModelRegistry, *, once: bool = False
             time.sleep(poll_seconds)
             continue
         logger.info("worker: run %s (%s, promote %s) started", run["run_id"], run["kind"], run["promote"])
-        finished = execute(run, store, registry, tuned())
+        finished = execute(run, store, registry, tuned(), train_options)
         logger.info("worker: run %s %s", run["run_id"], finished["state"])
         if once:
             executed.append(finished)

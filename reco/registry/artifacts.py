@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from reco.atomic import write_json, write_text, write_with
-from reco.exceptions import ArtifactError, ConfigurationError, ModelNotFoundError
+from reco.exceptions import ArtifactError, ConfigurationError, ModelNotFoundError, PromotionError
 from reco.interactions import IdMapping
 from reco.models import Recommender
+from reco.registry.history import RegistryHistory
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class ModelRegistry:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.history = RegistryHistory(self.root)
 
     def _path(self, version: str) -> Path:
         if not _VERSION.match(version):
@@ -118,11 +120,77 @@ class ModelRegistry:
         except (OSError, ValueError) as exc:
             raise ArtifactError(f"cannot read {path}: {exc}") from exc
 
-    def promote(self, version: str) -> None:
-        """Make ``version`` the one serving and export use (atomic pointer replace)."""
+    def promote(self, version: str, *, by: str = "shell", reason: str = "") -> dict[str, Any]:
+        """Make ``version`` the one serving and export use (atomic pointer replace), recording who, when and
+        why in the history. Returns the history entry."""
         self.metadata(version)
-        write_text(self.root / PROMOTED_FILE, version + "\n")
-        logger.info("promoted model version %s", version)
+        with self.history.locked():
+            previous = self.promoted_or_none()
+            write_text(self.root / PROMOTED_FILE, version + "\n")
+            entry = self.history.append("promote", version, by, reason, previous=previous)
+        logger.info("promoted model version %s (by %s)", version, by)
+        return entry
+
+    def rollback(self, *, by: str = "shell", reason: str = "") -> dict[str, Any]:
+        """Promote again the version promoted before the current one (one step back in the history)."""
+        with self.history.locked():
+            current = self.promoted_or_none()
+            stack = self.history.promoted_stack(current)
+            if len(stack) < 2:
+                raise PromotionError(f"nothing to roll back to: {current} is the only version ever promoted under "
+                                     f"{self.root}" if current else f"nothing to roll back to: no version is "
+                                     f"promoted under {self.root}")
+            target = stack[-2]
+            if not (self.root / target / "metadata.json").exists():
+                raise PromotionError(f"cannot roll back to {target}, promoted before {current}: it no longer exists "
+                                     f"(pruned or deleted); promote another version instead")
+            write_text(self.root / PROMOTED_FILE, target + "\n")
+            entry = self.history.append("rollback", target, by, reason, previous=current)
+        logger.info("rolled back from model version %s to %s (by %s)", current, target, by)
+        return entry
+
+    def rollback_target(self) -> str | None:
+        """The version a rollback would promote (None when there is none)."""
+        stack = self.history.promoted_stack(self.promoted_or_none())
+        return stack[-2] if len(stack) >= 2 else None
+
+    def refuse(self, version: str, *, by: str, reason: str, **details: Any) -> dict[str, Any]:
+        """Record that ``version`` was kept as a candidate, not promoted (the quality gate's verdict)."""
+        self.metadata(version)
+        return self.history.append("refuse", version, by, reason, **details)
+
+    def prune(self, keep: int, *, by: str = "shell") -> list[str]:
+        """Delete the oldest versions beyond the ``keep`` newest, never the promoted one or the rollback
+        target (the one promoted before it). Returns the versions deleted, each recorded in the history."""
+        if not isinstance(keep, int) or isinstance(keep, bool) or keep < 2:
+            raise ConfigurationError(f"versions to keep must be an integer >= 2 (the promoted one and the one "
+                                     f"before it), got {keep!r}")
+        removed: list[str] = []
+        with self.history.locked():
+            current = self.promoted_or_none()
+            stack = self.history.promoted_stack(current)
+            protected = set(stack[-2:])
+            versions = self.versions()
+            excess = len(versions) - keep
+            for version in versions:
+                if excess <= 0:
+                    break
+                if version in protected:
+                    continue
+                shutil.rmtree(self._path(version), ignore_errors=True)
+                self.history.append("prune", version, by, f"more than {keep} versions kept")
+                removed.append(version)
+                excess -= 1
+        if removed:
+            logger.info("pruned %d model version(s) beyond the %d kept", len(removed), keep)
+        return removed
+
+    def promoted_or_none(self) -> str | None:
+        """The promoted version, None when none is."""
+        try:
+            return self.promoted()
+        except ModelNotFoundError:
+            return None
 
     def promoted(self) -> str:
         path = self.root / PROMOTED_FILE
@@ -250,11 +318,7 @@ class ModelRegistry:
 
     def discard(self, version: str) -> None:
         """Delete a version that must not be kept (never the promoted one)."""
-        try:
-            promoted = self.promoted()
-        except ModelNotFoundError:
-            promoted = None
-        if version == promoted:
+        if version == self.promoted_or_none():
             raise ConfigurationError(f"version {version} is the promoted one; promote another before discarding it")
         shutil.rmtree(self._path(version), ignore_errors=True)
 

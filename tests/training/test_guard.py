@@ -58,8 +58,8 @@ def test_a_baseline_that_wins_on_the_latest_window_serves_that_mode(
         everything = client.get("/v1/customers/c1/recommendations", params={"mode": "all"}).json()
         assert everything["model"] == meta["serving"]["all"]
     assert main(["models"]) == 0
-    listed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["versions"][-1]
-    assert listed["serving"] == meta["serving"] and listed["guard"]["scores"] == guard["scores"]
+    listed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["versions"][0]  # newest first
+    assert listed["serving"] == meta["serving"] and listed["metrics"] == guard["scores"]
 
     assert main(["train", "--model", "item_knn", "--no-guard"]) == 0
     unguarded = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
