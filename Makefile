@@ -14,12 +14,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## Ingest the bundled demo data (UCI Online Retail) into SQLite, train, score customers, and serve on 127.0.0.1:8000.
+## Ingest the bundled demo data (UCI Online Retail) into SQLite, train, score customers, and serve on 127.0.0.1:8000,
+## with the training worker beside the API (retraining asked for over the API; stopped with the server).
 run: $(STAMP)
 	$(BIN)/reco ingest --demo
 	OPENBLAS_NUM_THREADS=1 $(BIN)/reco train
 	OPENBLAS_NUM_THREADS=1 $(BIN)/reco score customers
 	$(BIN)/reco keys add --role admin --label "make run demo"
+	OPENBLAS_NUM_THREADS=1 $(BIN)/reco worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/reco serve
 
 ## Lint and run the whole test suite (SQLite and PostgreSQL).

@@ -135,15 +135,23 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         return _train_offers(args)
     from training.train import train
     from training.tune import load_tuned
+    from training.worker import run_here
 
     settings = get_settings()
     store = _store(args)
     tuned = None if args.untuned else load_tuned(settings.model_dir)
+    registry = _registry(settings.model_dir)
+    params = _params(args.param)
+
+    def step(done: dict[str, Any]) -> dict[str, Any]:
+        return train(store, registry, model=args.model, params=params, tuned=tuned, promote=not args.no_promote,
+                     as_of=args.as_of, use_guard=not args.no_guard, use_gate=not args.no_gate,
+                     tolerance=settings.gate_tolerance, keep_versions=settings.keep_versions, by="shell")
+
     try:
-        return train(store, _registry(settings.model_dir), model=args.model, params=_params(args.param),
-                     tuned=tuned, promote=not args.no_promote, as_of=args.as_of, use_guard=not args.no_guard,
-                     use_gate=not args.no_gate, tolerance=settings.gate_tolerance,
-                     keep_versions=settings.keep_versions, by="shell")
+        run = run_here(store, registry, "recommendations", "never" if args.no_promote else "auto",
+                       ("recommendations", step))
+        return {**run["result"]["recommendations"], "run_id": run["run_id"]}
     finally:
         store.dispose()
 
@@ -396,7 +404,8 @@ def cmd_worker(args: argparse.Namespace) -> dict[str, Any]:
     try:
         runs = run_worker(store, _registry(settings.model_dir), once=args.once, poll_seconds=args.poll_seconds,
                           tuned=lambda: load_tuned(settings.model_dir),
-                          train_options={"tolerance": settings.gate_tolerance, "keep_versions": settings.keep_versions})
+                          train_options={"tolerance": settings.gate_tolerance, "keep_versions": settings.keep_versions},
+                          schedule=settings.retrain_schedule)
     finally:
         store.dispose()
     return {"runs": [{"run_id": r["run_id"], "kind": r["kind"], "state": r["state"], "error": r["error"]}

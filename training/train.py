@@ -106,6 +106,7 @@ def train(
             "first_event": events["timestamp"].min().isoformat(),
             "last_event": events["timestamp"].max().isoformat(),
             "store": store.safe_url,
+            "store_events": store.count_events(),  # what the schedule compares to skip a run with nothing new
             **when.to_dict(),
         },
         "params": {model: default.get_params(), FALLBACK_MODEL: fallback.get_params()},

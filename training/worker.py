@@ -7,7 +7,8 @@ customer with a version, ``offers`` fits the offer-response model of a version, 
 three in that order (offers only when the store holds offer outcomes). Between steps the worker records
 progress (a heartbeat) and honours a cancellation; the log lines of the jobs (levels INFO and up of the
 ``reco`` and ``training`` loggers) are kept with the run. A worker that starts marks failed the runs of
-workers that died (no heartbeat for ``stale_after``).
+workers that died (no heartbeat for ``stale_after``). The worker also keeps the retraining schedule
+(training.schedule), and ``run_here`` records a job of the shell (``reco train``) as a run of its own.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
+from reco.clock import utc_now
 from reco.exceptions import ConfigurationError, RunCancelledError
 from reco.registry import ModelRegistry
 from reco.store import EventStore
 from reco.store.runs import LOG_LINES_KEPT
+from training.schedule import check_schedule, next_due, queue_scheduled
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +85,14 @@ def steps_of(run: dict[str, Any], store: EventStore, registry: ModelRegistry, tu
     return steps
 
 
+Step = tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]
+
+
 def execute(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
-            tuned: dict[str, Any] | None = None, train_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Run a claimed run's steps and finish it: succeeded with each step's result, failed with the error,
+            tuned: dict[str, Any] | None = None, train_options: Mapping[str, Any] | None = None,
+            steps: list[Step] | None = None, reraise: bool = False) -> dict[str, Any]:
+    """Run a claimed run's steps (default: those of its kind, ``steps_of``) and finish it: succeeded with
+    each step's result, failed with the error (raised again with ``reraise``, for the shell's exit code),
     or cancelled. Returns the run as stored at the end."""
     run_id = run["run_id"]
     handler = _RunLog(store, run_id)
@@ -97,7 +105,7 @@ def execute(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
     done: dict[str, Any] = {}
     started = time.perf_counter()
     try:
-        steps = steps_of(run, store, registry, tuned, train_options)
+        steps = steps if steps is not None else steps_of(run, store, registry, tuned, train_options)
         for n, (stage, step) in enumerate(steps):
             if store.runs.cancel_requested(run_id):
                 raise RunCancelledError(f"cancelled before step {stage}")
@@ -114,6 +122,8 @@ def execute(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
         logger.warning("worker: run %s failed: %s", run_id, exc)
         handler.flush()
         store.runs.finish(run_id, "failed", result=done or None, error=f"{type(exc).__name__}: {exc}")
+        if reraise:
+            raise
     finally:
         for name, level in levels.items():
             logging.getLogger(name).removeHandler(handler)
@@ -121,13 +131,48 @@ def execute(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
     return store.runs.get(run_id)  # type: ignore[return-value]
 
 
+def _wait(seconds: float) -> None:
+    """Sleep while another run runs (a seam for the tests)."""
+    time.sleep(seconds)
+
+
+def run_here(store: EventStore, registry: ModelRegistry, kind: str, promote: str, step: Step,
+             poll_seconds: float = 2.0, stale_after: timedelta = STALE_AFTER) -> dict[str, Any]:
+    """Run one job of the shell (``reco train``) as a training run of source ``cli``, so that it shows with
+    the others (API, schedule) and, like them, never trains beside another run: while one runs, this
+    waits for it. Its failure is recorded, then raised. Returns the finished run."""
+    store.create_schema()
+    name = worker_name()
+    for run_id in store.runs.fail_abandoned(stale_after):
+        logger.warning("run %s lost its worker (no heartbeat for %s); marked failed", run_id, stale_after)
+    run = store.runs.enqueue(kind, promote, source="cli")
+    waited = 0.0
+    try:
+        while (claimed := store.runs.claim(name, run_id=run["run_id"])) is None:
+            if waited == 0 or waited >= 60:
+                logger.info("another training run is running; run %s waits for it to end", run["run_id"])
+                waited = 0.0
+            _wait(poll_seconds)
+            waited += poll_seconds
+    except BaseException:  # interrupted while waiting: the queued run must not linger
+        store.runs.cancel(run["run_id"])
+        raise
+    return execute(claimed, store, registry, steps=[step], reraise=True)
+
+
 def run_worker(store: EventStore, registry: ModelRegistry, *, once: bool = False, poll_seconds: float = 2.0,
                stale_after: timedelta = STALE_AFTER, tuned: Callable[[], dict[str, Any] | None] = lambda: None,
-               name: str | None = None, train_options: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+               name: str | None = None, train_options: Mapping[str, Any] | None = None,
+               schedule: str = "") -> list[dict[str, Any]]:
     """Take and execute runs until stopped (``once``: until none is queued). Returns the runs it executed
-    (only when ``once``; a long-running worker keeps nothing)."""
+    (only when ``once``; a long-running worker keeps nothing). ``schedule``: cron syntax (training.schedule);
+    when it falls due, a retraining is queued (not with ``once``)."""
     if not poll_seconds > 0:
         raise ConfigurationError(f"poll_seconds must be > 0, got {poll_seconds!r}")
+    schedule = check_schedule(schedule)
+    due = next_due(schedule, utc_now()) if schedule and not once else None
+    if due is not None:
+        logger.info("worker: retraining scheduled (%s); next at %s UTC", schedule, f"{due:%Y-%m-%d %H:%M}")
     store.create_schema()
     name = name or worker_name()
     for run_id in store.runs.fail_abandoned(stale_after):
@@ -135,11 +180,14 @@ def run_worker(store: EventStore, registry: ModelRegistry, *, once: bool = False
     logger.info("worker %s: waiting for training runs", name)
     executed: list[dict[str, Any]] = []
     while True:
+        if due is not None and utc_now() >= due:
+            queue_scheduled(store, registry)
+            due = next_due(schedule, utc_now())
         run = store.runs.claim(name)
         if run is None:
             if once:
                 return executed
-            time.sleep(poll_seconds)
+            _wait(poll_seconds)
             continue
         logger.info("worker: run %s (%s, promote %s) started", run["run_id"], run["kind"], run["promote"])
         finished = execute(run, store, registry, tuned(), train_options)

@@ -55,13 +55,18 @@ class RunStore:
                 created_at=utc_now(), cancel_requested=False))
         return self.get(run_id)  # type: ignore[return-value]
 
-    def claim(self, worker: str, now: datetime | None = None) -> dict[str, Any] | None:
+    def claim(self, worker: str, now: datetime | None = None, run_id: str | None = None) -> dict[str, Any] | None:
         """Take the oldest queued run for ``worker`` (marked running), or None: nothing queued, or a run is
-        running already."""
+        running already. Workers take the runs queued by the API and the schedule; a run the shell queued
+        (``reco train``, source ``cli``) is taken by that shell only, by its ``run_id``."""
         now = now or utc_now()
         running = aliased(training_runs)
-        oldest = (select(training_runs.c.run_id).where(training_runs.c.state == "queued")
-                  .order_by(training_runs.c.created_at, training_runs.c.run_id).limit(1).scalar_subquery())
+        if run_id is not None:
+            oldest = select(training_runs.c.run_id).where(training_runs.c.run_id == run_id).scalar_subquery()
+        else:
+            oldest = (select(training_runs.c.run_id)
+                      .where(and_(training_runs.c.state == "queued", training_runs.c.source != "cli"))
+                      .order_by(training_runs.c.created_at, training_runs.c.run_id).limit(1).scalar_subquery())
         with self._begin() as conn:  # one statement: SQLite takes its write lock before reading
             run_id = conn.execute(
                 update(training_runs)

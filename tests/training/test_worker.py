@@ -85,10 +85,99 @@ def test_reco_worker_once_runs_the_queue_and_prints_what_it_ran(shop: EventStore
 
     from training.cli import main
 
-    run = shop.runs.enqueue("recommendations", "never", source="cli")
+    run = shop.runs.enqueue("recommendations", "never", source="schedule")
     assert main(["worker", "--once"]) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["runs"] == [{"run_id": run["run_id"], "kind": "recommendations", "state": "succeeded",
                                 "error": None}]
     assert main(["worker", "--once", "--poll-seconds", "0"]) == 2
     assert "poll_seconds must be > 0, got 0.0" in capsys.readouterr().err
+
+
+def test_reco_train_is_recorded_as_a_run_that_waits_for_a_running_one_and_no_worker_takes(
+        shop: EventStore, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import training.worker as worker_module
+    from training.cli import main
+
+    assert main(["train", "--param", "factors=8", "--param", "iterations=3"]) == 0
+    trained = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    run = shop.runs.get(trained["run_id"])
+    assert run["source"] == "cli" and run["state"] == "succeeded" and run["kind"] == "recommendations"
+    assert run["result"]["recommendations"]["version"] == trained["version"] and run["percent"] == 100.0
+    assert any("train:" in line for line in run["log"])
+
+    # While another run runs, the shell's run waits (queued, untouchable by workers), then trains.
+    other = shop.runs.enqueue("customers", "auto")
+    assert shop.runs.claim("elsewhere")["run_id"] == other["run_id"]
+    waits: list[str] = []
+
+    def sleep(seconds: float) -> None:
+        queued = [r for r in shop.runs.runs() if r["source"] == "cli" and r["state"] == "queued"]
+        waits.append(queued[0]["run_id"])
+        assert shop.runs.claim("a worker") is None  # a worker never takes the shell's run
+        shop.runs.finish(other["run_id"], "succeeded", result={})
+
+    monkeypatch.setattr(worker_module, "_wait", sleep)
+    assert main(["train", "--param", "factors=8", "--param", "iterations=3", "--no-promote"]) == 0
+    second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert waits == [second["run_id"]] and shop.runs.get(second["run_id"])["state"] == "succeeded"
+    assert shop.runs.get(second["run_id"])["promote"] == "never"
+
+    # A failure is recorded on the run and exits as the job would (2: bad input).
+    assert main(["train", "--model", "nope"]) == 2
+    failed = shop.runs.runs(1)[0]
+    assert failed["source"] == "cli" and failed["state"] == "failed" and "unknown model 'nope'" in failed["error"]
+
+
+def test_the_schedule_queues_a_retraining_unless_one_is_busy_or_nothing_new_arrived(
+        shop: EventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from datetime import datetime
+
+    import training.worker as worker_module
+    from reco.exceptions import ConfigurationError
+    from reco.ingest import record_events
+    from training.schedule import check_schedule, next_due, queue_scheduled
+
+    caplog.set_level("INFO", logger="training.schedule")
+    assert next_due("0 3 * * *", datetime(2026, 12, 2, 3, 0)) == datetime(2026, 12, 3, 3, 0)
+    assert next_due("30 2 * * 1", datetime(2026, 12, 2, 12, 0)) == datetime(2026, 12, 7, 2, 30)  # a Monday
+    assert check_schedule("  ") == ""
+    with pytest.raises(ConfigurationError, match="RECO_RETRAIN_SCHEDULE='nightly' is not a cron expression"):
+        check_schedule("nightly")
+
+    registry = ModelRegistry(tmp_path / "models")
+    first = queue_scheduled(shop, registry)  # nothing trained yet: due
+    assert first is not None and first["source"] == "schedule" and first["kind"] == "all"
+    assert queue_scheduled(shop, registry) is None and "is queued already" in caplog.text
+    shop.runs.cancel(first["run_id"])
+    from training.train import train
+
+    train(shop, registry, params=PARAMS)
+    assert queue_scheduled(shop, registry) is None and "no new events since version" in caplog.text
+    record_events(shop, [{"customer_id": "c1", "item_id": "i1", "timestamp": "2024-03-01T10:00:00"}])
+    assert queue_scheduled(shop, registry) is not None
+
+    # In the worker's loop: the schedule falls due, the run is queued and executed.
+    for run in shop.runs.runs():
+        if run["state"] == "queued":
+            shop.runs.cancel(run["run_id"])
+    record_events(shop, [{"customer_id": "c2", "item_id": "i2", "timestamp": "2024-03-01T11:00:00"}])
+    clock = iter([datetime(2026, 12, 2, 2, 59), *[datetime(2026, 12, 2, 3, 1)] * 1000])
+    monkeypatch.setattr(worker_module, "utc_now", lambda: next(clock))
+
+    class StopError(Exception):
+        pass
+
+    def stop(seconds: float) -> None:
+        raise StopError
+
+    monkeypatch.setattr(worker_module, "_wait", stop)
+    with pytest.raises(StopError):
+        run_worker(shop, registry, schedule="0 3 * * *", poll_seconds=1)
+    scheduled = [r for r in shop.runs.runs() if r["source"] == "schedule" and r["state"] != "cancelled"]
+    assert len(scheduled) == 1 and scheduled[0]["state"] in ("succeeded", "failed")
+    assert scheduled[0]["result"] is not None and "recommendations" in scheduled[0]["result"]
+    with pytest.raises(ConfigurationError, match="'every night'"):
+        run_worker(shop, registry, schedule="every night")

@@ -33,14 +33,19 @@ def test_a_run_goes_from_queued_to_running_to_succeeded_with_progress_and_logs(s
 
 
 def test_one_run_at_a_time_oldest_first(store: EventStore) -> None:
-    first = store.runs.enqueue("all", "never", source="cli")
+    first = store.runs.enqueue("all", "never", source="schedule")
     second = store.runs.enqueue("customers")
+    shell = store.runs.enqueue("recommendations", source="cli")  # only its shell takes it, by id
     assert store.runs.claim("a")["run_id"] == first["run_id"]
+    assert store.runs.claim("shell", run_id=shell["run_id"]) is None  # it waits too
     assert store.runs.claim("b") is None  # a run is running: the second waits
     store.runs.finish(first["run_id"], "failed", error="no purchases")
     assert store.runs.get(first["run_id"])["error"] == "no purchases"
     assert store.runs.claim("b")["run_id"] == second["run_id"]
-    assert [r["run_id"] for r in store.runs.runs()] == [second["run_id"], first["run_id"]]
+    store.runs.finish(second["run_id"], "succeeded")
+    assert store.runs.claim("c") is None  # the shell's run is not for workers
+    assert store.runs.claim("shell", run_id=shell["run_id"])["run_id"] == shell["run_id"]
+    assert [r["run_id"] for r in store.runs.runs()] == [shell["run_id"], second["run_id"], first["run_id"]]
 
 
 def test_workers_racing_for_runs_never_take_the_same_one(store: EventStore, store_url: str) -> None:
