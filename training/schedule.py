@@ -37,7 +37,7 @@ def next_due(expression: str, after: datetime) -> datetime:
 
 def queue_scheduled(store: EventStore, registry: ModelRegistry) -> dict[str, Any] | None:
     """Queue the scheduled run, or None with the reason logged when it is skipped."""
-    busy = [r for r in store.runs.runs(20) if r["state"] in ("queued", "running")]
+    busy = store.runs.active()
     if busy:
         logger.info("schedule: retraining skipped: run %s is %s already", busy[0]["run_id"], busy[0]["state"])
         return None

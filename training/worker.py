@@ -59,9 +59,11 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+Step = tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]  # (stage name, results so far -> its result)
+
+
 def steps_of(run: dict[str, Any], store: EventStore, registry: ModelRegistry, tuned: dict[str, Any] | None,
-             train_options: Mapping[str, Any] | None = None
-             ) -> list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]]:
+             train_options: Mapping[str, Any] | None = None) -> list[Step]:
     """The run's steps, each a (stage name, function of the results so far -> its result). ``train_options``:
     the quality gate's ``tolerance`` and ``keep_versions`` (train's keywords)."""
     from training.offers import train_offers
@@ -73,7 +75,7 @@ def steps_of(run: dict[str, Any], store: EventStore, registry: ModelRegistry, tu
     def version(done: dict[str, Any]) -> str | None:
         return done.get("recommendations", {}).get("version")
 
-    steps: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = []
+    steps: list[Step] = []
     if kind in ("recommendations", "all"):
         options = {**dict(train_options or {}), "by": f"run {run['run_id']} ({run['source']})"}
         steps.append(("recommendations", lambda done: train(store, registry, tuned=tuned, promote=promote,
@@ -83,9 +85,6 @@ def steps_of(run: dict[str, Any], store: EventStore, registry: ModelRegistry, tu
     if kind == "offers" or (kind == "all" and store.count_rows("offer_outcomes") > 0):
         steps.append(("offers", lambda done: train_offers(store, registry, version=version(done))))
     return steps
-
-
-Step = tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]
 
 
 def execute(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
@@ -131,6 +130,13 @@ def execute(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
     return store.runs.get(run_id)  # type: ignore[return-value]
 
 
+def _prepare(store: EventStore, stale_after: timedelta) -> None:
+    """What whoever runs runs does first: the tables exist, and runs whose worker died are marked failed."""
+    store.create_schema()
+    for run_id in store.runs.fail_abandoned(stale_after):
+        logger.warning("run %s lost its worker (no heartbeat for %s); marked failed", run_id, stale_after)
+
+
 def _wait(seconds: float) -> None:
     """Sleep while another run runs (a seam for the tests)."""
     time.sleep(seconds)
@@ -141,10 +147,8 @@ def run_here(store: EventStore, registry: ModelRegistry, kind: str, promote: str
     """Run one job of the shell (``reco train``) as a training run of source ``cli``, so that it shows with
     the others (API, schedule) and, like them, never trains beside another run: while one runs, this
     waits for it. Its failure is recorded, then raised. Returns the finished run."""
-    store.create_schema()
+    _prepare(store, stale_after)
     name = worker_name()
-    for run_id in store.runs.fail_abandoned(stale_after):
-        logger.warning("run %s lost its worker (no heartbeat for %s); marked failed", run_id, stale_after)
     run = store.runs.enqueue(kind, promote, source="cli")
     waited = 0.0
     try:
@@ -173,10 +177,8 @@ def run_worker(store: EventStore, registry: ModelRegistry, *, once: bool = False
     due = next_due(schedule, utc_now()) if schedule and not once else None
     if due is not None:
         logger.info("worker: retraining scheduled (%s); next at %s UTC", schedule, f"{due:%Y-%m-%d %H:%M}")
-    store.create_schema()
+    _prepare(store, stale_after)
     name = name or worker_name()
-    for run_id in store.runs.fail_abandoned(stale_after):
-        logger.warning("worker: run %s lost its worker (no heartbeat for %s); marked failed", run_id, stale_after)
     logger.info("worker %s: waiting for training runs", name)
     executed: list[dict[str, Any]] = []
     while True:

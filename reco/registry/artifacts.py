@@ -33,7 +33,8 @@ PROMOTED_FILE = "PROMOTED"
 CUSTOMERS_DIR = "customers"  # per-version customer scores (reco score customers)
 OFFERS_DIR = "offers"  # per-version offer-response model (reco train offers)
 PARTS = (CUSTOMERS_DIR, OFFERS_DIR)
-_VERSION = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}$")
+VERSION_PATTERN = r"^\d{8}T\d{6}Z-[0-9a-f]{4}$"  # a version's name: its UTC second and a random suffix
+_VERSION = re.compile(VERSION_PATTERN)
 
 
 @dataclass

@@ -90,18 +90,18 @@ class RegistryHistory:
         """The versions promoted in turn, the current one last (see the module docstring). A pointer moved
         outside the history (an older reco) counts as a promotion of it."""
         stack: list[str] = []
+
+        def push(version: Any) -> None:  # a version promoted again stays one entry
+            if version and (not stack or stack[-1] != version):
+                stack.append(str(version))
+
         for entry in self.entries():
             if entry.get("action") == "promote":
-                previous = entry.get("previous")
-                if previous and (not stack or stack[-1] != previous):  # moved outside the history
-                    stack.append(str(previous))
-                if not stack or stack[-1] != entry.get("version"):
-                    stack.append(str(entry["version"]))
+                push(entry.get("previous"))  # a pointer moved outside the history
+                push(entry.get("version"))
             elif entry.get("action") == "rollback":
                 if stack:
                     stack.pop()
-                if not stack or stack[-1] != entry.get("version"):
-                    stack.append(str(entry["version"]))
-        if current is not None and (not stack or stack[-1] != current):
-            stack.append(current)
+                push(entry.get("version"))
+        push(current)
         return stack

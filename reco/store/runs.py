@@ -25,6 +25,7 @@ from reco.exceptions import ConfigurationError
 from reco.store.tables import training_run_logs, training_runs
 from reco.vocabulary import RUN_KINDS, RUN_PROMOTE, RUN_STATES
 
+ACTIVE = RUN_STATES[:2]  # queued, running
 FINISHED = RUN_STATES[2:]  # succeeded, failed, cancelled
 SOURCES = ("api", "cli", "schedule")
 LOG_LINES_KEPT = 200  # per run; older lines are dropped as new ones arrive
@@ -149,6 +150,13 @@ class RunStore:
             lines = list(conn.execute(select(training_run_logs.c.line).where(training_run_logs.c.run_id == run_id)
                                       .order_by(training_run_logs.c.seq)).scalars())
         return _run(dict(row), lines)
+
+    def active(self) -> list[dict[str, Any]]:
+        """The runs queued or running, oldest first, without their logs."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(training_runs).where(training_runs.c.state.in_(ACTIVE))
+                                .order_by(training_runs.c.created_at, training_runs.c.run_id)).mappings()
+            return [_run(dict(r), None) for r in rows]
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest runs, newest first, without their logs."""

@@ -11,12 +11,13 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from reco.exceptions import ModelNotFoundError, PromotionError
 from reco.registry import versions_overview
+from reco.registry.artifacts import VERSION_PATTERN
 from serving.api.deps import KEYED_RESPONSES, MARKETER, StateDep
 from serving.schemas import ErrorOut, HistoryEntryOut, ModelHistoryOut, ModelsOut, PromotionIn
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=KEYED_RESPONSES)
 
-VersionPath = Annotated[str, Path(pattern=r"^\d{8}T\d{6}Z-[0-9a-f]{4}$",
+VersionPath = Annotated[str, Path(pattern=VERSION_PATTERN,
                                   description="a model version, e.g. 20261122T183000Z-1a2b")]
 
 
