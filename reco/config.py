@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # When the worker queues a retraining by itself (cron syntax, e.g. "0 3 * * *" nightly at 03:00 UTC;
     # empty: never). A scheduled run is skipped when no purchase arrived since the last version's data.
     retrain_schedule: str = ""
+    # How long a dashboard sign-in lasts (hours); revoking its API key ends it at once.
+    dashboard_session_hours: float = Field(default=8.0, gt=0, le=720)
 
 
 @lru_cache(maxsize=1)

@@ -8,9 +8,11 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import reco
@@ -22,6 +24,7 @@ from reco.registry import ModelRegistry
 from reco.store import EventStore
 from serving import logs
 from serving.api.main import api_router
+from serving.dashboard import routes as dashboard
 from serving.fastpath import RecommendationFastPath
 from serving.limits import BodyLimits
 from serving.metrics import ObserveMiddleware
@@ -89,14 +92,24 @@ class RefreshMiddleware:
 
 
 app.include_router(api_router)
+app.include_router(dashboard.router)
+app.mount("/dashboard/static", dashboard.static, name="dashboard-static")
 app.add_middleware(RecommendationFastPath)  # innermost: keys and versions are refreshed before it runs
 app.add_middleware(BodyLimits)  # a body is read only with a valid key, and only up to RECO_MAX_BODY_BYTES
 app.add_middleware(RefreshMiddleware)
 app.add_middleware(ObserveMiddleware)  # added last, so outermost: it times and counts everything
 
 
+@app.exception_handler(StarletteHTTPException)
+async def http_error_handler(request: Request, exc: StarletteHTTPException) -> Response:
+    """The API's errors as JSON; the dashboard's as a page (a 401 as its sign-in form)."""
+    if dashboard.is_page(request):
+        return dashboard.error_page(request, exc.status_code, exc.detail, exc.headers)
+    return await http_exception_handler(request, exc)
+
+
 @app.exception_handler(RequestValidationError)
-def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+def validation_error_handler(request: Request, exc: RequestValidationError) -> Response:
     """Every 4xx answers ``{"detail": "..."}``: a bad parameter too, named with the value it got."""
     problems = []
     for error in exc.errors():
@@ -104,16 +117,22 @@ def validation_error_handler(request: Request, exc: RequestValidationError) -> J
         value = error.get("input")
         shown = "" if isinstance(value, dict | list) or value is None else f" (got {str(value)[:100]!r})"
         problems.append(f"{where}: {error.get('msg', 'invalid')}{shown}")
-    return JSONResponse(status_code=422, content={"detail": "; ".join(problems) or "invalid request"})
+    detail = "; ".join(problems) or "invalid request"
+    if dashboard.is_page(request):
+        return dashboard.error_page(request, 422, detail)
+    return JSONResponse(status_code=422, content={"detail": detail})
 
 
 @app.exception_handler(RecoError)
-def reco_error_handler(request: Request, exc: RecoError) -> JSONResponse:
+def reco_error_handler(request: Request, exc: RecoError) -> Response:
+    headers = None
     if isinstance(exc, StoreBusyError):  # another writer (a bulk ingest) holds the store: come back later
-        return JSONResponse(status_code=503, content={"detail": str(exc)},
-                            headers={"Retry-After": str(max(1, round(exc.retry_after)))})
-    status = 422 if isinstance(exc, InputError | ConfigurationError) else 500
+        status, headers = 503, {"Retry-After": str(max(1, round(exc.retry_after)))}
+    else:
+        status = 422 if isinstance(exc, InputError | ConfigurationError) else 500
     if status == 500:
         route = getattr(request.scope.get("route"), "path", "unmatched")  # the template: a raw path holds ids
         logger.exception("request %s %s failed", request.method, route, exc_info=exc)
-    return JSONResponse(status_code=status, content={"detail": str(exc)})
+    if dashboard.is_page(request):
+        return dashboard.error_page(request, status, exc, headers)
+    return JSONResponse(status_code=status, content={"detail": str(exc)}, headers=headers)

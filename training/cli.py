@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +133,7 @@ def _params(values: Sequence[str]) -> dict[str, Any]:
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     if args.what == "offers":
         return _train_offers(args)
-    from training.train import train
+    from training.train import STAGES, train
     from training.tune import load_tuned
     from training.worker import run_here
 
@@ -143,14 +143,15 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     registry = _registry(settings.model_dir)
     params = _params(args.param)
 
-    def step(done: dict[str, Any]) -> dict[str, Any]:
+    def step(done: dict[str, Any], report: Callable[[str], None]) -> dict[str, Any]:
         return train(store, registry, model=args.model, params=params, tuned=tuned, promote=not args.no_promote,
                      as_of=args.as_of, use_guard=not args.no_guard, use_gate=not args.no_gate,
-                     tolerance=settings.gate_tolerance, keep_versions=settings.keep_versions, by="shell")
+                     tolerance=settings.gate_tolerance, keep_versions=settings.keep_versions, by="shell",
+                     progress=report)
 
     try:
         run = run_here(store, registry, "recommendations", "never" if args.no_promote else "auto",
-                       ("recommendations", step))
+                       ("recommendations", step, len(STAGES)))
         return {**run["result"]["recommendations"], "run_id": run["run_id"]}
     finally:
         store.dispose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib.metadata import version as package_version
 from typing import Any
 
@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 FALLBACK_MODEL = "popularity"
 COMPLEMENTS_MODEL = "complements"  # "goes well with": GET /v1/items/{id}/complements
+# What ``train`` tells its ``progress`` callback, in order: a run's progress bar moves on each.
+STAGES: tuple[str, ...] = ("reading purchases", "fitting", "measuring the latest window", "quality gate", "saving")
 
 
 def train(
@@ -48,6 +50,7 @@ def train(
     tolerance: float = 0.02,
     keep_versions: int | None = None,
     by: str = "shell",
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` (tuned parameters first, then ``params``) on every purchase; save a version.
 
@@ -58,12 +61,15 @@ def train(
     ``use_gate``: promote only a version that passes the quality gate against the promoted one
     (training.gate, within ``tolerance``); one that does not stays a candidate, recorded in the registry's
     history with the reason. ``keep_versions``: prune older versions beyond this many afterwards. ``by``:
-    who asked (the registry's history records it).
+    who asked (the registry's history records it). ``progress``: told each stage of ``STAGES`` as it
+    begins (a training run's progress bar; it may raise to cancel: nothing is saved before the last).
     """
+    note = progress or (lambda stage: None)
     classes = model_classes()
     if model not in classes:
         raise ConfigurationError(f"unknown model {model!r}; valid: {', '.join(sorted(classes))}")
     started, started_at = time.perf_counter(), utc_now()
+    note(STAGES[0])
     events, when = purchase_history(store, "train", as_of)
     complete_pending(store, registry)  # erasures whose model files failed before: retried by every job
     logger.info("train: %s purchases read in %.1fs", f"{len(events):,}", time.perf_counter() - started)
@@ -77,6 +83,7 @@ def train(
     mapping = IdMapping(np.sort(events["customer_id"].unique()), np.sort(events["item_id"].unique()))
     now = when.as_of
     logger.info("train: %s customers x %s items, as of %s", f"{mapping.n_users:,}", f"{mapping.n_items:,}", now)
+    note(STAGES[1])
     fit_started = time.perf_counter()
     default = classes[model](**chosen).fit_events(events, mapping, now=now)
     fit_seconds = time.perf_counter() - fit_started
@@ -86,6 +93,7 @@ def train(
                               COMPLEMENTS_MODEL: ComplementsRecommender().fit_events(events, mapping, now=now)}
     serving = {mode: model for mode in TASKS}  # the evaluation tasks are the serving modes
     promoted_meta = _promoted_metadata(registry) if use_gate else None  # what the quality gate compares with
+    note(STAGES[2])
     measured = guard(events, model, chosen, tuned) if use_guard or (use_gate and promoted_meta) else None
     checked = measured if use_guard and measured is not None else {"off": True}
     for mode, name in checked.get("serving", {}).items():
@@ -120,10 +128,12 @@ def train(
     for key in serving.values():
         if key != model:
             metadata["params"][key] = models[key].get_params()
+    note(STAGES[3])
     verdict = gate(events, measured, model=model, params=default.get_params(), serving=serving,
                    data=metadata["data"], promoted=promoted_meta, tolerance=tolerance) if use_gate else {
         "skipped": "the quality gate was turned off (--no-gate)"}
     metadata["gate"] = verdict
+    note(STAGES[4])
     version = registry.save(models, mapping, metadata)
     try:  # customers erased while this ran are in the new files: unlink them before anyone can use it
         reapply(store, registry, version, started_at)

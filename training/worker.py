@@ -59,7 +59,9 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-Step = tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]  # (stage name, results so far -> its result)
+Report = Callable[[str], None]  # a step tells where it is within itself (a part's name) through this
+# (stage name, (results so far, report) -> its result, how many parts it reports: the progress bar's steps)
+Step = tuple[str, Callable[[dict[str, Any], Report], dict[str, Any]], int]
 
 
 def steps_of(run: dict[str, Any], store: EventStore, registry: ModelRegistry, tuned: dict[str, Any] | None,
@@ -68,7 +70,7 @@ def steps_of(run: dict[str, Any], store: EventStore, registry: ModelRegistry, tu
     the quality gate's ``tolerance`` and ``keep_versions`` (train's keywords)."""
     from training.offers import train_offers
     from training.score import score_customers
-    from training.train import train
+    from training.train import STAGES, train
 
     kind, promote = run["kind"], run["promote"] == "auto"
 
@@ -78,12 +80,12 @@ def steps_of(run: dict[str, Any], store: EventStore, registry: ModelRegistry, tu
     steps: list[Step] = []
     if kind in ("recommendations", "all"):
         options = {**dict(train_options or {}), "by": f"run {run['run_id']} ({run['source']})"}
-        steps.append(("recommendations", lambda done: train(store, registry, tuned=tuned, promote=promote,
-                                                            **options)))
+        steps.append(("recommendations", lambda done, report: train(store, registry, tuned=tuned, promote=promote,
+                                                                    progress=report, **options), len(STAGES)))
     if kind in ("customers", "all"):
-        steps.append(("customers", lambda done: score_customers(store, registry, version=version(done))))
+        steps.append(("customers", lambda done, report: score_customers(store, registry, version=version(done)), 1))
     if kind == "offers" or (kind == "all" and store.count_rows("offer_outcomes") > 0):
-        steps.append(("offers", lambda done: train_offers(store, registry, version=version(done))))
+        steps.append(("offers", lambda done, report: train_offers(store, registry, version=version(done)), 1))
     return steps
 
 
@@ -105,14 +107,17 @@ def execute(run: dict[str, Any], store: EventStore, registry: ModelRegistry,
     started = time.perf_counter()
     try:
         steps = steps if steps is not None else steps_of(run, store, registry, tuned, train_options)
-        for n, (stage, step) in enumerate(steps):
+        total = sum(max(1, parts) for _, _, parts in steps)
+        base = 0
+        for stage, step, parts in steps:
             if store.runs.cancel_requested(run_id):
                 raise RunCancelledError(f"cancelled before step {stage}")
             handler.flush()
-            store.runs.progress(run_id, stage, n, len(steps))
-            done[stage] = step(done)
+            store.runs.progress(run_id, stage, base, total)
+            done[stage] = step(done, _Reporter(store, handler, run_id, stage, base, max(1, parts), total))
+            base += max(1, parts)
         handler.flush()
-        store.runs.progress(run_id, "done", len(steps), len(steps))
+        store.runs.progress(run_id, "done", total, total)
         store.runs.finish(run_id, "succeeded", result={**done, "seconds": round(time.perf_counter() - started, 1)})
     except RunCancelledError as exc:
         handler.flush()
@@ -135,6 +140,25 @@ def _prepare(store: EventStore, stale_after: timedelta) -> None:
     store.create_schema()
     for run_id in store.runs.fail_abandoned(stale_after):
         logger.warning("run %s lost its worker (no heartbeat for %s); marked failed", run_id, stale_after)
+
+
+class _Reporter:
+    """A step's ``report``: each part it names moves the run's progress one step within the step's share
+    (never past it), and is where a cancellation asked for meanwhile stops the step."""
+
+    def __init__(self, store: EventStore, handler: _RunLog, run_id: str, stage: str, base: int, parts: int,
+                 total: int) -> None:
+        self.store, self.handler, self.run_id = store, handler, run_id
+        self.stage, self.base, self.parts, self.total = stage, base, parts, total
+        self.seen = 0
+
+    def __call__(self, part: str) -> None:
+        if self.store.runs.cancel_requested(self.run_id):
+            raise RunCancelledError(f"cancelled during step {self.stage} ({part})")
+        self.handler.flush()
+        done = self.base + min(self.seen, self.parts - 1)
+        self.store.runs.progress(self.run_id, f"{self.stage}: {part}", done, self.total)
+        self.seen += 1
 
 
 def _wait(seconds: float) -> None:

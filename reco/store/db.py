@@ -41,6 +41,7 @@ from reco.clock import utc_now
 from reco.config import get_settings
 from reco.customers.consent import may_personalise
 from reco.exceptions import ConfigurationError, ErasedCustomerError, StoreBusyError, StoreError
+from reco.store.activity import Activity
 from reco.store.bulk import rows_in, stage_insert
 from reco.store.changes import CHANNEL_PREFIX, NOTIFY_CHUNK, ChangeWatcher, PostgresChangeWatcher, SQLiteChangeWatcher
 from reco.store.decisions import DecisionStore
@@ -50,6 +51,7 @@ from reco.store.idempotency import IdempotencyKeys
 from reco.store.offers import OfferStore
 from reco.store.returns import returned_in_full
 from reco.store.runs import RunStore
+from reco.store.sessions import SessionStore
 from reco.store.tables import (
     CHANGES_KEPT,
     CUSTOMER_COLUMNS,
@@ -60,6 +62,7 @@ from reco.store.tables import (
     ROLES,
     api_keys,
     customers,
+    dashboard_sessions,
     erasures,
     events,
     ingest_runs,
@@ -162,6 +165,8 @@ class EventStore:
         self.offers = OfferStore(self.engine)
         self.decisions = DecisionStore(self.engine)
         self.runs = RunStore(self.engine, self.transaction)
+        self.sessions = SessionStore(self.engine, self.transaction)
+        self.activity = Activity(self.engine)
 
     @property
     def dialect(self) -> str:
@@ -544,7 +549,10 @@ class EventStore:
         return df.assign(key_hash=df["key_hash"].str[:8])
 
     def revoke_api_keys(self, label: str) -> int:
+        """Delete the keys labelled ``label`` and the dashboard sessions opened with them; how many keys."""
         with self.transaction() as conn:
+            revoked = select(api_keys.c.key_hash).where(api_keys.c.label == label)
+            conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.key_hash.in_(revoked)))
             return int(conn.execute(delete(api_keys).where(api_keys.c.label == label)).rowcount)
 
     def ping(self) -> bool:

@@ -238,6 +238,18 @@ training_run_logs = Table(
     Column("line", Text, nullable=False),
 )
 
+# Dashboard sign-ins (reco.store.sessions): a session by the SHA-256 of its cookie's token, the API key it
+# was opened with (by hash: revoking the key ends its sessions), the CSRF token of its forms, its expiry.
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("key_hash", String(64), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False, index=True),
+)
+
 EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in events.columns)
 ITEM_COLUMNS: tuple[str, ...] = tuple(c.name for c in items.columns)
 CUSTOMER_COLUMNS: tuple[str, ...] = tuple(c.name for c in customers.columns)

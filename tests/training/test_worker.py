@@ -181,3 +181,36 @@ def test_the_schedule_queues_a_retraining_unless_one_is_busy_or_nothing_new_arri
     assert scheduled[0]["result"] is not None and "recommendations" in scheduled[0]["result"]
     with pytest.raises(ConfigurationError, match="'every night'"):
         run_worker(shop, registry, schedule="every night")
+
+
+def test_progress_moves_through_trainings_stages_and_a_cancel_stops_it_before_anything_is_saved(
+        shop: EventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from training.train import STAGES
+
+    registry = ModelRegistry(tmp_path / "models")
+    seen: list[tuple[str, int, int]] = []
+    record = shop.runs.progress
+
+    def progress(run_id: str, stage: str, done: int, total: int, now=None) -> None:
+        seen.append((stage, done, total))
+        record(run_id, stage, done, total, now)
+
+    monkeypatch.setattr(shop.runs, "progress", progress)
+    shop.runs.enqueue("recommendations", "auto")
+    [done] = run_worker(shop, registry, once=True)
+    assert done["state"] == "succeeded"
+    total = len(STAGES)
+    assert seen == [("recommendations", 0, total)] + [(f"recommendations: {s}", k, total)
+                                                     for k, s in enumerate(STAGES)] + [("done", total, total)]
+
+    def cancel_while_fitting(run_id: str, stage: str, done: int, total: int, now=None) -> None:
+        record(run_id, stage, done, total, now)
+        if stage == "recommendations: fitting":
+            shop.runs.cancel(run_id)  # a marketer presses Cancel while the model fits
+
+    monkeypatch.setattr(shop.runs, "progress", cancel_while_fitting)
+    versions = registry.versions()
+    shop.runs.enqueue("recommendations", "auto")
+    [cancelled] = run_worker(shop, registry, once=True)
+    assert cancelled["state"] == "cancelled" and "during step recommendations" in cancelled["error"]
+    assert registry.versions() == versions  # stopped before saving: no half-made version
