@@ -12,6 +12,7 @@ OUTCOMES: tuple[str, ...] = ("sent", "delivered", "opened", "clicked", "redeemed
 RUN_KINDS: tuple[str, ...] = ("recommendations", "customers", "offers", "all")  # what a training run trains
 RUN_PROMOTE: tuple[str, ...] = ("auto", "never")  # auto: through the quality gate; never: a candidate only
 RUN_STATES: tuple[str, ...] = ("queued", "running", "succeeded", "failed", "cancelled")
+BASELINES: tuple[str, ...] = ("popularity", "recent_popularity", "buy_again")  # one-line recommenders to beat
 OFFER_KINDS: tuple[str, ...] = ("percent_off", "amount_off", "points_multiplier", "free_shipping",
                                 "product_recommendation")
 

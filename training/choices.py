@@ -4,8 +4,8 @@ without loading any model library)."""
 from __future__ import annotations
 
 from reco.config import DEFAULT_MODEL
+from reco.vocabulary import BASELINES  # named in reco, which serving reads; the jobs import it from here
 
-BASELINES: tuple[str, ...] = ("popularity", "recent_popularity", "buy_again")
 # Published peers the default must beat too: tuned per task like the baselines, but not in the train
 # guard (TIFU-KNN compares every customer with every other: fine for a harness, not for every retrain).
 PEERS: tuple[str, ...] = ("tifu_knn",)

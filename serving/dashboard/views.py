@@ -23,11 +23,10 @@ from reco.clock import utc_now
 from reco.customers.segments import TIERS
 from reco.offers.report import offer_report
 from reco.registry import versions_overview
-from reco.vocabulary import RUN_KINDS, RUN_PROMOTE
+from reco.vocabulary import BASELINES, RUN_KINDS, RUN_PROMOTE
 from serving.dashboard import charts
 from serving.offers import OfferServing
 from serving.state import ServingState
-from training.choices import BASELINES
 
 DAYS = 90  # the overview's window of daily events, back from the newest event
 RECOMMENDATIONS = 10
