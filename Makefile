@@ -14,10 +14,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## Ingest the bundled demo data (UCI Online Retail) into SQLite, train, score customers, and serve on 127.0.0.1:8000,
+## Ingest the bundled demo data (UCI Online Retail, and a made-up offer catalogue) into SQLite, train, score customers,
+## and serve on 127.0.0.1:8000 (the dashboard at /dashboard),
 ## with the training worker beside the API (retraining asked for over the API; stopped with the server).
 run: $(STAMP)
 	$(BIN)/reco ingest --demo
+	$(BIN)/reco ingest --demo --kind offers
 	OPENBLAS_NUM_THREADS=1 $(BIN)/reco train
 	OPENBLAS_NUM_THREADS=1 $(BIN)/reco score customers
 	$(BIN)/reco keys add --role admin --label "make run demo"

@@ -107,14 +107,15 @@ def _registry(model_dir: Path) -> Any:
 
 
 def _ingest_offers(args: argparse.Namespace) -> dict[str, Any]:
+    from reco.ingest import DEMO_OFFERS
     from reco.ingest.offers import ingest_offers
 
-    if not args.path or args.sql or args.demo or args.map or args.set or args.preset:
-        raise ConfigurationError("--kind offers reads one catalogue file (CSV, JSON or YAML); give its PATH and no "
-                                 "--sql, --demo, --map, --set or --preset")
+    if bool(args.path) == bool(args.demo) or args.sql or args.map or args.set or args.preset:
+        raise ConfigurationError("--kind offers reads one catalogue file (CSV, JSON or YAML); give its PATH (or "
+                                 "--demo for the demo's catalogue) and no --sql, --map, --set or --preset")
     store = _store(args)
     try:
-        return ingest_offers(store, Path(args.path), args.encoding)
+        return ingest_offers(store, DEMO_OFFERS if args.demo else Path(args.path), args.encoding)
     finally:
         store.dispose()
 
@@ -452,7 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="load purchase history, a catalogue or customers into the store")
     p.add_argument("path", nargs="?", help="CSV (.csv, .csv.gz, .tsv) or Parquet file, or a preset's folder")
-    p.add_argument("--demo", action="store_true", help="the bundled UCI Online Retail file")
+    p.add_argument("--demo", action="store_true",
+                   help="the bundled UCI Online Retail file (with --kind offers: the demo's offer catalogue)")
     p.add_argument("--preset", choices=PRESET_NAMES, help="a known log layout")
     p.add_argument("--map", action="append", default=[], metavar="CANONICAL=SOURCE",
                    help="map a source column onto a canonical field (repeatable)")

@@ -6,33 +6,17 @@ records how many events the store held)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
-from croniter import croniter
-
-from reco.exceptions import ArtifactError, ConfigurationError, ModelNotFoundError
+from reco.exceptions import ArtifactError, ModelNotFoundError
 from reco.registry import ModelRegistry
+from reco.schedule import check_schedule, next_due
 from reco.store import EventStore
 
 logger = logging.getLogger(__name__)
 
 SCHEDULED_KIND = "all"
-
-
-def check_schedule(expression: str) -> str:
-    """``expression`` stripped, or ConfigurationError naming it (an empty one means: no schedule)."""
-    expression = (expression or "").strip()
-    if expression and not croniter.is_valid(expression):
-        raise ConfigurationError(f"RECO_RETRAIN_SCHEDULE={expression!r} is not a cron expression; it takes five "
-                                 "fields, minute hour day-of-month month day-of-week, e.g. '0 3 * * *' (03:00 UTC "
-                                 "every day) or '30 2 * * 1' (Mondays at 02:30 UTC)")
-    return expression
-
-
-def next_due(expression: str, after: datetime) -> datetime:
-    """The first time after ``after`` (naive UTC) that the schedule names."""
-    return croniter(check_schedule(expression), after).get_next(datetime)
+__all__ = ["SCHEDULED_KIND", "check_schedule", "next_due", "queue_scheduled"]
 
 
 def queue_scheduled(store: EventStore, registry: ModelRegistry) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from reco.ingest.pipeline import (
     DEMO_DATA,
+    DEMO_OFFERS,
     KINDS,
     IngestReport,
     ingest,
@@ -13,6 +14,7 @@ from reco.ingest.presets import PRESETS, Preset, get_preset
 
 __all__ = [
     "DEMO_DATA",
+    "DEMO_OFFERS",
     "KINDS",
     "PRESETS",
     "IngestReport",

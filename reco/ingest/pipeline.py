@@ -46,6 +46,7 @@ KINDS = tuple(FIELDS)
 DEFAULT_CHUNK_ROWS = 200_000
 DEFAULT_MAX_BAD_TIMESTAMP_SHARE = 0.01
 DEMO_DATA = Path(__file__).resolve().parent.parent / "demo" / "online_retail.csv.gz"
+DEMO_OFFERS = DEMO_DATA.parent / "offers.yaml"  # a made-up catalogue for the demo (the data set has none)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
@@ -44,12 +45,12 @@ def refuse_role(role: str) -> HTTPException:
 
 
 def same_origin(request: Request) -> None:
-    """403 for a POST whose Origin header (browsers send it on every POST) names another site."""
+    """403 for a POST whose Origin header (browsers send it on every POST) names another host. The host
+    alone is compared: behind a proxy that ends TLS the server may see http while the browser says https."""
     origin = request.headers.get("origin")
     if origin is None:
         return
-    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
-    if origin != own:
+    if urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
         raise HTTPException(status_code=403, detail="this form was sent from another site; open the dashboard "
                                                     "and send it again")
 

@@ -198,7 +198,7 @@ async def promote(request: Request, who: SignedInDep, version: str, csrf: Annota
 # ---------------------------------------------------------------------------------------------- training
 @router.get("/training", response_class=HTMLResponse)
 async def training(request: Request, who: SignedInDep) -> Response:
-    page = await run_in_threadpool(views.training, request.app.state.serving)
+    page = await run_in_threadpool(views.training, request.app.state.serving, get_settings().retrain_schedule)
     return render(request, "training.html", {"active": "training", **page}, who)
 
 

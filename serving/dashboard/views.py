@@ -21,8 +21,10 @@ import pandas as pd
 
 from reco.clock import utc_now
 from reco.customers.segments import TIERS
+from reco.exceptions import ConfigurationError
 from reco.offers.report import offer_report
 from reco.registry import versions_overview
+from reco.schedule import check_schedule, next_due
 from reco.vocabulary import BASELINES, RUN_KINDS, RUN_PROMOTE
 from serving.dashboard import charts
 from serving.offers import OfferServing
@@ -125,10 +127,18 @@ def _best_baseline(version: dict[str, Any], mode: str) -> tuple[str, float] | No
     return name, baselines[name]
 
 
-def training(state: ServingState) -> dict[str, Any]:
+def training(state: ServingState, schedule: str) -> dict[str, Any]:
+    """The latest runs, those queued or running, and when ``schedule`` (RECO_RETRAIN_SCHEDULE) is next due."""
     runs = state.store.runs.runs(30)
-    active = [r for r in runs if r["state"] in ("queued", "running")]
-    return {"runs": runs, "active": active, "kinds": RUN_KINDS, "promote_choices": RUN_PROMOTE}
+    active = state.store.runs.active()
+    planned: dict[str, Any] = {"expression": (schedule or "").strip(), "next": None, "problem": None}
+    try:
+        if check_schedule(schedule):
+            planned["next"] = next_due(schedule, utc_now())
+    except ConfigurationError as exc:
+        planned["problem"] = str(exc)
+    return {"runs": runs, "active": active, "kinds": RUN_KINDS, "promote_choices": RUN_PROMOTE,
+            "schedule": planned}
 
 
 def run_json(run: dict[str, Any]) -> dict[str, Any]:

@@ -90,6 +90,12 @@ def test_sign_in_cookie_and_who_may_open_it(client: TestClient, store: EventStor
     assert store.revoke_api_keys("dashboard test") == 1  # revoking the key ends its sessions
     assert client.get("/dashboard").status_code == 401
 
+    with TestClient(app, base_url="https://reco.example") as tls:  # served over HTTPS: the cookie is Secure
+        answer = tls.post("/dashboard/login", data={"api_key": store.add_api_key("admin")}, follow_redirects=False,
+                          headers={"Origin": "https://reco.example"})
+        assert answer.status_code == 303 and "Secure" in answer.headers["set-cookie"]
+        assert tls.get("/dashboard").status_code == 200
+
 
 def test_promote_and_roll_back_need_the_csrf_token(client: TestClient, store: EventStore) -> None:
     registry: ModelRegistry = client.registry  # type: ignore[attr-defined]
@@ -108,7 +114,7 @@ def test_promote_and_roll_back_need_the_csrf_token(client: TestClient, store: Ev
     assert cross.status_code == 403 and registry.promoted() == first
 
     done = client.post(f"/dashboard/models/{second}/promote", data={"csrf": token, "reason": "spring range"},
-                       headers={"Origin": BASE}, follow_redirects=False)
+                       headers={"Origin": "https://testserver"}, follow_redirects=False)  # TLS ended by a proxy
     assert done.status_code == 303 and registry.promoted() == second
     shown = client.get(done.headers["location"])
     assert f"Version {second} is promoted" in shown.text and "spring range" in shown.text
@@ -124,10 +130,21 @@ def test_promote_and_roll_back_need_the_csrf_token(client: TestClient, store: Ev
     assert missing.status_code == 404
 
 
-def test_start_and_follow_a_training_run(client: TestClient, store: EventStore, settings_env: dict[str, str]) -> None:
+def test_start_and_follow_a_training_run(client: TestClient, store: EventStore, settings_env: dict[str, str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from reco.config import get_settings
+
     _sign_in(client, client.marketer)  # type: ignore[attr-defined]
     page = client.get("/dashboard/training")
     assert page.status_code == 200 and '<label for="kind">' in page.text and "No run yet." in page.text
+    assert "No scheduled retraining" in page.text
+    for schedule, shown in (("0 3 * * *", "03:00 UTC, skipped when no event arrived"),
+                            ("nightly", "is not a cron expression")):
+        monkeypatch.setenv("RECO_RETRAIN_SCHEDULE", schedule)
+        get_settings.cache_clear()
+        assert shown in html.unescape(client.get("/dashboard/training").text)
+    monkeypatch.delenv("RECO_RETRAIN_SCHEDULE")
+    get_settings.cache_clear()
     token = _csrf(page.text)
     assert client.post("/dashboard/training/runs", data={"kind": "all"}).status_code == 403  # no token
     bad = client.post("/dashboard/training/runs", data={"csrf": token, "kind": "everything"})
@@ -185,12 +202,25 @@ def test_single_customer_view_and_who_is_shown_as_such(client: TestClient, store
                                                        settings_env: dict[str, str]) -> None:
     _sign_in(client, client.marketer)  # type: ignore[attr-defined]
     store.set_consent("C001", marketing=True)
+    site = store.add_api_key("site")
+    bought = store.customer_data("C001")["events"]
+    item = str(bought["item_id"].iloc[0])
+    sent = client.post("/v1/events", headers={"X-API-Key": site}, json=[
+        {"customer_id": "C001", "item_id": item, "event_type": "purchase", "channel": "app", "quantity": 2,
+         "price": 3.5, "order_id": "app-1", "timestamp": "2024-02-20T10:00:00"},
+        {"customer_id": "C001", "item_id": item, "event_type": "return", "channel": "store", "quantity": 1,
+         "price": 3.5, "timestamp": "2024-02-21T10:00:00"}])
+    assert sent.json()["stored"] == 2
     page = client.get("/dashboard/customers/C001")
     assert page.status_code == 200 and 'data-status="active"' in page.text
-    bought = store.customer_data("C001")["events"]
-    assert f"<td class=\"num\">{len(bought):,}</td>" in page.text  # purchases on its channel
+    rows = {m[0]: m[1:] for m in re.findall(r"<tr><td>(\w+)</td><td class=\"num\">([\d,]+)</td><td class=\"num\">"
+                                           r"([\d,]+)</td><td class=\"num\">([\d,.]+)</td><td class=\"num\">"
+                                           r"([\d,]+)</td><td class=\"num\">([\d,.]+)</td>", page.text)}
+    channel = str(bought["channel"].iloc[0])
+    assert rows[channel][1] == f"{(bought['event_type'] == 'purchase').sum():,}"  # purchases on its first channel
+    assert rows["app"] == ("1", "1", "7.00", "0", "0.00")  # one order of 2 x 3.50 in the app
+    assert rows["store"] == ("0", "0", "0.00", "1", "3.50")  # a return in a store: one history across channels
     assert "data-recommendations" in page.text and "Marketing consent" in page.text
-    site = store.add_api_key("site")
     for mode in ("new", "all"):  # the API's very answers
         recommended = client.get("/v1/customers/C001/recommendations", params={"mode": mode},
                                  headers={"X-API-Key": site}).json()["items"]
