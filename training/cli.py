@@ -22,7 +22,7 @@ import reco
 from reco.atomic import write_json
 from reco.config import DEFAULT_MODEL, get_settings
 from reco.customers.consent import AUDIENCES, DEFAULT_AUDIENCE
-from reco.exceptions import ConfigurationError, InputError, RecoError
+from reco.exceptions import ConfigurationError, InputError, RecoError, RunCancelledError
 from reco.vocabulary import KINDS, OFFER_CHANNELS, PRESET_NAMES, ROLES
 from training.choices import EVALUATED_MODELS, TUNED_MODELS
 
@@ -153,6 +153,9 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     try:
         run = run_here(store, registry, "recommendations", "never" if args.no_promote else "auto",
                        ("recommendations", step, len(STAGES)))
+        if run["state"] == "cancelled":  # from the API or the dashboard, while this trained: nothing was saved
+            raise RunCancelledError(f"training run {run['run_id']} was cancelled ({run['error']}); no version "
+                                    "was saved")
         return {**run["result"]["recommendations"], "run_id": run["run_id"]}
     finally:
         store.dispose()

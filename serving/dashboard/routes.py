@@ -121,13 +121,14 @@ async def login(request: Request, api_key: Annotated[str, Form(max_length=256)],
     auth.same_origin(request)
     hours = get_settings().dashboard_session_hours
     state = request.app.state.serving
-    opened = await run_write(request, lambda: state.store.sessions.open(api_key.strip(), hours))
+    key = api_key.strip()
+    role = await run_in_threadpool(state.role_for_key, key) if key else None  # the API's key lookup
+    if role is not None and role not in auth.ROLES:
+        raise auth.refuse_role(role)
+    opened = await run_write(request, lambda: state.store.sessions.open(key, hours)) if role else None
     if opened is None:
         return render(request, "login.html", {"message": "unknown API key", "next": _safe_next(next)}, status=401)
-    token, session = opened
-    if session.role not in auth.ROLES:
-        await run_write(request, lambda: state.store.sessions.close(token))
-        raise auth.refuse_role(session.role)
+    token, _ = opened
     response = _redirect(_safe_next(next))
     auth.set_cookie(response, request, token, max_age=int(hours * 3600))
     return response

@@ -128,6 +128,9 @@ def test_promote_and_roll_back_need_the_csrf_token(client: TestClient, store: Ev
     assert nothing.status_code == 409 and "nothing to roll back to" in nothing.text
     missing = client.post("/dashboard/models/20990101T000000Z-dead/promote", data={"csrf": token})
     assert missing.status_code == 404
+    unchecked = train(store, registry, promote=False, use_gate=False)["version"]  # reco train --no-gate
+    card = client.get("/dashboard/models").text.split(f'data-version="{unchecked}"', 1)[1].split("</article>", 1)[0]
+    assert "gate skipped" in card and "gate refused" not in card
 
 
 def test_start_and_follow_a_training_run(client: TestClient, store: EventStore, settings_env: dict[str, str],

@@ -353,4 +353,7 @@ def test_ingest_an_offer_catalogue(settings_env: dict[str, str], tmp_path: Path,
     assert main(["ingest", str(catalogue), "--kind", "offers"]) == 2
     err = capsys.readouterr().err
     assert "offer 'o-meat': channels.1" in err and "telegraph" in err
-    assert main(["ingest", "--demo", "--kind", "offers"]) == 2
+    assert main(["ingest", str(catalogue), "--demo", "--kind", "offers"]) == 2  # one catalogue: a PATH or --demo
+    assert "give its PATH (or --demo" in capsys.readouterr().err
+    assert main(["ingest", "--demo", "--kind", "offers"]) == 0  # the demo's made-up catalogue, as make run loads
+    assert _last_json(capsys)["offers_total"] == 4

@@ -130,6 +130,28 @@ def test_reco_train_is_recorded_as_a_run_that_waits_for_a_running_one_and_no_wor
     failed = shop.runs.runs(1)[0]
     assert failed["source"] == "cli" and failed["state"] == "failed" and "unknown model 'nope'" in failed["error"]
 
+    # Cancelled from the API or the dashboard while it fits: exits 1 saying so; no version is saved.
+    from reco.registry import ModelRegistry
+    from reco.store.runs import RunStore
+
+    record = RunStore.progress
+
+    def cancel_while_fitting(self: RunStore, run_id: str, stage: str, *args: object, **kwargs: object) -> None:
+        record(self, run_id, stage, *args, **kwargs)
+        if stage == "recommendations: fitting":
+            self.cancel(run_id)
+
+    monkeypatch.setattr(RunStore, "progress", cancel_while_fitting)
+    from reco.config import get_settings
+
+    versions = ModelRegistry(get_settings().model_dir).versions()
+    capsys.readouterr()
+    assert main(["train", "--param", "factors=8", "--param", "iterations=3"]) == 1
+    err = capsys.readouterr().err
+    assert "was cancelled" in err and "no version was saved" in err
+    assert shop.runs.runs(1)[0]["state"] == "cancelled"
+    assert ModelRegistry(get_settings().model_dir).versions() == versions
+
 
 def test_the_schedule_queues_a_retraining_unless_one_is_busy_or_nothing_new_arrived(
         shop: EventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
