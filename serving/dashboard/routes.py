@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
@@ -70,7 +70,8 @@ def _when(value: Any) -> str:
     return f"{value:%Y-%m-%d %H:%M}"
 
 
-templates.env.filters.update(number=_number, percent=_percent, when=_when)
+templates.env.filters.update(number=_number, percent=_percent, when=_when, day=lambda value: _when(value)[:10],
+                             pathpart=lambda value: quote(str(value), safe=""))  # an id as one path segment
 
 
 def render(request: Request, template: str, context: dict[str, Any], who: SignedIn | None = None,
@@ -251,10 +252,13 @@ async def cancel_run(request: Request, who: SignedInDep, run_id: IdPath,
 # ---------------------------------------------------------------------------------------------- customers
 @router.get("/customers", response_class=HTMLResponse)
 async def customers(request: Request, who: SignedInDep,
-                    customer_id: Annotated[str | None, Query(max_length=128)] = None) -> Response:
+                    customer_id: Annotated[str | None, Query(max_length=128)] = None,
+                    segment: Annotated[str | None, Query(max_length=64)] = None,
+                    tier: Annotated[str | None, Query(max_length=64)] = None,
+                    order: Annotated[Literal["value", "churn"], Query()] = "value") -> Response:
     if customer_id is not None and customer_id.strip():
         return _redirect(f"/dashboard/customers/{quote(customer_id.strip(), safe='')}")
-    page = await run_in_threadpool(views.customers, request.app.state.serving)
+    page = await run_in_threadpool(views.customers, request.app.state.serving, segment, tier, order)
     return render(request, "customers.html", {"active": "customers", **page}, who)
 
 

@@ -148,13 +148,22 @@ def run_json(run: dict[str, Any]) -> dict[str, Any]:
             "error": run["error"], "cancel_requested": run["cancel_requested"]}
 
 
-def customers(state: ServingState) -> dict[str, Any]:
+LISTED = 100  # customers a segment's or tier's list shows at most
+ORDERS = {"value": ("clv_12m", "the highest 12-month value first"),
+          "churn": ("churn_probability", "the highest churn risk first")}
+
+
+def customers(state: ServingState, segment: str | None = None, tier: str | None = None,
+              order: str = "value") -> dict[str, Any]:
+    """Segments, churn risk and value tiers of the scored customers who allow personalisation; with
+    ``segment`` and/or ``tier``, also who is in it (at most ``LISTED``, by ``order``: ``ORDERS``)."""
     profiles = state.profiles
     if profiles is None or profiles.empty:
         return {"scored": 0, "version": state.profiles_version}
     denied = state.store.personalisation_denied(profiles.index)
     shown = profiles.drop(index=list(denied), errors="ignore")
     shown = shown.assign(value_tier=shown["value_tier"].fillna("none").astype(str))
+    listing = _listing(shown, segment, tier, order) if segment or tier else None
     segments = shown["segment"].astype(str).value_counts()
     tiers = shown["value_tier"].value_counts()
     tier_names = [t for t in TIER_ORDER if t in tiers.index] + sorted(set(tiers.index) - set(TIER_ORDER))
@@ -169,6 +178,7 @@ def customers(state: ServingState) -> dict[str, Any]:
     counts, _ = np.histogram(churn.clip(0, 1), bins=bins)
     return {
         "scored": len(shown), "excluded": len(profiles) - len(shown), "version": state.profiles_version,
+        "listing": listing,
         "segments": [{"segment": s, "customers": int(c)} for s, c in segments.items()],
         "tiers": tier_rows,
         "churn_bins": [{"range": f"{lo:.1f}–{hi:.1f}", "customers": int(c)}
@@ -181,6 +191,24 @@ def customers(state: ServingState) -> dict[str, Any]:
         "tiers_chart": charts.bars(tier_names, {"customers": [int(tiers[t]) for t in tier_names]},
                                    xlabel="value tier", ylabel="customers", alt="Customers per value tier"),
     }
+
+
+def _listing(shown: pd.DataFrame, segment: str | None, tier: str | None, order: str) -> dict[str, Any]:
+    column, said = ORDERS[order]
+    chosen = shown
+    if segment:
+        chosen = chosen[chosen["segment"].astype(str) == segment]
+    if tier:
+        chosen = chosen[chosen["value_tier"] == tier]
+    ranked = chosen.assign(key=pd.to_numeric(chosen[column], errors="coerce")).sort_values(
+        "key", ascending=False, na_position="last", kind="stable").head(LISTED)
+    rows = [{"customer_id": str(customer_id), "churn_probability": _num(r["churn_probability"]),
+             "clv_12m": _num(r["clv_12m"]), "expected_purchases_90d": _num(r["expected_purchases_90d"]),
+             "value_tier": r["value_tier"], "segment": str(r["segment"]),
+             "reason": str(r["churn_reasons"][0]) if len(r["churn_reasons"]) else ""}
+            for customer_id, r in ranked.iterrows()]
+    return {"segment": segment, "tier": tier, "order": order, "said": said, "total": len(chosen), "rows": rows,
+            "orders": list(ORDERS)}
 
 
 def _num(value: Any) -> float | None:

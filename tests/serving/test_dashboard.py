@@ -184,6 +184,9 @@ def test_overview_and_customers_pages(programme: EventStore, capsys: pytest.Capt
         page = client.get("/dashboard").text
         listing = client.get("/dashboard/customers").text
         redirect = client.get("/dashboard/customers", params={"customer_id": " c4 "}, follow_redirects=False)
+        at_risk = client.get("/dashboard/customers", params={"segment": "at risk", "order": "churn"}).text
+        top = client.get("/dashboard/customers", params={"tier": "top"}).text
+        bad_order = client.get("/dashboard/customers", params={"segment": "at risk", "order": "alphabet"})
     newest = store.event_time_range()[1]
     assert f"{newest:%Y-%m-%d %H:%M}" in page  # freshness: the newest event
     counts = store.activity.customer_counts()
@@ -199,6 +202,18 @@ def test_overview_and_customers_pages(programme: EventStore, capsys: pytest.Capt
     assert listing.count('src="data:image/svg+xml;base64,') == 3 and "Churn risk" in listing
     assert "257 customers scored" in listing and "43 who opted out of personalisation are left out" in listing
     assert redirect.status_code == 303 and redirect.headers["location"] == "/dashboard/customers/c4"
+
+    # A segment's and a tier's customers, with links to their single view; opted-out customers are not listed.
+    listed = re.findall(r'href="/dashboard/customers/([^"]+)">', at_risk)
+    churn = [float(v) for v in re.findall(r'<td class="num">([\d.]+)%</td><td class="num">', at_risk)]
+    assert listed and churn == sorted(churn, reverse=True)  # the highest churn risk first
+    assert all(int(c[1:]) % 7 for c in listed)  # every 7th customer opted out: never listed
+    in_segment = re.search(r'segment=at%20risk">at risk</a></td><td class="num">([\d,]+)</td>', at_risk).group(1)
+    assert f"Segment at risk: {in_segment} customers" in at_risk
+    values = [float(v.replace(",", "")) for v in re.findall(
+        r'%</td><td class="num">([\d,.]+)</td><td class="num">', top)]
+    assert values == sorted(values, reverse=True) and "value tier top:" in top
+    assert bad_order.status_code == 422 and "order" in bad_order.text
 
 
 def test_single_customer_view_and_who_is_shown_as_such(client: TestClient, store: EventStore,
