@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from training.churn import EVENT_COLUMNS
 
 logger = logging.getLogger(__name__)
 
+# What ``score_customers`` tells its ``progress`` callback, in order (a training run's progress bar).
+STAGES: tuple[str, ...] = ("reading events", "churn and lifetime value", "saving")
 SCORE_COLUMNS = ("customer_id", "churn_probability", "churn_reasons", "expected_purchases_90d", "p_alive",
                  "clv_12m", "value_tier", "segment", "r_score", "f_score", "m_score", "recency_days", "orders",
                  "spend")
@@ -78,9 +81,13 @@ def customer_table(events: pd.DataFrame, now: pd.Timestamp | None = None, horizo
 
 
 def score_customers(store: EventStore, registry: ModelRegistry, version: str | None = None,
-                    horizon_days: float = 90.0, months: int = 12, monthly_discount: float = 0.01) -> dict[str, Any]:
-    """Score every customer as of ``version``'s last event and store the table with that version."""
+                    horizon_days: float = 90.0, months: int = 12, monthly_discount: float = 0.01,
+                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Score every customer as of ``version``'s last event and store the table with that version.
+    ``progress``: told each stage of ``STAGES`` as it begins (it may raise to cancel before saving)."""
+    note = progress or (lambda stage: None)
     started, started_at = time.perf_counter(), utc_now()
+    note(STAGES[0])
     version = version or registry.promoted()
     complete_pending(store, registry)  # erasures whose model files failed before: retried by every job
     meta = registry.metadata(version)
@@ -90,6 +97,7 @@ def score_customers(store: EventStore, registry: ModelRegistry, version: str | N
     events = store.read_events(("purchase", "return"), columns=EVENT_COLUMNS)
     if events.empty:
         raise InputError(f"the event store at {store.safe_url} holds no purchases; run 'reco ingest' first")
+    note(STAGES[1])
     table, parts = customer_table(events, now=now, horizon_days=horizon_days, months=months,
                                   monthly_discount=monthly_discount, marketing=store.read_marketing())
     fitted = parts["fitted"]
@@ -99,6 +107,7 @@ def score_customers(store: EventStore, registry: ModelRegistry, version: str | N
         parts["churn"].save(directory / "churn")
         write_json(directory / "customers.json", fitted)
 
+    note(STAGES[2])
     registry.save_customers(version, write)
     reapply(store, registry, version, started_at)  # customers erased while this ran leave the new table
     seconds = round(time.perf_counter() - started, 3)

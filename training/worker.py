@@ -69,6 +69,7 @@ def steps_of(run: dict[str, Any], store: EventStore, registry: ModelRegistry, tu
     """The run's steps, each a (stage name, function of the results so far -> its result). ``train_options``:
     the quality gate's ``tolerance`` and ``keep_versions`` (train's keywords)."""
     from training.offers import train_offers
+    from training.score import STAGES as SCORE_STAGES
     from training.score import score_customers
     from training.train import STAGES, train
 
@@ -83,7 +84,8 @@ def steps_of(run: dict[str, Any], store: EventStore, registry: ModelRegistry, tu
         steps.append(("recommendations", lambda done, report: train(store, registry, tuned=tuned, promote=promote,
                                                                     progress=report, **options), len(STAGES)))
     if kind in ("customers", "all"):
-        steps.append(("customers", lambda done, report: score_customers(store, registry, version=version(done)), 1))
+        steps.append(("customers", lambda done, report: score_customers(store, registry, version=version(done),
+                                                                        progress=report), len(SCORE_STAGES)))
     if kind == "offers" or (kind == "all" and store.count_rows("offer_outcomes") > 0):
         steps.append(("offers", lambda done, report: train_offers(store, registry, version=version(done)), 1))
     return steps

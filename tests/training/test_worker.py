@@ -50,6 +50,9 @@ def test_all_without_promotion_scores_with_the_new_candidate_and_skips_offers_wi
     with pytest.raises(ModelNotFoundError):  # 'never': a candidate only, nothing promoted
         registry.promoted()
     assert done["result"]["customers"]["version"] == version
+    from training import score, train
+
+    assert done["done"] == done["total"] == len(train.STAGES) + len(score.STAGES)  # the bar's steps: both jobs' stages
 
 
 def test_a_failing_run_is_failed_with_its_error_and_the_worker_goes_on(store: EventStore, settings_env: dict[str, str],
