@@ -27,7 +27,7 @@ from reco.vocabulary import RUN_KINDS, RUN_PROMOTE, RUN_STATES
 
 ACTIVE = RUN_STATES[:2]  # queued, running
 FINISHED = RUN_STATES[2:]  # succeeded, failed, cancelled
-SOURCES = ("api", "cli", "schedule")
+SOURCES = ("api", "dashboard", "cli", "schedule")  # who asked: a key over the API or the dashboard, a shell, cron
 LOG_LINES_KEPT = 200  # per run; older lines are dropped as new ones arrive
 LINE_CHARS = 1_000
 

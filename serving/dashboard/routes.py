@@ -212,7 +212,7 @@ async def start_run(request: Request, who: SignedInDep, csrf: Annotated[str, For
         if value not in valid:
             raise HTTPException(status_code=422, detail=f"{name} {value!r} is not valid; valid: {', '.join(valid)}")
     store = request.app.state.serving.store
-    run = await run_write(request, lambda: store.runs.enqueue(kind, promote, source="api"))
+    run = await run_write(request, lambda: store.runs.enqueue(kind, promote, source="dashboard"))
     return _redirect(f"/dashboard/training/runs/{run['run_id']}")
 
 

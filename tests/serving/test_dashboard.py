@@ -156,7 +156,8 @@ def test_start_and_follow_a_training_run(client: TestClient, store: EventStore, 
                           follow_redirects=False)
     assert started.status_code == 303
     run_id = started.headers["location"].rsplit("/", 1)[1]
-    assert store.runs.get(run_id)["state"] == "queued"  # the API only queues it; the worker trains
+    queued_run = store.runs.get(run_id)
+    assert queued_run["state"] == "queued" and queued_run["source"] == "dashboard"  # queued only; the worker trains
     queued = client.get(f"/dashboard/training/runs/{run_id}")
     assert queued.status_code == 200 and "data-run-progress" in queued.text and "Cancel this run" in queued.text
     assert client.get(f"/dashboard/training/runs/{run_id}/progress").json()["state"] == "queued"
@@ -168,6 +169,7 @@ def test_start_and_follow_a_training_run(client: TestClient, store: EventStore, 
     done = client.get(f"/dashboard/training/runs/{run_id}").text
     version = store.runs.get(run_id)["result"]["recommendations"]["version"]
     assert "data-run-progress" not in done and version in done and "gate passed" in done and "promoted" in done
+    assert client.registry.history.entries()[-1]["by"] == f"run {run_id} (dashboard)"  # type: ignore[attr-defined]
     listed = client.get("/dashboard/training").text
     assert run_id[:8] in listed and "succeeded" in listed
     again = client.post(f"/dashboard/training/runs/{run_id}/cancel", data={"csrf": token})
