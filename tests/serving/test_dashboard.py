@@ -286,3 +286,19 @@ def test_offers_page_shows_budgets_and_treated_against_control(programme: EventS
     assert f"{100 * total['redemption_rate_treated']:.1f}%" in page
     assert f"{100 * total['redemption_rate_control']:.1f}%" in page
     assert page.count('src="data:image/svg+xml;base64,') == 1
+
+
+def test_every_page_answers_on_an_empty_store(settings_env: dict[str, str], store: EventStore) -> None:
+    """A fresh install: no events, no model, no scores, no offers, no runs; every page says so."""
+    with TestClient(app, base_url=BASE) as client:
+        _sign_in(client, store.add_api_key("marketer"))
+        pages = {path: client.get(f"/dashboard{path}") for path in ("", "/models", "/training", "/customers",
+                                                                   "/offers")}
+        unknown = client.get("/dashboard/customers/C001")
+    assert {path: page.status_code for path, page in pages.items()} == dict.fromkeys(pages, 200)
+    assert "No events yet" in pages[""].text and "No model version yet" in pages[""].text
+    assert "No model version yet." in pages["/models"].text and "Nothing to roll back to" in pages["/models"].text
+    assert "No run yet." in pages["/training"].text
+    assert "No customer scores yet" in pages["/customers"].text
+    assert "No offer yet" in pages["/offers"].text and "No decision recorded yet" in pages["/offers"].text
+    assert unknown.status_code == 404
