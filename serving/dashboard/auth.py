@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from reco.store.sessions import Session
@@ -85,11 +85,10 @@ def check_csrf(request: Request, who: SignedIn, token: str | None) -> None:
                                                     "the page and send it again")
 
 
-def set_cookie(response: object, request: Request, token: str, max_age: int) -> None:
-    response.set_cookie(COOKIE, token, max_age=max_age, path=PATH, httponly=True, samesite="strict",  # type: ignore[attr-defined]
+def set_cookie(response: Response, request: Request, token: str, max_age: int) -> None:
+    response.set_cookie(COOKIE, token, max_age=max_age, path=PATH, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https")
 
 
-def clear_cookie(response: object, request: Request) -> None:
-    response.delete_cookie(COOKIE, path=PATH, httponly=True, samesite="strict",  # type: ignore[attr-defined]
-                           secure=request.url.scheme == "https")
+def clear_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(COOKIE, path=PATH, httponly=True, samesite="strict", secure=request.url.scheme == "https")

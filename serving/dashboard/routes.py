@@ -24,7 +24,6 @@ from reco.config import get_settings
 from reco.exceptions import ModelNotFoundError, PromotionError
 from reco.registry.artifacts import VERSION_PATTERN
 from reco.store.runs import FINISHED
-from reco.vocabulary import RUN_KINDS, RUN_PROMOTE
 from serving.api.deps import IdPath
 from serving.dashboard import auth, views
 from serving.dashboard.auth import SignedIn, SignedInDep
@@ -154,8 +153,7 @@ async def overview(request: Request, who: SignedInDep) -> Response:
 
 # ---------------------------------------------------------------------------------------------- models
 MESSAGES = {"promote": "Version {version} is promoted: the API serves it within seconds.",
-            "rollback": "Rolled back: version {version} is promoted again.",
-            "run": "Training run queued: a worker takes it when no other run is running."}
+            "rollback": "Rolled back: version {version} is promoted again."}
 
 
 def _message(done: str | None, version: str | None) -> str | None:
@@ -208,10 +206,7 @@ async def training(request: Request, who: SignedInDep) -> Response:
 async def start_run(request: Request, who: SignedInDep, csrf: Annotated[str, Form()] = "",
                     kind: Annotated[str, Form()] = "all", promote: Annotated[str, Form()] = "auto") -> Response:
     auth.check_csrf(request, who, csrf)
-    for name, value, valid in (("kind", kind, RUN_KINDS), ("promote", promote, RUN_PROMOTE)):
-        if value not in valid:
-            raise HTTPException(status_code=422, detail=f"{name} {value!r} is not valid; valid: {', '.join(valid)}")
-    store = request.app.state.serving.store
+    store = request.app.state.serving.store  # enqueue checks kind and promote: a bad one is a 422 page
     run = await run_write(request, lambda: store.runs.enqueue(kind, promote, source="dashboard"))
     return _redirect(f"/dashboard/training/runs/{run['run_id']}")
 

@@ -167,13 +167,13 @@ def customers(state: ServingState, segment: str | None = None, tier: str | None 
     segments = shown["segment"].astype(str).value_counts()
     tiers = shown["value_tier"].value_counts()
     tier_names = [t for t in TIER_ORDER if t in tiers.index] + sorted(set(tiers.index) - set(TIER_ORDER))
-    clv = pd.to_numeric(shown["clv_12m"], errors="coerce")
-    churn = pd.to_numeric(shown["churn_probability"], errors="coerce").dropna()
-    tier_rows = [{"tier": t, "customers": int(tiers[t]),
-                  "mean_clv": _num(clv[shown["value_tier"] == t].mean()),
-                  "mean_churn": _num(pd.to_numeric(shown.loc[shown["value_tier"] == t,
-                                                             "churn_probability"], errors="coerce").mean())}
-                 for t in tier_names]
+    numbers = pd.DataFrame({"clv": pd.to_numeric(shown["clv_12m"], errors="coerce"),
+                            "churn": pd.to_numeric(shown["churn_probability"], errors="coerce"),
+                            "tier": shown["value_tier"]})
+    means = numbers.groupby("tier")[["clv", "churn"]].mean()
+    churn = numbers["churn"].dropna()
+    tier_rows = [{"tier": t, "customers": int(tiers[t]), "mean_clv": _num(means.at[t, "clv"]),
+                  "mean_churn": _num(means.at[t, "churn"])} for t in tier_names]
     bins = np.linspace(0, 1, 11)
     counts, _ = np.histogram(churn.clip(0, 1), bins=bins)
     return {
@@ -225,13 +225,13 @@ def customer(state: ServingState, offers: OfferServing, customer_id: str) -> dic
     store = state.store
     if store.is_erased(customer_id):
         return {"customer_id": customer_id, "status": "erased"}
+    if not store.personalisation_allowed(customer_id):  # a customer on record who opted out: nothing is read
+        return {"customer_id": customer_id, "status": "opted_out"}
     data = store.customer_data(customer_id)
     events: pd.DataFrame = data["events"]  # type: ignore[assignment]
     record = data["customer"]
     if record is None and events.empty:
         return None
-    if not store.personalisation_allowed(customer_id):
-        return {"customer_id": customer_id, "status": "opted_out"}
     consent = {"personalisation": True, "marketing": bool(record and record.get("consent_marketing")),
                "preferred_channel": (record or {}).get("preferred_channel")}
     names = _item_names(state, events["item_id"].unique().tolist() if len(events) else [])
